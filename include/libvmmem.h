@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * libvmmem: guest physical memory for virtual machine monitors.
+ *
+ * Every function returns a value >= 0 on success and a negative errno value
+ * on failure; errno itself is unspecified after a call.  Objects are opaque.
+ * See libvmmem(7) for the object model and one man page per function.
+ */
+#ifndef LIBVMMEM_H
+#define LIBVMMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <endian.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct vmmem_region;
+struct vmmem;
+
+/* ---------------------------------------------------------------- regions */
+
+/* Backing of a region made by vmmem_region_new(); none of the three means
+ * anonymous private memory (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE). */
+#define VMMEM_REGION_SHAREABLE  (1u << 0)  /* anonymous, in a memfd */
+#define VMMEM_REGION_FD         (1u << 1)  /* opts->fd at opts->offset */
+#define VMMEM_REGION_PRIVATE    (1u << 2)  /* with FD: MAP_PRIVATE */
+/* Host memory policy. */
+#define VMMEM_REGION_HUGETLB    (1u << 3)  /* hugetlb, opts->hugepage_size */
+#define VMMEM_REGION_THP        (1u << 4)  /* MADV_HUGEPAGE */
+#define VMMEM_REGION_DONTDUMP   (1u << 5)  /* MADV_DONTDUMP */
+#define VMMEM_REGION_DONTFORK   (1u << 6)  /* MADV_DONTFORK */
+#define VMMEM_REGION_MERGEABLE  (1u << 7)  /* MADV_MERGEABLE (KSM) */
+#define VMMEM_REGION_POPULATE   (1u << 8)  /* prefault every page */
+#define VMMEM_REGION_MLOCK      (1u << 9)  /* mlock(2) the mapping */
+#define VMMEM_REGION_NUMA_BIND  (1u << 10) /* mbind MPOL_BIND opts->numa_node */
+#define VMMEM_REGION_GUARD      (1u << 11) /* PROT_NONE page before and after */
+#define VMMEM_REGION_SEAL       (1u << 12) /* memfd: F_ADD_SEALS opts->seals */
+
+/* Options of vmmem_region_new(); zero-initialise, set sz = sizeof. */
+struct vmmem_region_opts {
+	size_t sz;
+	unsigned int flags;          /* VMMEM_REGION_* */
+	int fd;                      /* with VMMEM_REGION_FD */
+	uint64_t offset;             /* with VMMEM_REGION_FD */
+	uint64_t hugepage_size;      /* with HUGETLB: 0 = system default */
+	int numa_node;               /* with NUMA_BIND */
+	unsigned int seals;          /* with SEAL: F_SEAL_* bits */
+	const char *name;            /* memfd name, NULL = "vmmem" */
+};
+
+typedef void (*vmmem_release_fn)(void *addr, uint64_t size, void *opaque);
+
+int vmmem_region_new(struct vmmem_region **out, uint64_t size,
+		     const struct vmmem_region_opts *opts);
+int vmmem_region_new_raw(struct vmmem_region **out, void *addr, uint64_t size,
+			 vmmem_release_fn release, void *opaque,
+			 unsigned int flags);
+struct vmmem_region *vmmem_region_ref(struct vmmem_region *region);
+void vmmem_region_unref(struct vmmem_region *region);
+
+int vmmem_region_size(const struct vmmem_region *region, uint64_t *size);
+int vmmem_region_host_address(const struct vmmem_region *region, void **addr);
+int vmmem_region_fd(const struct vmmem_region *region, uint64_t *offset);
+int vmmem_region_flags(const struct vmmem_region *region, unsigned int *flags);
+int vmmem_region_discard(struct vmmem_region *region, uint64_t offset,
+			 uint64_t len);
+
+/* ------------------------------------------------------------------- Xen */
+
+/* Numeric values of the vhost-user Xen memory-region message. */
+#define VMMEM_XEN_UNIX            0x0u
+#define VMMEM_XEN_FOREIGN         0x1u
+#define VMMEM_XEN_GRANT           0x2u
+#define VMMEM_XEN_NO_ADVANCE_MAP  0x8u
+
+#define VMMEM_XEN_READONLY        (1u << 0)
+
+struct vmmem_xen_opts {
+	size_t sz;
+	uint32_t xen_flags;          /* VMMEM_XEN_{UNIX,FOREIGN,GRANT,...} */
+	uint32_t domid;
+	uint64_t gpa;                /* guest address the region maps */
+	const uint32_t *grant_refs;  /* NULL: derived from gpa */
+	size_t num_grant_refs;
+	int fd;                      /* VMMEM_XEN_UNIX: fd to mmap */
+	uint64_t offset;
+	unsigned int flags;          /* VMMEM_XEN_READONLY */
+};
+
+int vmmem_region_new_xen(struct vmmem_region **out, uint64_t size,
+			 const struct vmmem_xen_opts *opts);
+int vmmem_region_xen(const struct vmmem_region *region, uint32_t *domid,
+		     uint32_t *xen_flags);
+int vmmem_region_xen_invalidate(struct vmmem_region *region);
+
+/* -------------------------------------------------- guest address space */
+
+/* One range of vmmem_new_from_ranges(): fd < 0 means anonymous memory. */
+struct vmmem_range {
+	uint64_t gpa;
+	uint64_t size;
+	int fd;
+	uint64_t offset;
+};
+
+int vmmem_new(struct vmmem **out, unsigned int flags);
+int vmmem_new_from_ranges(struct vmmem **out, const struct vmmem_range *ranges,
+			  size_t count, const struct vmmem_region_opts *opts);
+void vmmem_free(struct vmmem *mem);
+
+int vmmem_add_region(struct vmmem *mem, uint64_t gpa,
+		     struct vmmem_region *region);
+int vmmem_remove_region(struct vmmem *mem, uint64_t gpa, uint64_t size,
+			struct vmmem_region **removed);
+
+int vmmem_find_region(struct vmmem *mem, uint64_t gpa,
+		      struct vmmem_region **region, uint64_t *offset);
+typedef int (*vmmem_region_fn)(uint64_t gpa, struct vmmem_region *region,
+			       void *opaque);
+int vmmem_foreach_region(struct vmmem *mem, vmmem_region_fn fn, void *opaque);
+int vmmem_num_regions(struct vmmem *mem);
+int vmmem_last_addr(struct vmmem *mem, uint64_t *last);
+int vmmem_check_range(struct vmmem *mem, uint64_t gpa, uint64_t len);
+
+/* ------------------------------------------------------------- accesses */
+
+ssize_t vmmem_read(struct vmmem *mem, uint64_t gpa, void *buf, size_t len);
+ssize_t vmmem_write(struct vmmem *mem, uint64_t gpa, const void *buf,
+		    size_t len);
+int vmmem_read_exact(struct vmmem *mem, uint64_t gpa, void *buf, size_t len);
+int vmmem_write_exact(struct vmmem *mem, uint64_t gpa, const void *buf,
+		      size_t len);
+
+/* Memory orders of vmmem_load() / vmmem_store(), as C11 memory_order. */
+#define VMMEM_ORDER_RELAXED  0
+#define VMMEM_ORDER_CONSUME  1
+#define VMMEM_ORDER_ACQUIRE  2
+#define VMMEM_ORDER_RELEASE  3
+#define VMMEM_ORDER_ACQ_REL  4
+#define VMMEM_ORDER_SEQ_CST  5
+
+int vmmem_load(struct vmmem *mem, uint64_t gpa, size_t size, uint64_t *val,
+	       int order);
+int vmmem_store(struct vmmem *mem, uint64_t gpa, size_t size, uint64_t val,
+		int order);
+
+int vmmem_fill(struct vmmem *mem, uint64_t gpa, int byte, uint64_t len);
+int vmmem_copy(struct vmmem *mem, uint64_t dst, uint64_t src, uint64_t len);
+
+int vmmem_host_address(struct vmmem *mem, uint64_t gpa, uint64_t len,
+		       void **host);
+int vmmem_iovec(struct vmmem *mem, uint64_t gpa, uint64_t len,
+		struct iovec *iov, size_t iovcnt);
+
+#define VMMEM_MAP_READ   (1u << 0)
+#define VMMEM_MAP_WRITE  (1u << 1)
+
+int vmmem_map(struct vmmem *mem, uint64_t gpa, uint64_t *len,
+	      unsigned int flags, void **host);
+int vmmem_unmap(struct vmmem *mem, void *host, uint64_t written);
+
+ssize_t vmmem_read_fd(struct vmmem *mem, uint64_t gpa, int fd, size_t len);
+ssize_t vmmem_pread_fd(struct vmmem *mem, uint64_t gpa, int fd, size_t len,
+		       off_t offset);
+ssize_t vmmem_write_fd(struct vmmem *mem, uint64_t gpa, int fd, size_t len);
+ssize_t vmmem_pwrite_fd(struct vmmem *mem, uint64_t gpa, int fd, size_t len,
+			off_t offset);
+
+/* ------------------------------------------------------ dirty page log */
+
+int vmmem_dirty_start(struct vmmem *mem, uint64_t page_size);
+int vmmem_dirty_stop(struct vmmem *mem);
+int vmmem_dirty_mark(struct vmmem *mem, uint64_t gpa, uint64_t len);
+int vmmem_dirty_harvest(struct vmmem *mem, uint64_t gpa, uint64_t len,
+			uint64_t *bitmap);
+int vmmem_dirty_clear(struct vmmem *mem, uint64_t gpa, uint64_t len);
+int vmmem_dirty_test(struct vmmem *mem, uint64_t gpa);
+
+/* ------------------------------------ little-endian typed helpers */
+
+static inline int vmmem_read_le16(struct vmmem *mem, uint64_t gpa,
+				  uint16_t *val)
+{
+	uint16_t raw;
+	int ret = vmmem_read_exact(mem, gpa, &raw, sizeof(raw));
+
+	if (ret == 0)
+		*val = le16toh(raw);
+	return ret;
+}
+
+static inline int vmmem_read_le32(struct vmmem *mem, uint64_t gpa,
+				  uint32_t *val)
+{
+	uint32_t raw;
+	int ret = vmmem_read_exact(mem, gpa, &raw, sizeof(raw));
+
+	if (ret == 0)
+		*val = le32toh(raw);
+	return ret;
+}
+
+static inline int vmmem_read_le64(struct vmmem *mem, uint64_t gpa,
+				  uint64_t *val)
+{
+	uint64_t raw;
+	int ret = vmmem_read_exact(mem, gpa, &raw, sizeof(raw));
+
+	if (ret == 0)
+		*val = le64toh(raw);
+	return ret;
+}
+
+static inline int vmmem_write_le16(struct vmmem *mem, uint64_t gpa,
+				   uint16_t val)
+{
+	uint16_t raw = htole16(val);
+
+	return vmmem_write_exact(mem, gpa, &raw, sizeof(raw));
+}
+
+static inline int vmmem_write_le32(struct vmmem *mem, uint64_t gpa,
+				   uint32_t val)
+{
+	uint32_t raw = htole32(val);
+
+	return vmmem_write_exact(mem, gpa, &raw, sizeof(raw));
+}
+
+static inline int vmmem_write_le64(struct vmmem *mem, uint64_t gpa,
+				   uint64_t val)
+{
+	uint64_t raw = htole64(val);
+
+	return vmmem_write_exact(mem, gpa, &raw, sizeof(raw));
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBVMMEM_H */

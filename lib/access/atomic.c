@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Single-copy atomic loads and stores with a C11 memory order. */
+#include "access/copy.h"
+#include "dirty/dirty.h"
+#include "space/table.h"
+
+static int lookup_aligned(const struct table *t, uint64_t gpa, size_t size,
+			  uint8_t **host, const struct slot **slot)
+{
+	const struct slot *s = table_lookup(t, gpa);
+
+	if (!s)
+		return -EFAULT;
+	if (size - 1 > s->last - gpa)
+		return table_backed(t, gpa, size) == size ? -ERANGE : -EFAULT;
+	if (!s->host)
+		return -ENXIO;
+	*host = s->host + (gpa - s->gpa);
+	if (!ALIGNED_TO(*host, size))
+		return -EINVAL;
+	*slot = s;
+	return 0;
+}
+
+VMMEM_EXPORT int vmmem_load(struct vmmem *m, uint64_t gpa, size_t size,
+			    uint64_t *val, int order)
+{
+	const struct slot *s;
+	uint8_t *p;
+	int ret;
+
+	if (!m || !val || (size != 1 && size != 2 && size != 4 && size != 8) ||
+	    (gpa & (size - 1)))
+		return -EINVAL;
+	/* The builtins want a constant order; SEQ_CST covers every valid one
+	 * that is not relaxed or acquire (consume is promoted, as in C11). */
+	if (order != VMMEM_ORDER_RELAXED && order != VMMEM_ORDER_CONSUME &&
+	    order != VMMEM_ORDER_ACQUIRE && order != VMMEM_ORDER_SEQ_CST)
+		return -EINVAL;
+	ret = lookup_aligned(space_enter(m), gpa, size, &p, &s);
+	if (!ret) {
+#define LOAD(type)                                                            \
+	(order == VMMEM_ORDER_RELAXED ?                                       \
+		 __atomic_load_n((type *)p, __ATOMIC_RELAXED) :               \
+	 order == VMMEM_ORDER_SEQ_CST ?                                       \
+		 __atomic_load_n((type *)p, __ATOMIC_SEQ_CST) :               \
+		 __atomic_load_n((type *)p, __ATOMIC_ACQUIRE))
+		switch (size) {
+		case 1: *val = LOAD(uint8_t); break;
+		case 2: *val = LOAD(uint16_t); break;
+		case 4: *val = LOAD(uint32_t); break;
+		default: *val = LOAD(uint64_t); break;
+		}
+#undef LOAD
+	}
+	space_exit();
+	return ret;
+}
+
+VMMEM_EXPORT int vmmem_store(struct vmmem *m, uint64_t gpa, size_t size,
+			     uint64_t val, int order)
+{
+	const struct table *t;
+	const struct slot *s;
+	uint8_t *p;
+	int ret;
+
+	if (!m || (size != 1 && size != 2 && size != 4 && size != 8) ||
+	    (gpa & (size - 1)))
+		return -EINVAL;
+	if (order != VMMEM_ORDER_RELAXED && order != VMMEM_ORDER_RELEASE &&
+	    order != VMMEM_ORDER_SEQ_CST)
+		return -EINVAL;
+	t = space_enter(m);
+	ret = lookup_aligned(t, gpa, size, &p, &s);
+	if (!ret) {
+#define STORE(type)                                                           \
+	do {                                                                  \
+		if (order == VMMEM_ORDER_RELAXED)                             \
+			__atomic_store_n((type *)p, (type)val, __ATOMIC_RELAXED); \
+		else if (order == VMMEM_ORDER_RELEASE)                        \
+			__atomic_store_n((type *)p, (type)val, __ATOMIC_RELEASE); \
+		else                                                          \
+			__atomic_store_n((type *)p, (type)val, __ATOMIC_SEQ_CST); \
+	} while (0)
+		switch (size) {
+		case 1: STORE(uint8_t); break;
+		case 2: STORE(uint16_t); break;
+		case 4: STORE(uint32_t); break;
+		default: STORE(uint64_t); break;
+		}
+#undef STORE
+		dirty_note(t, s, gpa, size);
+	}
+	space_exit();
+	return ret;
+}

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Zero-copy I/O between guest memory and file descriptors: one readv,
+ * preadv, writev or pwritev over the regions the range crosses. */
+#include <limits.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "dirty/dirty.h"
+#include "space/table.h"
+
+/* Pieces per syscall; a range crossing more regions transfers the first
+ * FDIO_MAX_IOV of them, a short count the caller handles as with readv. */
+#define FDIO_MAX_IOV 64
+
+struct fdio {
+	struct iovec iov[FDIO_MAX_IOV];
+	struct vmmem_region *held[FDIO_MAX_IOV];
+	int count;
+};
+
+/* Gathers the backed prefix of the range and references its regions, so a
+ * region removed during a blocking syscall stays mapped until it returns. */
+static int fdio_prepare(struct vmmem *m, uint64_t gpa, size_t len,
+			struct fdio *io)
+{
+	const struct table *t = space_enter(m);
+	uint64_t done = 0;
+	int ret = 0;
+
+	io->count = 0;
+	while (done < len && io->count < FDIO_MAX_IOV) {
+		const struct slot *s = table_lookup(t, gpa + done);
+		uint64_t n;
+
+		if (!s || !s->host)
+			break;
+		n = slot_avail(s, gpa + done, len - done);
+		io->iov[io->count].iov_base = s->host + (gpa + done - s->gpa);
+		io->iov[io->count].iov_len = n;
+		io->held[io->count++] = vmmem_region_ref(s->region);
+		done += n;
+	}
+	if (!io->count)
+		ret = (table_lookup(t, gpa) ? -ENXIO : -EFAULT);
+	space_exit();
+	return ret;
+}
+
+static void fdio_release(struct fdio *io)
+{
+	for (int i = 0; i < io->count; i++)
+		vmmem_region_unref(io->held[i]);
+}
+
+static int check_args(struct vmmem *m, uint64_t gpa, int fd, size_t len)
+{
+	if (!m || len > SSIZE_MAX || range_wraps(gpa, len))
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	return 0;
+}
+
+enum fdio_op { FD_READ, FD_PREAD, FD_WRITE, FD_PWRITE };
+
+static ssize_t fdio(struct vmmem *m, enum fdio_op op, uint64_t gpa, int fd,
+		    size_t len, off_t offset)
+{
+	struct fdio io;
+	ssize_t n;
+	int ret = check_args(m, gpa, fd, len);
+
+	if (ret)
+		return ret;
+	if ((op == FD_PREAD || op == FD_PWRITE) && offset < 0)
+		return -EINVAL;
+	if (!len)
+		return 0;
+	ret = fdio_prepare(m, gpa, len, &io);
+	if (ret)
+		return ret;
+	switch (op) {
+	case FD_READ:   n = readv(fd, io.iov, io.count); break;
+	case FD_PREAD:  n = preadv(fd, io.iov, io.count, offset); break;
+	case FD_WRITE:  n = writev(fd, io.iov, io.count); break;
+	default:        n = pwritev(fd, io.iov, io.count, offset); break;
+	}
+	if (n < 0)
+		n = -errno;
+	fdio_release(&io);
+	/* Marked after the data landed: a harvest between a mark and the
+	 * write would send the old contents and lose the new ones. */
+	if (n > 0 && (op == FD_READ || op == FD_PREAD)) {
+		dirty_mark_backed(space_enter(m), gpa, (uint64_t)n);
+		space_exit();
+	}
+	return n;
+}
+
+VMMEM_EXPORT ssize_t vmmem_read_fd(struct vmmem *m, uint64_t gpa, int fd,
+				   size_t len)
+{
+	return fdio(m, FD_READ, gpa, fd, len, 0);
+}
+
+VMMEM_EXPORT ssize_t vmmem_pread_fd(struct vmmem *m, uint64_t gpa, int fd,
+				    size_t len, off_t offset)
+{
+	return fdio(m, FD_PREAD, gpa, fd, len, offset);
+}
+
+VMMEM_EXPORT ssize_t vmmem_write_fd(struct vmmem *m, uint64_t gpa, int fd,
+				    size_t len)
+{
+	return fdio(m, FD_WRITE, gpa, fd, len, 0);
+}
+
+VMMEM_EXPORT ssize_t vmmem_pwrite_fd(struct vmmem *m, uint64_t gpa, int fd,
+				     size_t len, off_t offset)
+{
+	return fdio(m, FD_PWRITE, gpa, fd, len, offset);
+}

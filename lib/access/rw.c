@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Reading, writing, filling and copying guest memory by GPA. */
+#include <limits.h>
+#include <stdlib.h>
+
+#include "access/copy.h"
+#include "dirty/dirty.h"
+#include "space/table.h"
+
+static int check_args(struct vmmem *m, uint64_t gpa, const void *buf,
+		      size_t len)
+{
+	if (!m || (len && !buf) || len > SSIZE_MAX || range_wraps(gpa, len))
+		return -EINVAL;
+	return 0;
+}
+
+/* Copies as much of [gpa, gpa + len) as is backed without a hole; the common
+ * case, a range inside one region, takes one lookup and one copy. */
+static uint64_t read_backed(const struct table *t, uint64_t gpa, uint8_t *buf,
+			    uint64_t len)
+{
+	uint64_t done = 0;
+
+	while (done < len) {
+		const struct slot *s = table_lookup(t, gpa + done);
+		uint64_t n;
+
+		if (!s || !s->host)
+			break;
+		n = slot_avail(s, gpa + done, len - done);
+		copy_from_guest(buf + done, s->host + (gpa + done - s->gpa), n);
+		done += n;
+	}
+	return done;
+}
+
+static uint64_t write_backed(const struct table *t, uint64_t gpa,
+			     const uint8_t *buf, uint64_t len)
+{
+	uint64_t done = 0;
+
+	while (done < len) {
+		const struct slot *s = table_lookup(t, gpa + done);
+		uint64_t n;
+
+		if (!s || !s->host)
+			break;
+		n = slot_avail(s, gpa + done, len - done);
+		copy_to_guest(s->host + (gpa + done - s->gpa), buf + done, n);
+		dirty_note(t, s, gpa + done, n);
+		done += n;
+	}
+	return done;
+}
+
+VMMEM_EXPORT ssize_t vmmem_read(struct vmmem *m, uint64_t gpa, void *buf,
+				size_t len)
+{
+	uint64_t done;
+	int ret = check_args(m, gpa, buf, len);
+
+	if (ret || !len)
+		return ret;
+	done = read_backed(space_enter(m), gpa, buf, len);
+	space_exit();
+	return done ? (ssize_t)done : -EFAULT;
+}
+
+VMMEM_EXPORT ssize_t vmmem_write(struct vmmem *m, uint64_t gpa,
+				 const void *buf, size_t len)
+{
+	uint64_t done;
+	int ret = check_args(m, gpa, buf, len);
+
+	if (ret || !len)
+		return ret;
+	done = write_backed(space_enter(m), gpa, buf, len);
+	space_exit();
+	return done ? (ssize_t)done : -EFAULT;
+}
+
+/* All or nothing: the check and the copy see the same table, so a region
+ * removed concurrently cannot make a checked copy stop half way. */
+VMMEM_EXPORT int vmmem_read_exact(struct vmmem *m, uint64_t gpa, void *buf,
+				  size_t len)
+{
+	const struct table *t;
+	const struct slot *s;
+	int ret = check_args(m, gpa, buf, len);
+
+	if (ret || !len)
+		return ret;
+	t = space_enter(m);
+	s = table_lookup(t, gpa);
+	if (likely(s && s->host && len - 1 <= s->last - gpa)) {
+		copy_from_guest(buf, s->host + (gpa - s->gpa), len);
+	} else if (table_backed(t, gpa, len) == len &&
+		   read_backed(t, gpa, buf, len) == len) {
+		/* crossed one or more region boundaries */
+	} else {
+		ret = -EFAULT;
+	}
+	space_exit();
+	return ret;
+}
+
+VMMEM_EXPORT int vmmem_write_exact(struct vmmem *m, uint64_t gpa,
+				   const void *buf, size_t len)
+{
+	const struct table *t;
+	const struct slot *s;
+	int ret = check_args(m, gpa, buf, len);
+
+	if (ret || !len)
+		return ret;
+	t = space_enter(m);
+	s = table_lookup(t, gpa);
+	if (likely(s && s->host && len - 1 <= s->last - gpa)) {
+		copy_to_guest(s->host + (gpa - s->gpa), buf, len);
+		dirty_note(t, s, gpa, len);
+	} else if (table_backed(t, gpa, len) == len &&
+		   write_backed(t, gpa, buf, len) == len) {
+		/* crossed one or more region boundaries */
+	} else {
+		ret = -EFAULT;
+	}
+	space_exit();
+	return ret;
+}
+
+VMMEM_EXPORT int vmmem_fill(struct vmmem *m, uint64_t gpa, int byte,
+			    uint64_t len)
+{
+	const struct table *t;
+	int ret = 0;
+
+	if (!m || range_wraps(gpa, len))
+		return -EINVAL;
+	if (!len)
+		return 0;
+	t = space_enter(m);
+	if (table_backed(t, gpa, len) != len) {
+		ret = -EFAULT;
+	} else {
+		for (uint64_t done = 0; done < len;) {
+			const struct slot *s = table_lookup(t, gpa + done);
+			uint64_t n = slot_avail(s, gpa + done, len - done);
+
+			memset(s->host + (gpa + done - s->gpa), byte, n);
+			dirty_note(t, s, gpa + done, n);
+			done += n;
+		}
+	}
+	space_exit();
+	return ret;
+}
+
+/* One step of a guest-to-guest copy: the longest piece that stays inside
+ * one source and one destination region. */
+static uint64_t copy_piece(const struct table *t, uint64_t dst, uint64_t src,
+			   uint64_t len)
+{
+	const struct slot *sd = table_lookup(t, dst);
+	const struct slot *ss = table_lookup(t, src);
+	uint64_t n = slot_avail(ss, src, slot_avail(sd, dst, len));
+
+	memmove(sd->host + (dst - sd->gpa), ss->host + (src - ss->gpa), n);
+	dirty_note(t, sd, dst, n);
+	return n;
+}
+
+/* memmove semantics for overlapping GPA ranges: copy backwards when the
+ * destination starts inside the source.  Pieces are found from the low end
+ * forwards and from the high end backwards respectively. */
+VMMEM_EXPORT int vmmem_copy(struct vmmem *m, uint64_t dst, uint64_t src,
+			    uint64_t len)
+{
+	const struct table *t;
+	int ret = 0;
+
+	if (!m || range_wraps(dst, len) || range_wraps(src, len))
+		return -EINVAL;
+	if (!len)
+		return 0;
+	t = space_enter(m);
+	if (table_backed(t, src, len) != len || table_backed(t, dst, len) != len) {
+		ret = -EFAULT;
+	} else if (dst < src || dst - src >= len) {
+		for (uint64_t done = 0; done < len;)
+			done += copy_piece(t, dst + done, src + done, len - done);
+	} else {
+		uint64_t left = len;
+
+		while (left) {
+			/* The last piece ends at left: find where it starts. */
+			uint64_t end_s = src + left - 1, end_d = dst + left - 1;
+			const struct slot *ss = table_lookup(t, end_s);
+			const struct slot *sd = table_lookup(t, end_d);
+			uint64_t n = left;
+
+			if (end_s - ss->gpa + 1 < n)
+				n = end_s - ss->gpa + 1;
+			if (end_d - sd->gpa + 1 < n)
+				n = end_d - sd->gpa + 1;
+			memmove(sd->host + (end_d + 1 - n - sd->gpa),
+				ss->host + (end_s + 1 - n - ss->gpa), n);
+			dirty_note(t, sd, end_d + 1 - n, n);
+			left -= n;
+		}
+	}
+	space_exit();
+	return ret;
+}

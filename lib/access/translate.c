@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* GPA ranges as host pointers and as scatter lists. */
+#include "space/table.h"
+
+VMMEM_EXPORT int vmmem_host_address(struct vmmem *m, uint64_t gpa,
+				    uint64_t len, void **host)
+{
+	const struct table *t;
+	const struct slot *s;
+	int ret = 0;
+
+	if (!m || !host || !len || range_wraps(gpa, len))
+		return -EINVAL;
+	t = space_enter(m);
+	s = table_lookup(t, gpa);
+	if (!s)
+		ret = -EFAULT;
+	else if (len - 1 > s->last - gpa)
+		ret = table_backed(t, gpa, len) == len ? -ERANGE : -EFAULT;
+	else if (!s->host)
+		ret = -ENXIO;
+	else
+		*host = s->host + (gpa - s->gpa);
+	space_exit();
+	return ret;
+}
+
+/* snprintf-like: the count needed is returned even when iovcnt is smaller,
+ * so a caller can size its array with a first call of iovcnt 0. */
+VMMEM_EXPORT int vmmem_iovec(struct vmmem *m, uint64_t gpa, uint64_t len,
+			     struct iovec *iov, size_t iovcnt)
+{
+	const struct table *t;
+	uint64_t done = 0;
+	size_t needed = 0;
+	int ret = 0;
+
+	if (!m || (!iov && iovcnt) || range_wraps(gpa, len))
+		return -EINVAL;
+	t = space_enter(m);
+	while (done < len) {
+		const struct slot *s = table_lookup(t, gpa + done);
+		uint64_t n;
+
+		if (!s) {
+			ret = -EFAULT;
+			break;
+		}
+		if (!s->host) {
+			ret = -ENXIO;
+			break;
+		}
+		n = slot_avail(s, gpa + done, len - done);
+		if (needed < iovcnt) {
+			iov[needed].iov_base = s->host + (gpa + done - s->gpa);
+			iov[needed].iov_len = n;
+		}
+		if (++needed > INT32_MAX) {
+			ret = -E2BIG;
+			break;
+		}
+		done += n;
+	}
+	space_exit();
+	return ret ? ret : (int)needed;
+}

@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Regions the library maps itself: anonymous, memfd and fd + offset. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/memfd.h>
+
+#include "vmmem-private.h"
+
+#define BACKING_FLAGS (VMMEM_REGION_SHAREABLE | VMMEM_REGION_FD | \
+		       VMMEM_REGION_PRIVATE)
+#define KNOWN_FLAGS   ((VMMEM_REGION_SEAL << 1) - 1)
+#define KNOWN_SEALS   (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | \
+		       F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)
+
+static uint64_t default_hugepage_size(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[128];
+	unsigned long kb = 0;
+
+	if (!f)
+		return 2u << 20;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Hugepagesize: %lu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb ? (uint64_t)kb << 10 : 2u << 20;
+}
+
+static bool is_pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+static int validate(uint64_t size, const struct vmmem_region_opts *o,
+		    uint64_t *page_size)
+{
+	unsigned int f = o->flags;
+
+	if (f & ~KNOWN_FLAGS)
+		return -EINVAL;
+	if ((f & VMMEM_REGION_SHAREABLE) && (f & VMMEM_REGION_FD))
+		return -EINVAL;
+	if ((f & VMMEM_REGION_PRIVATE) && !(f & VMMEM_REGION_FD))
+		return -EINVAL;
+	if (!(f & VMMEM_REGION_FD) && (o->offset || (o->fd != 0 && o->fd != -1)))
+		return -EINVAL;
+	if ((f & VMMEM_REGION_HUGETLB) &&
+	    (f & (VMMEM_REGION_FD | VMMEM_REGION_THP)))
+		return -EINVAL;
+	if (!(f & VMMEM_REGION_HUGETLB) && o->hugepage_size)
+		return -EINVAL;
+	if (!(f & VMMEM_REGION_NUMA_BIND) && o->numa_node)
+		return -EINVAL;
+	if ((f & VMMEM_REGION_NUMA_BIND) && (o->numa_node < 0 || o->numa_node >= 1024))
+		return -EINVAL;
+	if (!(f & VMMEM_REGION_SEAL) && o->seals)
+		return -EINVAL;
+	if ((f & VMMEM_REGION_SEAL) &&
+	    (!(f & VMMEM_REGION_SHAREABLE) || (o->seals & ~KNOWN_SEALS)))
+		return -EINVAL;
+	if (o->name && !(f & VMMEM_REGION_SHAREABLE))
+		return -EINVAL;
+
+	*page_size = system_page_size();
+	if (f & VMMEM_REGION_HUGETLB) {
+		uint64_t hp = o->hugepage_size ? o->hugepage_size
+					       : default_hugepage_size();
+
+		if (!is_pow2(hp) || hp < (64u << 10) || hp > (1ull << 40))
+			return -EINVAL;
+		if (size % hp)
+			return -EINVAL;
+		*page_size = hp;
+	}
+	if ((f & VMMEM_REGION_FD) && (o->offset % *page_size))
+		return -EINVAL;
+	if (size > SIZE_MAX - 2 * *page_size)
+		return -EINVAL;
+	return 0;
+}
+
+static int hugetlb_size_bits(uint64_t page_size, unsigned int shift)
+{
+	return (__builtin_ctzll(page_size) & 0x3f) << shift;
+}
+
+static int open_memfd(struct vmmem_region *r, const struct vmmem_region_opts *o)
+{
+	unsigned int mfd = MFD_CLOEXEC;
+	int fd;
+
+	if (o->flags & VMMEM_REGION_SEAL)
+		mfd |= MFD_ALLOW_SEALING;
+	if (o->flags & VMMEM_REGION_HUGETLB)
+		mfd |= MFD_HUGETLB | hugetlb_size_bits(r->page_size, MFD_HUGE_SHIFT);
+	fd = memfd_create(o->name ? o->name : "vmmem", mfd);
+	if (fd < 0)
+		return -errno;
+	r->fd = fd;
+	if (ftruncate(fd, (off_t)r->size) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The caller's fd is duplicated so the region owns its own; a regular file
+ * (memfds and hugetlbfs files are regular too) must already cover the whole
+ * range, or the first access past its end would raise SIGBUS. */
+static int adopt_fd(struct vmmem_region *r, const struct vmmem_region_opts *o)
+{
+	struct stat st;
+
+	if (o->fd < 0)
+		return -EBADF;
+	r->fd = fcntl(o->fd, F_DUPFD_CLOEXEC, 0);
+	if (r->fd < 0)
+		return -errno;
+	if (fstat(r->fd, &st) < 0)
+		return -errno;
+	if (o->offset > (uint64_t)INT64_MAX || range_wraps(o->offset, r->size))
+		return -EINVAL;
+	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < o->offset + r->size)
+		return -ENXIO;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	r->offset = o->offset;
+	return 0;
+}
+
+/* Guard pages: reserve the whole span PROT_NONE, then place the usable part
+ * inside the reservation.  MAP_FIXED is only ever used over a reservation of
+ * our own, never at an address a caller chose. */
+static int map_region(struct vmmem_region *r, const struct vmmem_region_opts *o)
+{
+	uint64_t ps = r->page_size;
+	size_t len = (size_t)((r->size + ps - 1) / ps * ps);
+	size_t guard = (o->flags & VMMEM_REGION_GUARD) ? ps : 0;
+	int mflags, prot = PROT_READ | PROT_WRITE;
+	void *base = NULL, *p;
+
+	if (r->kind == REGION_ANON) {
+		mflags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+		if (o->flags & VMMEM_REGION_HUGETLB)
+			mflags |= MAP_HUGETLB |
+				  hugetlb_size_bits(ps, MAP_HUGE_SHIFT);
+	} else {
+		mflags = (o->flags & VMMEM_REGION_PRIVATE) ? MAP_PRIVATE
+							   : MAP_SHARED;
+	}
+
+	if (guard) {
+		/* Aligned to the page size so a hugetlb mapping fits. */
+		size_t span = len + 2 * guard + ps;
+
+		base = mmap(NULL, span, PROT_NONE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (base == MAP_FAILED)
+			return -errno;
+		r->map_base = base;
+		r->map_len = span;
+		p = (void *)(((uintptr_t)base + guard + ps - 1) / ps * ps);
+		mflags |= MAP_FIXED;
+	} else {
+		p = NULL;
+	}
+	p = mmap(p, len, prot, mflags, r->fd, (off_t)r->offset);
+	if (p == MAP_FAILED)
+		return -errno;
+	if (!guard) {
+		r->map_base = p;
+		r->map_len = len;
+	}
+	r->host = p;
+	return 0;
+}
+
+static int apply_seals(struct vmmem_region *r, const struct vmmem_region_opts *o)
+{
+	if (!(o->flags & VMMEM_REGION_SEAL) || !o->seals)
+		return 0;
+	if (fcntl(r->fd, F_ADD_SEALS, o->seals) < 0)
+		return -errno;
+	return 0;
+}
+
+VMMEM_EXPORT int vmmem_region_new(struct vmmem_region **out, uint64_t size,
+				  const struct vmmem_region_opts *opts)
+{
+	struct vmmem_region_opts o = { .sz = sizeof(o), .fd = 0 };
+	struct vmmem_region *r;
+	uint64_t page_size;
+	enum region_kind kind;
+	int ret;
+
+	if (!out || !size)
+		return -EINVAL;
+	if (opts) {
+		ret = OPTS_VALID(opts, struct vmmem_region_opts, flags);
+		if (ret)
+			return ret;
+		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+		o.sz = sizeof(o);
+	}
+	ret = validate(size, &o, &page_size);
+	if (ret)
+		return ret;
+
+	kind = (o.flags & VMMEM_REGION_FD)          ? REGION_FD :
+	       (o.flags & VMMEM_REGION_SHAREABLE)   ? REGION_MEMFD :
+						      REGION_ANON;
+	ret = region_alloc(&r, kind);
+	if (ret)
+		return ret;
+	r->flags = o.flags;
+	r->size = size;
+	r->page_size = page_size;
+
+	if (kind == REGION_MEMFD)
+		ret = open_memfd(r, &o);
+	else if (kind == REGION_FD)
+		ret = adopt_fd(r, &o);
+	if (!ret)
+		ret = map_region(r, &o);
+	if (!ret)
+		ret = apply_seals(r, &o);
+	if (!ret)
+		ret = region_apply_policy(r, &o);
+	if (ret) {
+		vmmem_region_unref(r);
+		return ret;
+	}
+	*out = r;
+	return 0;
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* The published region table of a struct vmmem and the read side of it.
+ *
+ * A table is immutable once published.  Writers (hotplug, dirty start/stop)
+ * build a new one under vmmem->lock, publish it with a release store, wait
+ * for a grace period and free the old one; readers bracket their accesses
+ * with space_enter()/space_exit() (liburcu-bp: no lock, no shared write). */
+#ifndef VMMEM_TABLE_H
+#define VMMEM_TABLE_H
+
+#include <urcu/urcu-bp.h>
+
+#include "vmmem-private.h"
+
+struct dirty_log;
+
+/* One region placed at a GPA. */
+struct slot {
+	uint64_t gpa;
+	uint64_t last;                /* inclusive: a region may end at 2^64 */
+	uint8_t *host;                /* NULL: no fixed host address */
+	struct dirty_log *dirty;      /* NULL while logging is off */
+	struct vmmem_region *region;
+};
+
+struct table {
+	size_t count;
+	unsigned int dirty_shift;     /* log2 of the dirty page size, 0 = off */
+	uint32_t *by_host;            /* slot indices sorted by host address */
+	struct slot slots[];          /* sorted by gpa, non-overlapping */
+};
+
+/* A region removed from the table while vmmem_map() mappings pin it; kept
+ * so that vmmem_unmap() can still find it by host address. */
+struct retired {
+	struct retired *next;
+	struct vmmem_region *region;
+};
+
+struct vmmem {
+	struct table *table;          /* RCU-published */
+	pthread_mutex_t lock;         /* serialises writers */
+	pthread_mutex_t retired_lock;
+	struct retired *retired;
+};
+
+static inline struct table *space_enter(struct vmmem *m)
+{
+	urcu_bp_read_lock();
+	return __atomic_load_n(&m->table, __ATOMIC_CONSUME);
+}
+
+static inline void space_exit(void)
+{
+	urcu_bp_read_unlock();
+}
+
+/* The slot holding gpa, or NULL.  Branch-free search: the compiler turns the
+ * conditional step into a cmov, so random addresses cost no mispredictions. */
+static inline const struct slot *table_lookup(const struct table *t,
+					      uint64_t gpa)
+{
+	const struct slot *base = t->slots;
+	size_t n = t->count;
+
+	if (unlikely(!n))
+		return NULL;
+	while (n > 1) {
+		size_t half = n / 2;
+
+		base = base[half].gpa <= gpa ? base + half : base;
+		n -= half;
+	}
+	return gpa >= base->gpa && gpa <= base->last ? base : NULL;
+}
+
+/* Bytes of the slot from gpa on, capped at len (slot->last may be 2^64-1). */
+static inline uint64_t slot_avail(const struct slot *s, uint64_t gpa,
+				  uint64_t len)
+{
+	uint64_t avail = s->last - gpa;   /* one less than the real count */
+
+	return len - 1 <= avail ? len : avail + 1;
+}
+
+/* Walks [gpa, gpa + len) piece by piece, one piece per slot.  Returns the
+ * number of bytes that are backed from gpa on without a hole. */
+uint64_t table_backed(const struct table *t, uint64_t gpa, uint64_t len);
+
+/* Index of the first slot whose range ends at or after gpa (count if none). */
+size_t table_first_from(const struct table *t, uint64_t gpa);
+
+struct table *table_alloc(size_t count);
+void table_index_hosts(struct table *t);
+const struct slot *table_lookup_host(const struct table *t, const void *host);
+void table_publish(struct vmmem *m, struct table *t);
+
+#endif

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* struct vmmem: creation, destruction and the queries on its region table. */
+#include <stdlib.h>
+
+#include "space/table.h"
+
+VMMEM_EXPORT int vmmem_new(struct vmmem **out, unsigned int flags)
+{
+	struct vmmem *m;
+
+	if (!out || flags)
+		return -EINVAL;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->table = table_alloc(0);
+	if (!m->table) {
+		free(m);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->retired_lock, NULL);
+	*out = m;
+	return 0;
+}
+
+/* Freeing while other threads still access mem is the caller's bug, as with
+ * free(3); mappings still pinned keep their own references. */
+VMMEM_EXPORT void vmmem_free(struct vmmem *m)
+{
+	struct table *t;
+
+	if (!m)
+		return;
+	t = m->table;
+	for (size_t i = 0; i < t->count; i++) {
+		free(t->slots[i].dirty);
+		vmmem_region_unref(t->slots[i].region);
+	}
+	while (m->retired) {
+		struct retired *r = m->retired;
+
+		m->retired = r->next;
+		vmmem_region_unref(r->region);
+		free(r);
+	}
+	free(t->by_host);
+	free(t);
+	pthread_mutex_destroy(&m->lock);
+	pthread_mutex_destroy(&m->retired_lock);
+	free(m);
+}
+
+VMMEM_EXPORT int vmmem_find_region(struct vmmem *m, uint64_t gpa,
+				   struct vmmem_region **region,
+				   uint64_t *offset)
+{
+	const struct slot *s;
+	int ret = -EFAULT;
+
+	if (!m)
+		return -EINVAL;
+	s = table_lookup(space_enter(m), gpa);
+	if (s) {
+		if (region)
+			*region = vmmem_region_ref(s->region);
+		if (offset)
+			*offset = gpa - s->gpa;
+		ret = 0;
+	}
+	space_exit();
+	return ret;
+}
+
+VMMEM_EXPORT int vmmem_num_regions(struct vmmem *m)
+{
+	int n;
+
+	if (!m)
+		return -EINVAL;
+	n = (int)space_enter(m)->count;
+	space_exit();
+	return n;
+}
+
+VMMEM_EXPORT int vmmem_last_addr(struct vmmem *m, uint64_t *last)
+{
+	const struct table *t;
+	int ret = -ENOENT;
+
+	if (!m || !last)
+		return -EINVAL;
+	t = space_enter(m);
+	if (t->count) {
+		*last = t->slots[t->count - 1].last;
+		ret = 0;
+	}
+	space_exit();
+	return ret;
+}
+
+VMMEM_EXPORT int vmmem_check_range(struct vmmem *m, uint64_t gpa, uint64_t len)
+{
+	uint64_t backed;
+
+	if (!m || range_wraps(gpa, len))
+		return -EINVAL;
+	if (!len)
+		return 0;
+	backed = table_backed(space_enter(m), gpa, len);
+	space_exit();
+	return backed == len ? 0 : -EFAULT;
+}
+
+/* The callback runs outside the read-side section, on references taken from
+ * one snapshot, so it may call anything, hotplug included. */
+VMMEM_EXPORT int vmmem_foreach_region(struct vmmem *m, vmmem_region_fn fn,
+				      void *opaque)
+{
+	const struct table *t;
+	struct slot *snap;
+	size_t n;
+	int ret = 0;
+
+	if (!m || !fn)
+		return -EINVAL;
+	t = space_enter(m);
+	n = t->count;
+	snap = malloc((n ? n : 1) * sizeof(*snap));
+	if (!snap) {
+		space_exit();
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		snap[i] = t->slots[i];
+		vmmem_region_ref(snap[i].region);
+	}
+	space_exit();
+
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = fn(snap[i].gpa, snap[i].region, opaque);
+	for (size_t i = 0; i < n; i++)
+		vmmem_region_unref(snap[i].region);
+	free(snap);
+	return ret;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Private object layouts and helpers shared by the files of lib/. */
+#ifndef VMMEM_PRIVATE_H
+#define VMMEM_PRIVATE_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "libvmmem.h"
+
+/* Marks a definition as part of the ABI; everything else is hidden by
+ * -fvisibility=hidden and by the version script. */
+#define VMMEM_EXPORT __attribute__((visibility("default")))
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+enum region_kind {
+	REGION_ANON,    /* anonymous private */
+	REGION_MEMFD,   /* anonymous in a memfd the region owns */
+	REGION_FD,      /* a caller's fd (duplicated) at an offset */
+	REGION_RAW,     /* a caller's pointer */
+};
+
+struct vmmem_region {
+	unsigned long refcount;       /* atomic */
+	unsigned long pins;           /* atomic: live vmmem_map() mappings */
+	enum region_kind kind;
+	unsigned int flags;           /* VMMEM_REGION_* given at creation */
+	uint8_t *host;                /* first guest-visible byte */
+	uint64_t size;
+	void *map_base;               /* whole mapping incl. guard pages */
+	size_t map_len;
+	uint64_t page_size;           /* backing page size (huge for hugetlb) */
+	int fd;                       /* -1 when none */
+	uint64_t offset;              /* of host[0] in fd */
+	vmmem_release_fn release;
+	void *opaque;
+};
+
+/* Size of the options struct a caller passed, validated libbpf style: a
+ * smaller struct from an older caller is fine as long as it reaches `need`,
+ * a larger one from a newer caller must have a zero tail. */
+int opts_check(const void *opts, size_t user_sz, size_t known_sz, size_t need);
+#define OPTS_VALID(opts, type, last_field)                                    \
+	opts_check((opts), (opts)->sz, sizeof(type),                          \
+		   offsetof(type, last_field) + sizeof((opts)->last_field))
+/* A field the caller's (possibly older) struct may not contain reads as 0. */
+#define OPTS_GET(opts, field, def)                                            \
+	((opts) && (opts)->sz >= offsetof(__typeof__(*(opts)), field) +       \
+				 sizeof((opts)->field) ? (opts)->field : (def))
+
+static inline bool range_wraps(uint64_t start, uint64_t len)
+{
+	return len && start + (len - 1) < start;
+}
+
+/* region/ */
+int region_alloc(struct vmmem_region **out, enum region_kind kind);
+void region_pin(struct vmmem_region *r);
+/* Returns true when that was the last pin. */
+bool region_unpin(struct vmmem_region *r);
+unsigned long region_pins(const struct vmmem_region *r);
+int region_apply_policy(struct vmmem_region *r, const struct vmmem_region_opts *o);
+uint64_t system_page_size(void);
+
+#endif

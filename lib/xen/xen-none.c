@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Xen entry points of a build without the Xen backend.  They exist in every
+ * build so that the exported symbol set never depends on configure options. */
+#include "vmmem-private.h"
+
+VMMEM_EXPORT int vmmem_region_new_xen(struct vmmem_region **out, uint64_t size,
+				      const struct vmmem_xen_opts *opts)
+{
+	if (!out || !size || !opts)
+		return -EINVAL;
+	return -EOPNOTSUPP;
+}
+
+VMMEM_EXPORT int vmmem_region_xen(const struct vmmem_region *region,
+				  uint32_t *domid, uint32_t *xen_flags)
+{
+	if (!region || !domid || !xen_flags)
+		return -EINVAL;
+	return -ENOENT;
+}
+
+VMMEM_EXPORT int vmmem_region_xen_invalidate(struct vmmem_region *region)
+{
+	if (!region)
+		return -EINVAL;
+	return -EOPNOTSUPP;
+}
