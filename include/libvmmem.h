@@ -11,7 +11,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <endian.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -183,61 +182,84 @@ int vmmem_dirty_test(struct vmmem *mem, uint64_t gpa);
 
 /* ------------------------------------ little-endian typed helpers */
 
+/* Guest structures (virtio rings, descriptors) are little endian.  The bytes
+ * are assembled explicitly rather than with le32toh() from <endian.h> so the
+ * header stays strict ISO C99/C++: glibc hides those macros in -std=c99 mode.
+ * gcc and clang compile each of these to one load or store on a
+ * little-endian host. */
+static inline uint64_t vmmem_le_decode_(const unsigned char *b, unsigned n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = (v << 8) | b[n];
+	return v;
+}
+
+static inline void vmmem_le_encode_(unsigned char *b, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++, v >>= 8)
+		b[i] = (unsigned char)v;
+}
+
 static inline int vmmem_read_le16(struct vmmem *mem, uint64_t gpa,
 				  uint16_t *val)
 {
-	uint16_t raw;
-	int ret = vmmem_read_exact(mem, gpa, &raw, sizeof(raw));
+	unsigned char b[2];
+	int ret = vmmem_read_exact(mem, gpa, b, sizeof(b));
 
 	if (ret == 0)
-		*val = le16toh(raw);
+		*val = (uint16_t)vmmem_le_decode_(b, sizeof(b));
 	return ret;
 }
 
 static inline int vmmem_read_le32(struct vmmem *mem, uint64_t gpa,
 				  uint32_t *val)
 {
-	uint32_t raw;
-	int ret = vmmem_read_exact(mem, gpa, &raw, sizeof(raw));
+	unsigned char b[4];
+	int ret = vmmem_read_exact(mem, gpa, b, sizeof(b));
 
 	if (ret == 0)
-		*val = le32toh(raw);
+		*val = (uint32_t)vmmem_le_decode_(b, sizeof(b));
 	return ret;
 }
 
 static inline int vmmem_read_le64(struct vmmem *mem, uint64_t gpa,
 				  uint64_t *val)
 {
-	uint64_t raw;
-	int ret = vmmem_read_exact(mem, gpa, &raw, sizeof(raw));
+	unsigned char b[8];
+	int ret = vmmem_read_exact(mem, gpa, b, sizeof(b));
 
 	if (ret == 0)
-		*val = le64toh(raw);
+		*val = vmmem_le_decode_(b, sizeof(b));
 	return ret;
 }
 
 static inline int vmmem_write_le16(struct vmmem *mem, uint64_t gpa,
 				   uint16_t val)
 {
-	uint16_t raw = htole16(val);
+	unsigned char b[2];
 
-	return vmmem_write_exact(mem, gpa, &raw, sizeof(raw));
+	vmmem_le_encode_(b, val, sizeof(b));
+	return vmmem_write_exact(mem, gpa, b, sizeof(b));
 }
 
 static inline int vmmem_write_le32(struct vmmem *mem, uint64_t gpa,
 				   uint32_t val)
 {
-	uint32_t raw = htole32(val);
+	unsigned char b[4];
 
-	return vmmem_write_exact(mem, gpa, &raw, sizeof(raw));
+	vmmem_le_encode_(b, val, sizeof(b));
+	return vmmem_write_exact(mem, gpa, b, sizeof(b));
 }
 
 static inline int vmmem_write_le64(struct vmmem *mem, uint64_t gpa,
 				   uint64_t val)
 {
-	uint64_t raw = htole64(val);
+	unsigned char b[8];
 
-	return vmmem_write_exact(mem, gpa, &raw, sizeof(raw));
+	vmmem_le_encode_(b, val, sizeof(b));
+	return vmmem_write_exact(mem, gpa, b, sizeof(b));
 }
 
 #ifdef __cplusplus

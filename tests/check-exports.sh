@@ -1,0 +1,38 @@
+#!/bin/sh
+# The public surface has four descriptions that must agree: the version
+# script, the dynamic symbols the library exports, the functions the header
+# declares and the man pages.  Any symbol missing from one of them fails.
+set -eu
+map="$top_srcdir/lib/libvmmem.map"
+hdr="$top_srcdir/include/libvmmem.h"
+lib="$top_builddir/.libs/libvmmem.so"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+sed -n 's/^[[:space:]]*\(vmmem_[a-z0-9_]*\);.*/\1/p' "$map" | sort > "$tmp/map"
+# Exported functions, each bound to the version node.
+${NM:-nm} -D --defined-only "$lib" | awk '$2 == "T" { print $3 }' > "$tmp/dyn.raw"
+sed 's/@.*//' "$tmp/dyn.raw" | sort > "$tmp/dyn"
+grep -v '@@LIBVMMEM_1\.0$' "$tmp/dyn.raw" | grep -v '^LIBVMMEM' > "$tmp/unversioned" || true
+# Declarations: a line that starts with a type and names vmmem_x( --
+# static inline helpers and typedefs are not exported functions.
+grep -E '^[a-z].*[ *]vmmem_[a-z0-9_]+\(' "$hdr" | grep -v '^static\|^typedef' |
+	sed -E 's/.*[ *](vmmem_[a-z0-9_]+)\(.*/\1/' | sort > "$tmp/hdr"
+ls "$top_srcdir/man" | sed -n 's/^\(vmmem_[a-z0-9_]*\)\.3$/\1/p' |
+	grep -v '^vmmem_\(read\|write\)_le' | sort > "$tmp/man"
+
+fail=0
+for set in dyn hdr man; do
+	if ! diff -u "$tmp/map" "$tmp/$set" > "$tmp/diff"; then
+		echo "FAIL: lib/libvmmem.map and the $set set differ:"; cat "$tmp/diff"; fail=1
+	fi
+done
+if [ -s "$tmp/unversioned" ]; then
+	echo "FAIL: exported without the LIBVMMEM_1.0 version:"; cat "$tmp/unversioned"; fail=1
+fi
+# Only functions leave the library: no data symbols, nothing from lib/ internals.
+if ${NM:-nm} -D --defined-only "$lib" | awk '$2 != "T" && $2 != "A"' | grep .; then
+	echo "FAIL: non-function symbols exported"; fail=1
+fi
+[ $fail -eq 0 ] && echo "exports: $(wc -l < "$tmp/map") symbols agree in map, library, header and man pages"
+exit $fail
