@@ -49,11 +49,6 @@ int opts_check(const void *opts, size_t user_sz, size_t known_sz, size_t need);
 #define OPTS_VALID(opts, type, last_field)                                    \
 	opts_check((opts), (opts)->sz, sizeof(type),                          \
 		   offsetof(type, last_field) + sizeof((opts)->last_field))
-/* A field the caller's (possibly older) struct may not contain reads as 0. */
-#define OPTS_GET(opts, field, def)                                            \
-	((opts) && (opts)->sz >= offsetof(__typeof__(*(opts)), field) +       \
-				 sizeof((opts)->field) ? (opts)->field : (def))
-
 static inline bool range_wraps(uint64_t start, uint64_t len)
 {
 	return len && start + (len - 1) < start;
@@ -65,6 +60,9 @@ void region_pin(struct vmmem_region *r);
 /* Returns true when that was the last pin. */
 bool region_unpin(struct vmmem_region *r);
 unsigned long region_pins(const struct vmmem_region *r);
+/* Copies a caller's options (NULL: defaults) into a full-size struct. */
+int region_opts_load(struct vmmem_region_opts *o,
+		     const struct vmmem_region_opts *opts);
 int region_apply_policy(struct vmmem_region *r, const struct vmmem_region_opts *o);
 uint64_t system_page_size(void);
 

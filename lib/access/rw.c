@@ -15,10 +15,27 @@ static int check_args(struct vmmem *m, uint64_t gpa, const void *buf,
 	return 0;
 }
 
-/* Copies as much of [gpa, gpa + len) as is backed without a hole; the common
- * case, a range inside one region, takes one lookup and one copy. */
-static uint64_t read_backed(const struct table *t, uint64_t gpa, uint8_t *buf,
-			    uint64_t len)
+enum dir { TO_BUF, TO_GUEST };
+
+/* One piece of a transfer, inside one slot; writes are logged. */
+static inline void transfer_piece(const struct table *t, const struct slot *s,
+				  uint64_t gpa, uint8_t *buf, uint64_t n,
+				  enum dir dir)
+{
+	uint8_t *guest = s->host + (gpa - s->gpa);
+
+	if (dir == TO_BUF) {
+		copy_from_guest(buf, guest, n);
+	} else {
+		copy_to_guest(guest, buf, n);
+		dirty_note(t, s, gpa, n);
+	}
+}
+
+/* Transfers as much of [gpa, gpa + len) as is backed without a hole and
+ * returns how much that was. */
+static inline uint64_t transfer_backed(const struct table *t, uint64_t gpa,
+				       uint8_t *buf, uint64_t len, enum dir dir)
 {
 	uint64_t done = 0;
 
@@ -29,61 +46,30 @@ static uint64_t read_backed(const struct table *t, uint64_t gpa, uint8_t *buf,
 		if (!s || !s->host)
 			break;
 		n = slot_avail(s, gpa + done, len - done);
-		copy_from_guest(buf + done, s->host + (gpa + done - s->gpa), n);
+		transfer_piece(t, s, gpa + done, buf + done, n, dir);
 		done += n;
 	}
 	return done;
 }
 
-static uint64_t write_backed(const struct table *t, uint64_t gpa,
-			     const uint8_t *buf, uint64_t len)
-{
-	uint64_t done = 0;
-
-	while (done < len) {
-		const struct slot *s = table_lookup(t, gpa + done);
-		uint64_t n;
-
-		if (!s || !s->host)
-			break;
-		n = slot_avail(s, gpa + done, len - done);
-		copy_to_guest(s->host + (gpa + done - s->gpa), buf + done, n);
-		dirty_note(t, s, gpa + done, n);
-		done += n;
-	}
-	return done;
-}
-
-VMMEM_EXPORT ssize_t vmmem_read(struct vmmem *m, uint64_t gpa, void *buf,
-				size_t len)
+static inline ssize_t transfer(struct vmmem *m, uint64_t gpa, void *buf,
+			       size_t len, enum dir dir)
 {
 	uint64_t done;
 	int ret = check_args(m, gpa, buf, len);
 
 	if (ret || !len)
 		return ret;
-	done = read_backed(space_enter(m), gpa, buf, len);
-	space_exit();
-	return done ? (ssize_t)done : -EFAULT;
-}
-
-VMMEM_EXPORT ssize_t vmmem_write(struct vmmem *m, uint64_t gpa,
-				 const void *buf, size_t len)
-{
-	uint64_t done;
-	int ret = check_args(m, gpa, buf, len);
-
-	if (ret || !len)
-		return ret;
-	done = write_backed(space_enter(m), gpa, buf, len);
+	done = transfer_backed(space_enter(m), gpa, buf, len, dir);
 	space_exit();
 	return done ? (ssize_t)done : -EFAULT;
 }
 
 /* All or nothing: the check and the copy see the same table, so a region
- * removed concurrently cannot make a checked copy stop half way. */
-VMMEM_EXPORT int vmmem_read_exact(struct vmmem *m, uint64_t gpa, void *buf,
-				  size_t len)
+ * removed concurrently cannot make a checked copy stop half way.  The common
+ * case, a range inside one region, takes one lookup and one copy. */
+static inline int transfer_exact(struct vmmem *m, uint64_t gpa, void *buf,
+				 size_t len, enum dir dir)
 {
 	const struct table *t;
 	const struct slot *s;
@@ -93,40 +79,37 @@ VMMEM_EXPORT int vmmem_read_exact(struct vmmem *m, uint64_t gpa, void *buf,
 		return ret;
 	t = space_enter(m);
 	s = table_lookup(t, gpa);
-	if (likely(s && s->host && len - 1 <= s->last - gpa)) {
-		copy_from_guest(buf, s->host + (gpa - s->gpa), len);
-	} else if (table_backed(t, gpa, len) == len &&
-		   read_backed(t, gpa, buf, len) == len) {
-		/* crossed one or more region boundaries */
-	} else {
+	if (likely(s && s->host && len - 1 <= s->last - gpa))
+		transfer_piece(t, s, gpa, buf, len, dir);
+	else if (table_backed(t, gpa, len) != len ||
+		 transfer_backed(t, gpa, buf, len, dir) != len)
 		ret = -EFAULT;
-	}
 	space_exit();
 	return ret;
+}
+
+VMMEM_EXPORT ssize_t vmmem_read(struct vmmem *m, uint64_t gpa, void *buf,
+				size_t len)
+{
+	return transfer(m, gpa, buf, len, TO_BUF);
+}
+
+VMMEM_EXPORT ssize_t vmmem_write(struct vmmem *m, uint64_t gpa,
+				 const void *buf, size_t len)
+{
+	return transfer(m, gpa, (void *)buf, len, TO_GUEST);
+}
+
+VMMEM_EXPORT int vmmem_read_exact(struct vmmem *m, uint64_t gpa, void *buf,
+				  size_t len)
+{
+	return transfer_exact(m, gpa, buf, len, TO_BUF);
 }
 
 VMMEM_EXPORT int vmmem_write_exact(struct vmmem *m, uint64_t gpa,
 				   const void *buf, size_t len)
 {
-	const struct table *t;
-	const struct slot *s;
-	int ret = check_args(m, gpa, buf, len);
-
-	if (ret || !len)
-		return ret;
-	t = space_enter(m);
-	s = table_lookup(t, gpa);
-	if (likely(s && s->host && len - 1 <= s->last - gpa)) {
-		copy_to_guest(s->host + (gpa - s->gpa), buf, len);
-		dirty_note(t, s, gpa, len);
-	} else if (table_backed(t, gpa, len) == len &&
-		   write_backed(t, gpa, buf, len) == len) {
-		/* crossed one or more region boundaries */
-	} else {
-		ret = -EFAULT;
-	}
-	space_exit();
-	return ret;
+	return transfer_exact(m, gpa, (void *)buf, len, TO_GUEST);
 }
 
 VMMEM_EXPORT int vmmem_fill(struct vmmem *m, uint64_t gpa, int byte,

@@ -65,23 +65,32 @@ void dirty_log_set(struct dirty_log *log, uint64_t first, uint64_t last)
 	}
 }
 
-/* Calls fn for each slot piece overlapping [gpa, gpa + len), len > 0. */
-#define FOR_EACH_PIECE(t, gpa, len, s, from, n)                               \
-	for (size_t _i = table_first_from(t, gpa);                            \
-	     _i < (t)->count && (t)->slots[_i].gpa <= (gpa) + ((len) - 1);    \
-	     _i++)                                                            \
-		for (const struct slot *s = &(t)->slots[_i]; s; s = NULL)     \
-			for (uint64_t from = s->gpa > (gpa) ? s->gpa : (gpa), \
-				      n = (s->last < (gpa) + ((len) - 1) ?    \
-					   s->last : (gpa) + ((len) - 1)) -   \
-					  from + 1;                           \
-			     s; s = NULL)
+/* Iterates over the pieces of [gpa, gpa + len) that lie in a slot, holes
+ * skipped: start with *i = table_first_from(t, gpa).  len > 0. */
+static const struct slot *next_piece(const struct table *t, size_t *i,
+				      uint64_t gpa, uint64_t len,
+				      uint64_t *from, uint64_t *n)
+{
+	uint64_t last = gpa + (len - 1);
+	const struct slot *s;
+
+	if (*i >= t->count || t->slots[*i].gpa > last)
+		return NULL;
+	s = &t->slots[(*i)++];
+	*from = s->gpa > gpa ? s->gpa : gpa;
+	*n = (s->last < last ? s->last : last) - *from + 1;
+	return s;
+}
 
 void dirty_mark_backed(const struct table *t, uint64_t gpa, uint64_t len)
 {
+	size_t i = table_first_from(t, gpa);
+	const struct slot *s;
+	uint64_t from, n;
+
 	if (!t->dirty_shift || !len)
 		return;
-	FOR_EACH_PIECE(t, gpa, len, s, from, n)
+	while ((s = next_piece(t, &i, gpa, len, &from, &n)))
 		dirty_note(t, s, from, n);
 }
 
@@ -222,10 +231,13 @@ static int harvest(struct vmmem *m, uint64_t gpa, uint64_t len, uint64_t *bitmap
 	} else {
 		unsigned int sh = t->dirty_shift;
 		uint64_t first = gpa >> sh, last = (gpa + (len - 1)) >> sh;
+		size_t i = table_first_from(t, gpa);
+		const struct slot *s;
+		uint64_t from, n;
 
 		if (bitmap)
 			memset(bitmap, 0, ((last - first) / 64 + 1) * 8);
-		FOR_EACH_PIECE(t, gpa, len, s, from, n)
+		while ((s = next_piece(t, &i, gpa, len, &from, &n)))
 			found += take_bits(s, from >> sh, (from + n - 1) >> sh,
 					   bitmap, first);
 		ret = found > INT32_MAX ? INT32_MAX : (int)found;

@@ -187,10 +187,27 @@ static int apply_seals(struct vmmem_region *r, const struct vmmem_region_opts *o
 	return 0;
 }
 
+int region_opts_load(struct vmmem_region_opts *o,
+		     const struct vmmem_region_opts *opts)
+{
+	int ret;
+
+	memset(o, 0, sizeof(*o));
+	o->sz = sizeof(*o);
+	if (!opts)
+		return 0;
+	ret = OPTS_VALID(opts, struct vmmem_region_opts, flags);
+	if (ret)
+		return ret;
+	memcpy(o, opts, opts->sz < sizeof(*o) ? opts->sz : sizeof(*o));
+	o->sz = sizeof(*o);
+	return 0;
+}
+
 VMMEM_EXPORT int vmmem_region_new(struct vmmem_region **out, uint64_t size,
 				  const struct vmmem_region_opts *opts)
 {
-	struct vmmem_region_opts o = { .sz = sizeof(o), .fd = 0 };
+	struct vmmem_region_opts o;
 	struct vmmem_region *r;
 	uint64_t page_size;
 	enum region_kind kind;
@@ -198,14 +215,9 @@ VMMEM_EXPORT int vmmem_region_new(struct vmmem_region **out, uint64_t size,
 
 	if (!out || !size)
 		return -EINVAL;
-	if (opts) {
-		ret = OPTS_VALID(opts, struct vmmem_region_opts, flags);
-		if (ret)
-			return ret;
-		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
-		o.sz = sizeof(o);
-	}
-	ret = validate(size, &o, &page_size);
+	ret = region_opts_load(&o, opts);
+	if (!ret)
+		ret = validate(size, &o, &page_size);
 	if (ret)
 		return ret;
 

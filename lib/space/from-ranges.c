@@ -5,19 +5,14 @@
 static int add_range(struct vmmem *m, const struct vmmem_range *rg,
 		     const struct vmmem_region_opts *opts)
 {
-	struct vmmem_region_opts o = { .sz = sizeof(o) };
+	struct vmmem_region_opts o;
 	struct vmmem_region *r;
-	int ret;
+	int ret = region_opts_load(&o, opts);
 
-	if (opts) {
-		ret = OPTS_VALID(opts, struct vmmem_region_opts, flags);
-		if (ret)
-			return ret;
-		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
-		o.sz = sizeof(o);
-		if (o.flags & VMMEM_REGION_FD)
-			return -EINVAL;
-	}
+	if (ret)
+		return ret;
+	if (o.flags & VMMEM_REGION_FD)
+		return -EINVAL;
 	if (!rg->size || range_wraps(rg->gpa, rg->size))
 		return -EINVAL;
 	if (rg->fd >= 0) {
