@@ -142,11 +142,13 @@ static int map_region(struct vmmem_region *r, const struct vmmem_region_opts *o)
 	int mflags, prot = PROT_READ | PROT_WRITE;
 	void *base = NULL, *p;
 
-	if (r->kind == REGION_ANON) {
+	if (r->kind == REGION_ANON && (o->flags & VMMEM_REGION_HUGETLB)) {
+		/* Reserved up front: with MAP_NORESERVE a hugetlb mapping
+		 * succeeds without pages and the first touch raises SIGBUS. */
+		mflags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB |
+			 hugetlb_size_bits(ps, MAP_HUGE_SHIFT);
+	} else if (r->kind == REGION_ANON) {
 		mflags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
-		if (o->flags & VMMEM_REGION_HUGETLB)
-			mflags |= MAP_HUGETLB |
-				  hugetlb_size_bits(ps, MAP_HUGE_SHIFT);
 	} else {
 		mflags = (o->flags & VMMEM_REGION_PRIVATE) ? MAP_PRIVATE
 							   : MAP_SHARED;
