@@ -9,6 +9,7 @@
 #ifndef LIBVMMEM_H
 #define LIBVMMEM_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -206,7 +207,7 @@ static inline int vmmem_read_le16(struct vmmem *mem, uint64_t gpa,
 				  uint16_t *val)
 {
 	unsigned char b[2];
-	int ret = vmmem_read_exact(mem, gpa, b, sizeof(b));
+	int ret = val ? vmmem_read_exact(mem, gpa, b, sizeof(b)) : -EINVAL;
 
 	if (ret == 0)
 		*val = (uint16_t)vmmem_le_decode_(b, sizeof(b));
@@ -217,7 +218,7 @@ static inline int vmmem_read_le32(struct vmmem *mem, uint64_t gpa,
 				  uint32_t *val)
 {
 	unsigned char b[4];
-	int ret = vmmem_read_exact(mem, gpa, b, sizeof(b));
+	int ret = val ? vmmem_read_exact(mem, gpa, b, sizeof(b)) : -EINVAL;
 
 	if (ret == 0)
 		*val = (uint32_t)vmmem_le_decode_(b, sizeof(b));
@@ -228,7 +229,7 @@ static inline int vmmem_read_le64(struct vmmem *mem, uint64_t gpa,
 				  uint64_t *val)
 {
 	unsigned char b[8];
-	int ret = vmmem_read_exact(mem, gpa, b, sizeof(b));
+	int ret = val ? vmmem_read_exact(mem, gpa, b, sizeof(b)) : -EINVAL;
 
 	if (ret == 0)
 		*val = vmmem_le_decode_(b, sizeof(b));

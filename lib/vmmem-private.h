@@ -28,7 +28,6 @@ enum region_kind {
 
 struct vmmem_region {
 	unsigned long refcount;       /* atomic */
-	unsigned long pins;           /* atomic: live vmmem_map() mappings */
 	enum region_kind kind;
 	unsigned int flags;           /* VMMEM_REGION_* given at creation */
 	uint8_t *host;                /* first guest-visible byte */
@@ -56,10 +55,6 @@ static inline bool range_wraps(uint64_t start, uint64_t len)
 
 /* region/ */
 int region_alloc(struct vmmem_region **out, enum region_kind kind);
-void region_pin(struct vmmem_region *r);
-/* Returns true when that was the last pin. */
-bool region_unpin(struct vmmem_region *r);
-unsigned long region_pins(const struct vmmem_region *r);
 /* Copies a caller's options (NULL: defaults) into a full-size struct. */
 int region_opts_load(struct vmmem_region_opts *o,
 		     const struct vmmem_region_opts *opts);

@@ -32,8 +32,8 @@ VMMEM_EXPORT int vmmem_load(struct vmmem *m, uint64_t gpa, size_t size,
 	if (!m || !val || (size != 1 && size != 2 && size != 4 && size != 8) ||
 	    (gpa & (size - 1)))
 		return -EINVAL;
-	/* The builtins want a constant order; SEQ_CST covers every valid one
-	 * that is not relaxed or acquire (consume is promoted, as in C11). */
+	/* The builtins want a constant order: consume is promoted to acquire,
+	 * as compilers do anyway. */
 	if (order != VMMEM_ORDER_RELAXED && order != VMMEM_ORDER_CONSUME &&
 	    order != VMMEM_ORDER_ACQUIRE && order != VMMEM_ORDER_SEQ_CST)
 		return -EINVAL;

@@ -1,86 +1,155 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
-/* Pinned direct access, in the manner of QEMU's address_space_map(). */
+/* Pinned direct access, in the manner of QEMU's address_space_map().
+ *
+ * Every mapping is recorded, keyed by the pointer handed out: the record
+ * holds a reference on the region (so the memory outlives a removal), and
+ * lets vmmem_unmap() check what the caller declares written against what it
+ * mapped.  Records live in hash buckets with a lock each, so threads mapping
+ * different buffers rarely meet; the plain access paths take no lock. */
+#include <stdlib.h>
+
 #include "dirty/dirty.h"
 #include "space/table.h"
 
 #define MAP_FLAGS (VMMEM_MAP_READ | VMMEM_MAP_WRITE)
 
+struct mapping {
+	struct mapping *next;
+	uint8_t *host;
+	uint64_t gpa;
+	uint64_t len;
+	unsigned int flags;
+	struct vmmem_region *region;
+};
+
+static struct map_bucket *bucket_of(struct vmmem *m, const void *host)
+{
+	uintptr_t h = (uintptr_t)host;
+
+	h ^= h >> 12;
+	h ^= h >> 24;
+	return &m->maps[h % MAP_BUCKETS];
+}
+
 VMMEM_EXPORT int vmmem_map(struct vmmem *m, uint64_t gpa, uint64_t *len,
 			   unsigned int flags, void **host)
 {
+	struct map_bucket *b;
+	struct mapping *rec;
 	const struct slot *s;
 	int ret = 0;
 
 	if (!m || !len || !host || !*len || !flags || (flags & ~MAP_FLAGS) ||
 	    range_wraps(gpa, *len))
 		return -EINVAL;
+	rec = malloc(sizeof(*rec));
+	if (!rec)
+		return -ENOMEM;
 	s = table_lookup(space_enter(m), gpa);
 	if (!s) {
 		ret = -EFAULT;
 	} else if (!s->host) {
 		ret = -ENXIO;
 	} else {
-		region_pin(s->region);
-		*len = slot_avail(s, gpa, *len);
-		*host = s->host + (gpa - s->gpa);
+		rec->host = s->host + (gpa - s->gpa);
+		rec->gpa = gpa;
+		rec->len = slot_avail(s, gpa, *len);
+		rec->flags = flags;
+		rec->region = vmmem_region_ref(s->region);
 	}
 	space_exit();
-	return ret;
-}
-
-static struct vmmem_region *find_retired(struct vmmem *m, const uint8_t *p)
-{
-	struct vmmem_region *found = NULL;
-
-	pthread_mutex_lock(&m->retired_lock);
-	for (struct retired *d = m->retired; d && !found; d = d->next) {
-		struct vmmem_region *r = d->region;
-
-		if (r->host && p >= r->host && (uint64_t)(p - r->host) < r->size &&
-		    region_pins(r))
-			found = r;
+	if (ret) {
+		free(rec);
+		return ret;
 	}
-	pthread_mutex_unlock(&m->retired_lock);
-	return found;
+	b = bucket_of(m, rec->host);
+	pthread_mutex_lock(&b->lock);
+	rec->next = b->head;
+	b->head = rec;
+	pthread_mutex_unlock(&b->lock);
+	*len = rec->len;
+	*host = rec->host;
+	return 0;
 }
 
-/* The region is found from the host pointer: first in the current table,
- * then among removed regions still pinned.  Host ranges never overlap
- * inside one struct vmmem (vmmem_add_region refuses it), so the answer is
- * unique.  Bytes written to a removed region are not logged: they are no
- * longer guest memory. */
+/* The same GPA mapped twice gives the same pointer; the record taken is one
+ * that can account for the bytes written, so either unmap order works. */
+static struct mapping *take_record(struct map_bucket *b, const uint8_t *host,
+				   uint64_t written, bool *found_any)
+{
+	struct mapping **pp, *rec;
+
+	*found_any = false;
+	for (pp = &b->head; (rec = *pp); pp = &rec->next) {
+		if (rec->host != host)
+			continue;
+		*found_any = true;
+		if (written <= rec->len &&
+		    (!written || (rec->flags & VMMEM_MAP_WRITE))) {
+			*pp = rec->next;
+			return rec;
+		}
+	}
+	return NULL;
+}
+
+/* Bytes written are logged only while the region is still placed where it
+ * was mapped: after a removal they are no longer guest memory. */
+static void log_written(struct vmmem *m, const struct mapping *rec,
+			uint64_t written)
+{
+	const struct table *t = space_enter(m);
+	const struct slot *s = table_lookup(t, rec->gpa);
+
+	if (s && s->region == rec->region &&
+	    s->host + (rec->gpa - s->gpa) == rec->host)
+		dirty_note(t, s, rec->gpa, written);
+	space_exit();
+}
+
 VMMEM_EXPORT int vmmem_unmap(struct vmmem *m, void *host, uint64_t written)
 {
-	const struct table *t;
-	const struct slot *s;
-	struct vmmem_region *r = NULL;
-	uint8_t *p = host;
-	int ret = 0;
+	struct map_bucket *b;
+	struct mapping *rec;
+	bool found_any;
 
 	if (!m || !host)
 		return -EINVAL;
-	t = space_enter(m);
-	s = table_lookup_host(t, p);
-	if (s && region_pins(s->region)) {
-		uint64_t gpa = s->gpa + (uint64_t)(p - s->host);
-
-		if (written && written - 1 > s->last - gpa) {
-			ret = -EINVAL;
-		} else {
-			dirty_note(t, s, gpa, written);
-			r = s->region;
-		}
-	}
-	space_exit();
-	if (ret)
-		return ret;
-	if (!r) {
-		r = find_retired(m, p);
-		if (!r)
-			return -ENOENT;
-		if (written && written > r->size - (uint64_t)(p - r->host))
-			return -EINVAL;
-	}
-	region_unpin(r);
+	b = bucket_of(m, host);
+	pthread_mutex_lock(&b->lock);
+	rec = take_record(b, host, written, &found_any);
+	pthread_mutex_unlock(&b->lock);
+	if (!rec)
+		return found_any ? -EINVAL : -ENOENT;
+	if (written)
+		log_written(m, rec, written);
+	vmmem_region_unref(rec->region);
+	free(rec);
 	return 0;
+}
+
+/* vmmem_free() with mappings still open: their records go, and with them
+ * the references; using such a pointer afterwards is the caller's bug. */
+void maps_release(struct vmmem *m)
+{
+	for (size_t i = 0; i < MAP_BUCKETS; i++) {
+		struct mapping *rec = m->maps[i].head;
+
+		while (rec) {
+			struct mapping *next = rec->next;
+
+			vmmem_region_unref(rec->region);
+			free(rec);
+			rec = next;
+		}
+		pthread_mutex_destroy(&m->maps[i].lock);
+	}
+}
+
+void maps_init(struct vmmem *m)
+{
+	for (size_t i = 0; i < MAP_BUCKETS; i++) {
+		pthread_mutex_init(&m->maps[i].lock, NULL);
+		m->maps[i].head = NULL;
+	}
 }

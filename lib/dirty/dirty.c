@@ -65,20 +65,19 @@ void dirty_log_set(struct dirty_log *log, uint64_t first, uint64_t last)
 	}
 }
 
-/* Iterates over the pieces of [gpa, gpa + len) that lie in a slot, holes
- * skipped: start with *i = table_first_from(t, gpa).  len > 0. */
+/* Iterates over the pieces of [gpa, last] that lie in a slot, holes
+ * skipped: start with *i = table_first_from(t, gpa). */
 static const struct slot *next_piece(const struct table *t, size_t *i,
-				      uint64_t gpa, uint64_t len,
-				      uint64_t *from, uint64_t *n)
+				      uint64_t gpa, uint64_t last,
+				      uint64_t *from, uint64_t *to)
 {
-	uint64_t last = gpa + (len - 1);
 	const struct slot *s;
 
 	if (*i >= t->count || t->slots[*i].gpa > last)
 		return NULL;
 	s = &t->slots[(*i)++];
 	*from = s->gpa > gpa ? s->gpa : gpa;
-	*n = (s->last < last ? s->last : last) - *from + 1;
+	*to = s->last < last ? s->last : last;
 	return s;
 }
 
@@ -86,12 +85,12 @@ void dirty_mark_backed(const struct table *t, uint64_t gpa, uint64_t len)
 {
 	size_t i = table_first_from(t, gpa);
 	const struct slot *s;
-	uint64_t from, n;
+	uint64_t from, to;
 
 	if (!t->dirty_shift || !len)
 		return;
-	while ((s = next_piece(t, &i, gpa, len, &from, &n)))
-		dirty_note(t, s, from, n);
+	while ((s = next_piece(t, &i, gpa, gpa + (len - 1), &from, &to)))
+		dirty_note(t, s, from, to - from + 1);
 }
 
 static int rebuild(struct vmmem *m, unsigned int shift)
@@ -103,7 +102,6 @@ static int rebuild(struct vmmem *m, unsigned int shift)
 	if (!t)
 		return -ENOMEM;
 	memcpy(t->slots, old->slots, old->count * sizeof(struct slot));
-	memcpy(t->by_host, old->by_host, old->count * sizeof(*t->by_host));
 	t->dirty_shift = shift;
 	for (i = 0; shift && i < t->count; i++) {
 		t->slots[i].dirty = dirty_log_new(&t->slots[i], shift);
@@ -113,7 +111,6 @@ static int rebuild(struct vmmem *m, unsigned int shift)
 	if (shift && i < t->count) {
 		while (i--)
 			free(t->slots[i].dirty);
-		free(t->by_host);
 		free(t);
 		return -ENOMEM;
 	}
@@ -123,7 +120,6 @@ static int rebuild(struct vmmem *m, unsigned int shift)
 		t->slots[i].dirty = NULL;
 	}
 	if (!shift && !logs) {
-		free(t->by_host);
 		free(t);
 		return -ENOMEM;
 	}
@@ -229,17 +225,19 @@ static int harvest(struct vmmem *m, uint64_t gpa, uint64_t len, uint64_t *bitmap
 	} else if (bitmap && (gpa & ((1ull << t->dirty_shift) - 1))) {
 		ret = -EINVAL;
 	} else {
+		/* Whole pages: two regions may share one, each with its own
+		 * bit for it, and the page is dirty if either bit is set. */
 		unsigned int sh = t->dirty_shift;
 		uint64_t first = gpa >> sh, last = (gpa + (len - 1)) >> sh;
-		size_t i = table_first_from(t, gpa);
+		uint64_t lo = first << sh, hi = ((last + 1) << sh) - 1;
+		size_t i = table_first_from(t, lo);
 		const struct slot *s;
-		uint64_t from, n;
+		uint64_t from, to;
 
 		if (bitmap)
 			memset(bitmap, 0, ((last - first) / 64 + 1) * 8);
-		while ((s = next_piece(t, &i, gpa, len, &from, &n)))
-			found += take_bits(s, from >> sh, (from + n - 1) >> sh,
-					   bitmap, first);
+		while ((s = next_piece(t, &i, lo, hi, &from, &to)))
+			found += take_bits(s, from >> sh, to >> sh, bitmap, first);
 		ret = found > INT32_MAX ? INT32_MAX : (int)found;
 	}
 	space_exit();
@@ -263,25 +261,38 @@ VMMEM_EXPORT int vmmem_dirty_clear(struct vmmem *m, uint64_t gpa, uint64_t len)
 	return ret < 0 ? ret : 0;
 }
 
+static bool slot_page_dirty(const struct slot *s, uint64_t page)
+{
+	uint64_t idx = page - s->dirty->first_page;
+
+	return __atomic_load_n(&s->dirty->words[idx / 64], __ATOMIC_RELAXED) &
+	       (1ull << (idx % 64));
+}
+
+/* The page of gpa is dirty if any region overlapping the page logged it. */
 VMMEM_EXPORT int vmmem_dirty_test(struct vmmem *m, uint64_t gpa)
 {
 	const struct table *t;
-	const struct slot *s;
 	int ret;
 
 	if (!m)
 		return -EINVAL;
 	t = space_enter(m);
-	s = table_lookup(t, gpa);
 	if (!t->dirty_shift) {
 		ret = -ENOENT;
-	} else if (!s) {
+	} else if (!table_lookup(t, gpa)) {
 		ret = -EFAULT;
 	} else {
-		uint64_t idx = (gpa >> t->dirty_shift) - s->dirty->first_page;
+		unsigned int sh = t->dirty_shift;
+		uint64_t page = gpa >> sh, lo = page << sh;
+		uint64_t hi = ((page + 1) << sh) - 1;
+		size_t i = table_first_from(t, lo);
+		const struct slot *s;
+		uint64_t from, to;
 
-		ret = !!(__atomic_load_n(&s->dirty->words[idx / 64],
-					 __ATOMIC_RELAXED) & (1ull << (idx % 64)));
+		ret = 0;
+		while (!ret && (s = next_piece(t, &i, lo, hi, &from, &to)))
+			ret = slot_page_dirty(s, page);
 	}
 	space_exit();
 	return ret;

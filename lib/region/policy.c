@@ -33,16 +33,22 @@ static int bind_node(struct vmmem_region *r, int node)
 
 static int populate(struct vmmem_region *r)
 {
-	volatile const uint8_t *p = r->host;
+	volatile uint8_t *p = r->host;
 	size_t len = mapped_len(r);
 
 	if (madvise(r->host, len, MADV_POPULATE_WRITE) == 0)
 		return 0;
 	if (errno != EINVAL)
 		return -errno;
-	/* Kernels before 5.14: fault the pages in by reading them. */
-	for (size_t off = 0; off < len; off += r->page_size)
-		(void)p[off];
+	/* Kernels before 5.14.  Memory the library just created is faulted
+	 * in for writing (nobody else sees it yet); a caller's file only for
+	 * reading, since writing it back could race with its other users. */
+	for (size_t off = 0; off < len; off += r->page_size) {
+		uint8_t v = p[off];
+
+		if (r->kind != REGION_FD)
+			p[off] = v;
+	}
 	return 0;
 }
 

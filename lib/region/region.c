@@ -72,25 +72,6 @@ VMMEM_EXPORT void vmmem_region_unref(struct vmmem_region *r)
 		region_destroy(r);
 }
 
-void region_pin(struct vmmem_region *r)
-{
-	vmmem_region_ref(r);
-	__atomic_add_fetch(&r->pins, 1, __ATOMIC_RELAXED);
-}
-
-bool region_unpin(struct vmmem_region *r)
-{
-	bool last = __atomic_sub_fetch(&r->pins, 1, __ATOMIC_ACQ_REL) == 0;
-
-	vmmem_region_unref(r);
-	return last;
-}
-
-unsigned long region_pins(const struct vmmem_region *r)
-{
-	return __atomic_load_n(&r->pins, __ATOMIC_ACQUIRE);
-}
-
 VMMEM_EXPORT int vmmem_region_new_raw(struct vmmem_region **out, void *addr,
 				      uint64_t size, vmmem_release_fn release,
 				      void *opaque, unsigned int flags)

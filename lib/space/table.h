@@ -26,23 +26,26 @@ struct slot {
 struct table {
 	size_t count;
 	unsigned int dirty_shift;     /* log2 of the dirty page size, 0 = off */
-	uint32_t *by_host;            /* slot indices sorted by host address */
 	struct slot slots[];          /* sorted by gpa, non-overlapping */
 };
 
-/* A region removed from the table while vmmem_map() mappings pin it; kept
- * so that vmmem_unmap() can still find it by host address. */
-struct retired {
-	struct retired *next;
-	struct vmmem_region *region;
-};
+#define MAP_BUCKETS 64
+
+struct mapping;
+
+struct map_bucket {
+	pthread_mutex_t lock;
+	struct mapping *head;
+} __attribute__((aligned(64)));
 
 struct vmmem {
 	struct table *table;          /* RCU-published */
 	pthread_mutex_t lock;         /* serialises writers */
-	pthread_mutex_t retired_lock;
-	struct retired *retired;
+	struct map_bucket maps[MAP_BUCKETS];   /* open vmmem_map() mappings */
 };
+
+void maps_init(struct vmmem *m);
+void maps_release(struct vmmem *m);
 
 static inline struct table *space_enter(struct vmmem *m)
 {
@@ -91,8 +94,6 @@ uint64_t table_backed(const struct table *t, uint64_t gpa, uint64_t len);
 size_t table_first_from(const struct table *t, uint64_t gpa);
 
 struct table *table_alloc(size_t count);
-void table_index_hosts(struct table *t);
-const struct slot *table_lookup_host(const struct table *t, const void *host);
 void table_publish(struct vmmem *m, struct table *t);
 
 #endif

@@ -19,13 +19,13 @@ VMMEM_EXPORT int vmmem_new(struct vmmem **out, unsigned int flags)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&m->lock, NULL);
-	pthread_mutex_init(&m->retired_lock, NULL);
+	maps_init(m);
 	*out = m;
 	return 0;
 }
 
 /* Freeing while other threads still access mem is the caller's bug, as with
- * free(3); mappings still pinned keep their own references. */
+ * free(3); so is using a vmmem_map() pointer after it. */
 VMMEM_EXPORT void vmmem_free(struct vmmem *m)
 {
 	struct table *t;
@@ -37,17 +37,9 @@ VMMEM_EXPORT void vmmem_free(struct vmmem *m)
 		free(t->slots[i].dirty);
 		vmmem_region_unref(t->slots[i].region);
 	}
-	while (m->retired) {
-		struct retired *r = m->retired;
-
-		m->retired = r->next;
-		vmmem_region_unref(r->region);
-		free(r);
-	}
-	free(t->by_host);
+	maps_release(m);
 	free(t);
 	pthread_mutex_destroy(&m->lock);
-	pthread_mutex_destroy(&m->retired_lock);
 	free(m);
 }
 
