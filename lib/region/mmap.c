@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/memfd.h>
 
@@ -112,6 +114,7 @@ static int open_memfd(struct vmmem_region *r, const struct vmmem_region_opts *o)
  * range, or the first access past its end would raise SIGBUS. */
 static int adopt_fd(struct vmmem_region *r, const struct vmmem_region_opts *o)
 {
+	struct statfs sfs;
 	struct stat st;
 
 	if (o->fd < 0)
@@ -127,6 +130,14 @@ static int adopt_fd(struct vmmem_region *r, const struct vmmem_region_opts *o)
 		return -ENXIO;
 	if (S_ISDIR(st.st_mode))
 		return -EISDIR;
+	/* hugetlbfs (and hugetlb memfds) map, discard and align in units of
+	 * their huge page size, which they report as the block size. */
+	if (fstatfs(r->fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC &&
+	    st.st_blksize > 0) {
+		r->page_size = (uint64_t)st.st_blksize;
+		if (o->offset % r->page_size || r->size % r->page_size)
+			return -EINVAL;
+	}
 	r->offset = o->offset;
 	return 0;
 }
