@@ -181,6 +181,68 @@ int vmmem_dirty_harvest(struct vmmem *mem, uint64_t gpa, uint64_t len,
 int vmmem_dirty_clear(struct vmmem *mem, uint64_t gpa, uint64_t len);
 int vmmem_dirty_test(struct vmmem *mem, uint64_t gpa);
 
+/* ----------------------------------------------------------- IOMMU */
+
+/* An IOTLB over a struct vmmem: I/O virtual addresses (IOVAs), as a
+ * vhost-user device with VIRTIO_F_IOMMU_PLATFORM sees them, translated to
+ * addresses of the backing address space, with permissions. */
+struct vmmem_iommu;
+
+#define VMMEM_PERM_READ   (1u << 0)
+#define VMMEM_PERM_WRITE  (1u << 1)
+
+/* Called when an access finds no IOTLB entry: the back-end sends an IOTLB
+ * miss message; the access returns -EAGAIN and may be retried later. */
+typedef void (*vmmem_iommu_miss_fn)(uint64_t iova, uint64_t len,
+				    unsigned int perm, void *opaque);
+
+struct vmmem_iommu_opts {
+	size_t sz;
+	unsigned int flags;              /* none yet: 0 */
+	size_t max_entries;              /* 0 = 2048 */
+	vmmem_iommu_miss_fn miss;        /* may be NULL */
+	void *miss_opaque;
+};
+
+int vmmem_iommu_new(struct vmmem_iommu **out, struct vmmem *mem,
+		    const struct vmmem_iommu_opts *opts);
+void vmmem_iommu_free(struct vmmem_iommu *iommu);
+int vmmem_iommu_update(struct vmmem_iommu *iommu, uint64_t iova,
+		       uint64_t size, uint64_t gpa, unsigned int perm);
+int vmmem_iommu_invalidate(struct vmmem_iommu *iommu, uint64_t iova,
+			   uint64_t size);
+int vmmem_iommu_invalidate_all(struct vmmem_iommu *iommu);
+int vmmem_iommu_num_entries(struct vmmem_iommu *iommu);
+
+ssize_t vmmem_iommu_read(struct vmmem_iommu *iommu, uint64_t iova, void *buf,
+			 size_t len);
+ssize_t vmmem_iommu_write(struct vmmem_iommu *iommu, uint64_t iova,
+			  const void *buf, size_t len);
+int vmmem_iommu_read_exact(struct vmmem_iommu *iommu, uint64_t iova,
+			   void *buf, size_t len);
+int vmmem_iommu_write_exact(struct vmmem_iommu *iommu, uint64_t iova,
+			    const void *buf, size_t len);
+int vmmem_iommu_load(struct vmmem_iommu *iommu, uint64_t iova, size_t size,
+		     uint64_t *val, int order);
+int vmmem_iommu_store(struct vmmem_iommu *iommu, uint64_t iova, size_t size,
+		      uint64_t val, int order);
+int vmmem_iommu_fill(struct vmmem_iommu *iommu, uint64_t iova, int byte,
+		     uint64_t len);
+int vmmem_iommu_iovec(struct vmmem_iommu *iommu, uint64_t iova, uint64_t len,
+		      unsigned int perm, struct iovec *iov, size_t iovcnt);
+int vmmem_iommu_map(struct vmmem_iommu *iommu, uint64_t iova, uint64_t *len,
+		    unsigned int flags, void **host);
+int vmmem_iommu_unmap(struct vmmem_iommu *iommu, void *host,
+		      uint64_t written);
+ssize_t vmmem_iommu_read_fd(struct vmmem_iommu *iommu, uint64_t iova, int fd,
+			    size_t len);
+ssize_t vmmem_iommu_pread_fd(struct vmmem_iommu *iommu, uint64_t iova, int fd,
+			     size_t len, off_t offset);
+ssize_t vmmem_iommu_write_fd(struct vmmem_iommu *iommu, uint64_t iova, int fd,
+			     size_t len);
+ssize_t vmmem_iommu_pwrite_fd(struct vmmem_iommu *iommu, uint64_t iova,
+			      int fd, size_t len, off_t offset);
+
 /* ------------------------------------ little-endian typed helpers */
 
 /* Guest structures (virtio rings, descriptors) are little endian.  The bytes

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Guest memory accesses by IOVA, with permission checks.
+ *
+ * Each access translates its IOVA range into pieces of backing address
+ * space, one per IOTLB entry it crosses, and hands each piece to the
+ * matching direct-access function: those already cross region boundaries,
+ * never tear aligned accesses and mark written pages dirty in the address
+ * space's log.  The miss handler runs outside every read-side section, so it
+ * may itself call vmmem_iommu_update(). */
+#include <limits.h>
+
+#include "iommu/iotlb.h"
+
+#define PIECES 16
+#define PERMS (VMMEM_PERM_READ | VMMEM_PERM_WRITE)
+
+static int stopped(struct vmmem_iommu *iommu, const struct iotlb_walk *w)
+{
+	if (w->stop == IOTLB_DENIED)
+		return -EACCES;
+	if (iommu->miss)
+		iommu->miss(w->iova, w->left, w->perm, iommu->miss_opaque);
+	return -EAGAIN;
+}
+
+static int check_args(struct vmmem_iommu *iommu, uint64_t iova,
+		      const void *buf, size_t len)
+{
+	if (!iommu || (len && !buf) || len > SSIZE_MAX || range_wraps(iova, len))
+		return -EINVAL;
+	return 0;
+}
+
+static ssize_t piece_rw(struct vmmem *mem, const struct iova_piece *p,
+			uint8_t *buf, bool write)
+{
+	return write ? vmmem_write(mem, p->gpa, buf, p->len)
+		     : vmmem_read(mem, p->gpa, buf, p->len);
+}
+
+/* Partial: as much as is translated, permitted and backed from iova on. */
+static ssize_t transfer(struct vmmem_iommu *iommu, uint64_t iova, uint8_t *buf,
+			size_t len, bool write)
+{
+	struct iotlb_walk w = { .iova = iova, .left = len,
+				.perm = write ? VMMEM_PERM_WRITE : VMMEM_PERM_READ };
+	struct iova_piece p[PIECES];
+	uint64_t done = 0;
+	int ret = check_args(iommu, iova, buf, len);
+
+	if (ret || !len)
+		return ret;
+	for (;;) {
+		size_t n = iotlb_translate(iommu, &w, p, PIECES);
+
+		for (size_t i = 0; i < n; i++) {
+			ssize_t r = piece_rw(iommu->mem, &p[i], buf + done, write);
+
+			if (r < 0)
+				return done ? (ssize_t)done : r;
+			done += (uint64_t)r;
+			if ((uint64_t)r < p[i].len)
+				return (ssize_t)done;
+		}
+		if (w.stop != IOTLB_DONE) {
+			ret = stopped(iommu, &w);
+			return done ? (ssize_t)done : ret;
+		}
+		if (!w.left)
+			return (ssize_t)done;
+	}
+}
+
+/* First pass of an all-or-nothing access: every byte translated with the
+ * permission and backed, or the error, before anything is copied. */
+static int check_whole(struct vmmem_iommu *iommu, uint64_t iova, uint64_t len,
+		       unsigned int perm)
+{
+	struct iotlb_walk w = { .iova = iova, .left = len, .perm = perm };
+	struct iova_piece p[PIECES];
+
+	while (w.left) {
+		size_t n = iotlb_translate(iommu, &w, p, PIECES);
+
+		for (size_t i = 0; i < n; i++)
+			if (vmmem_check_range(iommu->mem, p[i].gpa, p[i].len))
+				return -EFAULT;
+		if (w.stop != IOTLB_DONE)
+			return stopped(iommu, &w);
+	}
+	return 0;
+}
+
+enum exact_op { EXACT_READ, EXACT_WRITE, EXACT_FILL };
+
+/* Second pass: a concurrent IOTLB or hotplug change between the passes
+ * surfaces as an error, never as an access outside what is mapped. */
+static int apply_exact(struct vmmem_iommu *iommu, uint64_t iova, uint64_t len,
+		       enum exact_op op, uint8_t *buf, int byte)
+{
+	struct iotlb_walk w = { .iova = iova, .left = len,
+				.perm = op == EXACT_READ ? VMMEM_PERM_READ
+							 : VMMEM_PERM_WRITE };
+	struct iova_piece p[PIECES];
+	uint64_t done = 0;
+	int ret = check_whole(iommu, iova, len, w.perm);
+
+	while (!ret && w.left) {
+		size_t n = iotlb_translate(iommu, &w, p, PIECES);
+
+		for (size_t i = 0; i < n && !ret; i++) {
+			if (op == EXACT_READ)
+				ret = vmmem_read_exact(iommu->mem, p[i].gpa,
+						       buf + done, p[i].len);
+			else if (op == EXACT_WRITE)
+				ret = vmmem_write_exact(iommu->mem, p[i].gpa,
+							buf + done, p[i].len);
+			else
+				ret = vmmem_fill(iommu->mem, p[i].gpa, byte,
+						 p[i].len);
+			done += p[i].len;
+		}
+		if (!ret && w.stop != IOTLB_DONE)
+			ret = stopped(iommu, &w);
+	}
+	return ret;
+}
+
+VMMEM_EXPORT ssize_t vmmem_iommu_read(struct vmmem_iommu *iommu, uint64_t iova,
+				      void *buf, size_t len)
+{
+	return transfer(iommu, iova, buf, len, false);
+}
+
+VMMEM_EXPORT ssize_t vmmem_iommu_write(struct vmmem_iommu *iommu,
+				       uint64_t iova, const void *buf,
+				       size_t len)
+{
+	return transfer(iommu, iova, (void *)buf, len, true);
+}
+
+VMMEM_EXPORT int vmmem_iommu_read_exact(struct vmmem_iommu *iommu,
+					uint64_t iova, void *buf, size_t len)
+{
+	int ret = check_args(iommu, iova, buf, len);
+
+	return ret || !len ? ret : apply_exact(iommu, iova, len, EXACT_READ, buf, 0);
+}
+
+VMMEM_EXPORT int vmmem_iommu_write_exact(struct vmmem_iommu *iommu,
+					 uint64_t iova, const void *buf,
+					 size_t len)
+{
+	int ret = check_args(iommu, iova, buf, len);
+
+	return ret || !len ? ret : apply_exact(iommu, iova, len, EXACT_WRITE,
+					       (void *)buf, 0);
+}
+
+VMMEM_EXPORT int vmmem_iommu_fill(struct vmmem_iommu *iommu, uint64_t iova,
+				  int byte, uint64_t len)
+{
+	if (!iommu || range_wraps(iova, len))
+		return -EINVAL;
+	return len ? apply_exact(iommu, iova, len, EXACT_FILL, NULL, byte) : 0;
+}
+
+/* The backing address of an access that must fit in one IOTLB entry. */
+static int translate_one(struct vmmem_iommu *iommu, uint64_t iova,
+			 uint64_t len, unsigned int perm, struct iova_piece *p)
+{
+	struct iotlb_walk w = { .iova = iova, .left = len, .perm = perm };
+
+	if (!iotlb_translate(iommu, &w, p, 1))
+		return stopped(iommu, &w);
+	return 0;
+}
+
+VMMEM_EXPORT int vmmem_iommu_load(struct vmmem_iommu *iommu, uint64_t iova,
+				  size_t size, uint64_t *val, int order)
+{
+	struct iova_piece p;
+	int ret;
+
+	if (!iommu || !val || (size != 1 && size != 2 && size != 4 && size != 8) ||
+	    (iova & (size - 1)))
+		return -EINVAL;
+	ret = translate_one(iommu, iova, size, VMMEM_PERM_READ, &p);
+	if (ret)
+		return ret;
+	if (p.len < size)
+		return -ERANGE;
+	return vmmem_load(iommu->mem, p.gpa, size, val, order);
+}
+
+VMMEM_EXPORT int vmmem_iommu_store(struct vmmem_iommu *iommu, uint64_t iova,
+				   size_t size, uint64_t val, int order)
+{
+	struct iova_piece p;
+	int ret;
+
+	if (!iommu || (size != 1 && size != 2 && size != 4 && size != 8) ||
+	    (iova & (size - 1)))
+		return -EINVAL;
+	ret = translate_one(iommu, iova, size, VMMEM_PERM_WRITE, &p);
+	if (ret)
+		return ret;
+	if (p.len < size)
+		return -ERANGE;
+	return vmmem_store(iommu->mem, p.gpa, size, val, order);
+}
+
+VMMEM_EXPORT int vmmem_iommu_iovec(struct vmmem_iommu *iommu, uint64_t iova,
+				   uint64_t len, unsigned int perm,
+				   struct iovec *iov, size_t iovcnt)
+{
+	struct iotlb_walk w = { .iova = iova, .left = len, .perm = perm };
+	struct iova_piece p[PIECES];
+	size_t needed = 0;
+
+	if (!iommu || (!iov && iovcnt) || !perm || (perm & ~PERMS) ||
+	    range_wraps(iova, len))
+		return -EINVAL;
+	while (w.left) {
+		size_t n = iotlb_translate(iommu, &w, p, PIECES);
+
+		for (size_t i = 0; i < n; i++) {
+			int r = vmmem_iovec(iommu->mem, p[i].gpa, p[i].len,
+					    needed < iovcnt ? iov + needed : NULL,
+					    needed < iovcnt ? iovcnt - needed : 0);
+
+			if (r < 0)
+				return r;
+			if (needed + (size_t)r > INT32_MAX)
+				return -E2BIG;
+			needed += (size_t)r;
+		}
+		if (w.stop != IOTLB_DONE)
+			return stopped(iommu, &w);
+	}
+	return (int)needed;
+}
+
+/* The mapping is pinned by the backing address space, so it outlives an
+ * IOTLB invalidation as it outlives a region removal. */
+VMMEM_EXPORT int vmmem_iommu_map(struct vmmem_iommu *iommu, uint64_t iova,
+				 uint64_t *len, unsigned int flags, void **host)
+{
+	unsigned int perm = 0;
+	struct iova_piece p;
+	uint64_t l;
+	int ret;
+
+	if (!iommu || !len || !host || !*len || !flags ||
+	    (flags & ~(VMMEM_MAP_READ | VMMEM_MAP_WRITE)) ||
+	    range_wraps(iova, *len))
+		return -EINVAL;
+	if (flags & VMMEM_MAP_READ)
+		perm |= VMMEM_PERM_READ;
+	if (flags & VMMEM_MAP_WRITE)
+		perm |= VMMEM_PERM_WRITE;
+	ret = translate_one(iommu, iova, *len, perm, &p);
+	if (ret)
+		return ret;
+	l = p.len;
+	ret = vmmem_map(iommu->mem, p.gpa, &l, flags, host);
+	if (!ret)
+		*len = l;
+	return ret;
+}
+
+VMMEM_EXPORT int vmmem_iommu_unmap(struct vmmem_iommu *iommu, void *host,
+				   uint64_t written)
+{
+	if (!iommu)
+		return -EINVAL;
+	return vmmem_unmap(iommu->mem, host, written);
+}
+
+enum fd_op { FD_READ, FD_PREAD, FD_WRITE, FD_PWRITE };
+
+/* One IOTLB entry per call: a range crossing entries transfers up to the
+ * end of the first, a short count the caller handles as with readv(2). */
+static ssize_t iommu_fdio(struct vmmem_iommu *iommu, enum fd_op op,
+			  uint64_t iova, int fd, size_t len, off_t offset)
+{
+	bool to_guest = op == FD_READ || op == FD_PREAD;
+	struct iova_piece p;
+	int ret;
+
+	if (!iommu || len > SSIZE_MAX || range_wraps(iova, len) ||
+	    ((op == FD_PREAD || op == FD_PWRITE) && offset < 0))
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	if (!len)
+		return 0;
+	ret = translate_one(iommu, iova, len,
+			    to_guest ? VMMEM_PERM_WRITE : VMMEM_PERM_READ, &p);
+	if (ret)
+		return ret;
+	switch (op) {
+	case FD_READ:  return vmmem_read_fd(iommu->mem, p.gpa, fd, p.len);
+	case FD_PREAD: return vmmem_pread_fd(iommu->mem, p.gpa, fd, p.len, offset);
+	case FD_WRITE: return vmmem_write_fd(iommu->mem, p.gpa, fd, p.len);
+	default:       return vmmem_pwrite_fd(iommu->mem, p.gpa, fd, p.len, offset);
+	}
+}
+
+VMMEM_EXPORT ssize_t vmmem_iommu_read_fd(struct vmmem_iommu *iommu,
+					 uint64_t iova, int fd, size_t len)
+{
+	return iommu_fdio(iommu, FD_READ, iova, fd, len, 0);
+}
+
+VMMEM_EXPORT ssize_t vmmem_iommu_pread_fd(struct vmmem_iommu *iommu,
+					  uint64_t iova, int fd, size_t len,
+					  off_t offset)
+{
+	return iommu_fdio(iommu, FD_PREAD, iova, fd, len, offset);
+}
+
+VMMEM_EXPORT ssize_t vmmem_iommu_write_fd(struct vmmem_iommu *iommu,
+					  uint64_t iova, int fd, size_t len)
+{
+	return iommu_fdio(iommu, FD_WRITE, iova, fd, len, 0);
+}
+
+VMMEM_EXPORT ssize_t vmmem_iommu_pwrite_fd(struct vmmem_iommu *iommu,
+					   uint64_t iova, int fd, size_t len,
+					   off_t offset)
+{
+	return iommu_fdio(iommu, FD_PWRITE, iova, fd, len, offset);
+}

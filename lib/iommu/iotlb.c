@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* IOTLB updates, invalidations and translation.
+ *
+ * Updates copy the table with the change applied and publish the copy;
+ * readers translate without a lock.  The table is bounded: past
+ * max_entries the oldest entry goes (as DPDK's vhost bounds its IOTLB), so
+ * a guest cannot make the back-end's memory grow without limit.  Eviction
+ * by age rather than by use keeps the read path free of shared writes. */
+#include <stdlib.h>
+
+#include "iommu/iotlb.h"
+
+#define DEFAULT_MAX_ENTRIES 2048
+#define PERMS (VMMEM_PERM_READ | VMMEM_PERM_WRITE)
+
+VMMEM_EXPORT int vmmem_iommu_new(struct vmmem_iommu **out, struct vmmem *mem,
+				 const struct vmmem_iommu_opts *opts)
+{
+	struct vmmem_iommu_opts o = { .sz = sizeof(o) };
+	struct vmmem_iommu *iommu;
+	int ret;
+
+	if (!out || !mem)
+		return -EINVAL;
+	if (opts) {
+		ret = OPTS_VALID(opts, struct vmmem_iommu_opts, flags);
+		if (ret)
+			return ret;
+		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	}
+	if (o.flags || o.max_entries > (1u << 24) || (!o.miss && o.miss_opaque))
+		return -EINVAL;
+	iommu = calloc(1, sizeof(*iommu));
+	if (!iommu)
+		return -ENOMEM;
+	iommu->tlb = calloc(1, sizeof(struct iotlb));
+	if (!iommu->tlb) {
+		free(iommu);
+		return -ENOMEM;
+	}
+	iommu->mem = mem;
+	iommu->max_entries = o.max_entries ? o.max_entries : DEFAULT_MAX_ENTRIES;
+	iommu->miss = o.miss;
+	iommu->miss_opaque = o.miss_opaque;
+	pthread_mutex_init(&iommu->lock, NULL);
+	*out = iommu;
+	return 0;
+}
+
+VMMEM_EXPORT void vmmem_iommu_free(struct vmmem_iommu *iommu)
+{
+	if (!iommu)
+		return;
+	free(iommu->tlb);
+	pthread_mutex_destroy(&iommu->lock);
+	free(iommu);
+}
+
+static void publish(struct vmmem_iommu *iommu, struct iotlb *t)
+{
+	struct iotlb *old = iommu->tlb;
+
+	__atomic_store_n(&iommu->tlb, t, __ATOMIC_RELEASE);
+	urcu_bp_synchronize_rcu();
+	free(old);
+}
+
+/* Copies old without [iova, last], splitting entries that straddle it, into
+ * a table with room for `extra` more entries. */
+static struct iotlb *without_range(const struct iotlb *old, uint64_t iova,
+				   uint64_t last, size_t extra)
+{
+	struct iotlb *t = malloc(sizeof(*t) +
+				 (old->count + 1 + extra) * sizeof(t->e[0]));
+
+	if (!t)
+		return NULL;
+	t->count = 0;
+	for (size_t i = 0; i < old->count; i++) {
+		const struct iotlb_entry *e = &old->e[i];
+
+		if (e->last < iova || e->iova > last) {
+			t->e[t->count++] = *e;
+			continue;
+		}
+		if (e->iova < iova) {                   /* keep the head */
+			t->e[t->count] = *e;
+			t->e[t->count++].last = iova - 1;
+		}
+		if (e->last > last) {                   /* keep the tail */
+			t->e[t->count] = *e;
+			t->e[t->count].iova = last + 1;
+			t->e[t->count++].gpa = e->gpa + (last + 1 - e->iova);
+		}
+	}
+	return t;
+}
+
+static void evict_oldest(struct iotlb *t, size_t keep)
+{
+	while (t->count > keep) {
+		size_t oldest = 0;
+
+		for (size_t i = 1; i < t->count; i++)
+			if (t->e[i].seq < t->e[oldest].seq)
+				oldest = i;
+		memmove(&t->e[oldest], &t->e[oldest + 1],
+			(t->count - oldest - 1) * sizeof(t->e[0]));
+		t->count--;
+	}
+}
+
+/* An update replaces whatever the range mapped before, as a vhost-user
+ * IOTLB update does. */
+VMMEM_EXPORT int vmmem_iommu_update(struct vmmem_iommu *iommu, uint64_t iova,
+				    uint64_t size, uint64_t gpa,
+				    unsigned int perm)
+{
+	struct iotlb *t;
+	size_t pos;
+
+	if (!iommu || !size || !perm || (perm & ~PERMS) ||
+	    range_wraps(iova, size) || range_wraps(gpa, size))
+		return -EINVAL;
+	pthread_mutex_lock(&iommu->lock);
+	t = without_range(iommu->tlb, iova, iova + (size - 1), 1);
+	if (!t) {
+		pthread_mutex_unlock(&iommu->lock);
+		return -ENOMEM;
+	}
+	evict_oldest(t, iommu->max_entries - 1);
+	for (pos = 0; pos < t->count && t->e[pos].iova < iova; pos++)
+		;
+	memmove(&t->e[pos + 1], &t->e[pos], (t->count - pos) * sizeof(t->e[0]));
+	t->e[pos] = (struct iotlb_entry){ .iova = iova, .last = iova + (size - 1),
+					  .gpa = gpa, .perm = perm,
+					  .seq = iommu->next_seq++ };
+	t->count++;
+	publish(iommu, t);
+	pthread_mutex_unlock(&iommu->lock);
+	return 0;
+}
+
+VMMEM_EXPORT int vmmem_iommu_invalidate(struct vmmem_iommu *iommu,
+					uint64_t iova, uint64_t size)
+{
+	struct iotlb *t;
+
+	if (!iommu || !size || range_wraps(iova, size))
+		return -EINVAL;
+	pthread_mutex_lock(&iommu->lock);
+	t = without_range(iommu->tlb, iova, iova + (size - 1), 0);
+	if (t) {
+		/* A split adds an entry; the bound still holds. */
+		evict_oldest(t, iommu->max_entries);
+		publish(iommu, t);
+	}
+	pthread_mutex_unlock(&iommu->lock);
+	return t ? 0 : -ENOMEM;
+}
+
+VMMEM_EXPORT int vmmem_iommu_invalidate_all(struct vmmem_iommu *iommu)
+{
+	struct iotlb *t;
+
+	if (!iommu)
+		return -EINVAL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	pthread_mutex_lock(&iommu->lock);
+	publish(iommu, t);
+	pthread_mutex_unlock(&iommu->lock);
+	return 0;
+}
+
+VMMEM_EXPORT int vmmem_iommu_num_entries(struct vmmem_iommu *iommu)
+{
+	int n;
+
+	if (!iommu)
+		return -EINVAL;
+	urcu_bp_read_lock();
+	n = (int)__atomic_load_n(&iommu->tlb, __ATOMIC_CONSUME)->count;
+	urcu_bp_read_unlock();
+	return n;
+}
+
+/* The entry a thread used last is tried first: a device walks a ring and
+ * its buffers, so consecutive accesses mostly hit the same entry.  Keyed
+ * by the table, and checked against the entry's bounds, a stale hint can
+ * only cost a search, never give a wrong answer. */
+static __thread const struct iotlb *mru_tlb;
+static __thread size_t mru_idx;
+
+static const struct iotlb_entry *find(const struct iotlb *t, uint64_t iova)
+{
+	size_t lo = 0, hi = t->count;
+
+	if (mru_tlb == t && mru_idx < t->count &&
+	    iova >= t->e[mru_idx].iova && iova <= t->e[mru_idx].last)
+		return &t->e[mru_idx];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->e[mid].last < iova)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == t->count || t->e[lo].iova > iova)
+		return NULL;
+	mru_tlb = t;
+	mru_idx = lo;
+	return &t->e[lo];
+}
+
+size_t iotlb_translate(struct vmmem_iommu *iommu, struct iotlb_walk *w,
+		       struct iova_piece *out, size_t max)
+{
+	const struct iotlb *t;
+	size_t n = 0;
+
+	w->stop = IOTLB_DONE;
+	urcu_bp_read_lock();
+	t = __atomic_load_n(&iommu->tlb, __ATOMIC_CONSUME);
+	while (w->left && n < max) {
+		const struct iotlb_entry *e = find(t, w->iova);
+		uint64_t avail;
+
+		if (!e) {
+			w->stop = IOTLB_MISS;
+			break;
+		}
+		if ((e->perm & w->perm) != w->perm) {
+			w->stop = IOTLB_DENIED;
+			break;
+		}
+		avail = e->last - w->iova;       /* one less than the count */
+		out[n].gpa = e->gpa + (w->iova - e->iova);
+		out[n].len = w->left - 1 <= avail ? w->left : avail + 1;
+		w->iova += out[n].len;
+		w->left -= out[n].len;
+		n++;
+	}
+	urcu_bp_read_unlock();
+	return n;
+}

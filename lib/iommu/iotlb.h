@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* The IOTLB of a struct vmmem_iommu: a sorted table of IOVA intervals,
+ * published and reclaimed like the region table (lib/space/table.h). */
+#ifndef VMMEM_IOTLB_H
+#define VMMEM_IOTLB_H
+
+#include <urcu/urcu-bp.h>
+
+#include "vmmem-private.h"
+
+struct iotlb_entry {
+	uint64_t iova;
+	uint64_t last;                /* inclusive */
+	uint64_t gpa;                 /* backing address of iova */
+	uint64_t seq;                 /* insertion order, for eviction */
+	unsigned int perm;            /* VMMEM_PERM_* */
+};
+
+struct iotlb {
+	size_t count;
+	struct iotlb_entry e[];       /* sorted by iova, non-overlapping */
+};
+
+struct vmmem_iommu {
+	struct iotlb *tlb;            /* RCU-published */
+	struct vmmem *mem;
+	pthread_mutex_t lock;         /* serialises updates */
+	size_t max_entries;
+	uint64_t next_seq;
+	vmmem_iommu_miss_fn miss;
+	void *miss_opaque;
+};
+
+/* One translated piece: [iova, iova + len) of one entry at gpa. */
+struct iova_piece {
+	uint64_t gpa;
+	uint64_t len;
+};
+
+/* Why a translation stopped before the end of the range. */
+enum iotlb_stop { IOTLB_DONE, IOTLB_MISS, IOTLB_DENIED };
+
+struct iotlb_walk {
+	uint64_t iova;                /* next IOVA to translate */
+	uint64_t left;                /* bytes still to translate */
+	unsigned int perm;            /* permission every piece needs */
+	enum iotlb_stop stop;
+};
+
+/* Translates the next pieces of a walk, at most max of them, and returns
+ * how many; walk->stop says why it stopped short of the end. */
+size_t iotlb_translate(struct vmmem_iommu *iommu, struct iotlb_walk *walk,
+		       struct iova_piece *out, size_t max);
+
+#endif
