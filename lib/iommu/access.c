@@ -14,6 +14,7 @@
 #define PIECES 16
 #define PERMS (VMMEM_PERM_READ | VMMEM_PERM_WRITE)
 
+/* Called after the read-side section: the miss handler may update. */
 static int stopped(struct vmmem_iommu *iommu, const struct iotlb_walk *w)
 {
 	if (w->stop == IOTLB_DENIED)
@@ -45,68 +46,58 @@ static ssize_t transfer(struct vmmem_iommu *iommu, uint64_t iova, uint8_t *buf,
 	struct iotlb_walk w = { .iova = iova, .left = len,
 				.perm = write ? VMMEM_PERM_WRITE : VMMEM_PERM_READ };
 	struct iova_piece p[PIECES];
+	const struct iotlb *t;
 	uint64_t done = 0;
+	ssize_t err = 0;
 	int ret = check_args(iommu, iova, buf, len);
 
 	if (ret || !len)
 		return ret;
-	for (;;) {
-		size_t n = iotlb_translate(iommu, &w, p, PIECES);
+	t = iotlb_enter(iommu);
+	while (!err && w.left && w.stop == IOTLB_DONE) {
+		size_t n = iotlb_translate(t, &w, p, PIECES);
 
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < n && !err; i++) {
 			ssize_t r = piece_rw(iommu->mem, &p[i], buf + done, write);
 
 			if (r < 0)
-				return done ? (ssize_t)done : r;
-			done += (uint64_t)r;
-			if ((uint64_t)r < p[i].len)
-				return (ssize_t)done;
+				err = r;
+			else
+				done += (uint64_t)r;
+			if (r >= 0 && (uint64_t)r < p[i].len)
+				err = -EFAULT;          /* a hole in the backing */
 		}
-		if (w.stop != IOTLB_DONE) {
-			ret = stopped(iommu, &w);
-			return done ? (ssize_t)done : ret;
-		}
-		if (!w.left)
-			return (ssize_t)done;
 	}
-}
-
-/* First pass of an all-or-nothing access: every byte translated with the
- * permission and backed, or the error, before anything is copied. */
-static int check_whole(struct vmmem_iommu *iommu, uint64_t iova, uint64_t len,
-		       unsigned int perm)
-{
-	struct iotlb_walk w = { .iova = iova, .left = len, .perm = perm };
-	struct iova_piece p[PIECES];
-
-	while (w.left) {
-		size_t n = iotlb_translate(iommu, &w, p, PIECES);
-
-		for (size_t i = 0; i < n; i++)
-			if (vmmem_check_range(iommu->mem, p[i].gpa, p[i].len))
-				return -EFAULT;
-		if (w.stop != IOTLB_DONE)
-			return stopped(iommu, &w);
-	}
-	return 0;
+	iotlb_exit();
+	if (!err && w.stop != IOTLB_DONE)
+		err = stopped(iommu, &w);
+	return done ? (ssize_t)done : err;
 }
 
 enum exact_op { EXACT_READ, EXACT_WRITE, EXACT_FILL };
 
-/* Second pass: a concurrent IOTLB or hotplug change between the passes
- * surfaces as an error, never as an access outside what is mapped. */
+/* All or nothing: every byte translated with the permission and backed, or
+ * nothing copied; check and copy use one IOTLB snapshot. */
 static int apply_exact(struct vmmem_iommu *iommu, uint64_t iova, uint64_t len,
 		       enum exact_op op, uint8_t *buf, int byte)
 {
-	struct iotlb_walk w = { .iova = iova, .left = len,
-				.perm = op == EXACT_READ ? VMMEM_PERM_READ
-							 : VMMEM_PERM_WRITE };
+	unsigned int perm = op == EXACT_READ ? VMMEM_PERM_READ : VMMEM_PERM_WRITE;
+	struct iotlb_walk w = { .iova = iova, .left = len, .perm = perm };
 	struct iova_piece p[PIECES];
+	const struct iotlb *t = iotlb_enter(iommu);
 	uint64_t done = 0;
-	int ret = check_whole(iommu, iova, len, w.perm);
+	int ret = 0;
 
+	while (!ret && w.left && w.stop == IOTLB_DONE) {
+		size_t n = iotlb_translate(t, &w, p, PIECES);
+
+		for (size_t i = 0; i < n && !ret; i++)
+			ret = vmmem_check_range(iommu->mem, p[i].gpa, p[i].len);
+	}
+	w = (struct iotlb_walk){ .iova = iova, .left = ret || w.stop ? 0 : len,
+				 .perm = perm, .stop = w.stop };
 	while (!ret && w.left) {
-		size_t n = iotlb_translate(iommu, &w, p, PIECES);
+		size_t n = iotlb_translate(t, &w, p, PIECES);
 
 		for (size_t i = 0; i < n && !ret; i++) {
 			if (op == EXACT_READ)
@@ -120,9 +111,10 @@ static int apply_exact(struct vmmem_iommu *iommu, uint64_t iova, uint64_t len,
 						 p[i].len);
 			done += p[i].len;
 		}
-		if (!ret && w.stop != IOTLB_DONE)
-			ret = stopped(iommu, &w);
 	}
+	iotlb_exit();
+	if (!ret && w.stop != IOTLB_DONE)
+		ret = stopped(iommu, &w);
 	return ret;
 }
 
@@ -165,49 +157,71 @@ VMMEM_EXPORT int vmmem_iommu_fill(struct vmmem_iommu *iommu, uint64_t iova,
 	return len ? apply_exact(iommu, iova, len, EXACT_FILL, NULL, byte) : 0;
 }
 
-/* The backing address of an access that must fit in one IOTLB entry. */
-static int translate_one(struct vmmem_iommu *iommu, uint64_t iova,
-			 uint64_t len, unsigned int perm, struct iova_piece *p)
+/* The backing piece of an access that starts in one IOTLB entry; the
+ * caller holds the read-side section and reports a stop after leaving it. */
+static bool translate_one(const struct iotlb *t, struct iotlb_walk *w,
+			  struct iova_piece *p)
 {
-	struct iotlb_walk w = { .iova = iova, .left = len, .perm = perm };
+	return iotlb_translate(t, w, p, 1) == 1;
+}
 
-	if (!iotlb_translate(iommu, &w, p, 1))
-		return stopped(iommu, &w);
-	return 0;
+static bool load_order_valid(int order)
+{
+	return order == VMMEM_ORDER_RELAXED || order == VMMEM_ORDER_CONSUME ||
+	       order == VMMEM_ORDER_ACQUIRE || order == VMMEM_ORDER_SEQ_CST;
+}
+
+static bool store_order_valid(int order)
+{
+	return order == VMMEM_ORDER_RELAXED || order == VMMEM_ORDER_RELEASE ||
+	       order == VMMEM_ORDER_SEQ_CST;
+}
+
+static bool atomic_size_valid(size_t size, uint64_t iova)
+{
+	return (size == 1 || size == 2 || size == 4 || size == 8) &&
+	       !(iova & (size - 1));
 }
 
 VMMEM_EXPORT int vmmem_iommu_load(struct vmmem_iommu *iommu, uint64_t iova,
 				  size_t size, uint64_t *val, int order)
 {
+	struct iotlb_walk w = { .iova = iova, .left = size,
+				.perm = VMMEM_PERM_READ };
 	struct iova_piece p;
 	int ret;
 
-	if (!iommu || !val || (size != 1 && size != 2 && size != 4 && size != 8) ||
-	    (iova & (size - 1)))
+	if (!iommu || !val || !atomic_size_valid(size, iova) ||
+	    !load_order_valid(order))
 		return -EINVAL;
-	ret = translate_one(iommu, iova, size, VMMEM_PERM_READ, &p);
-	if (ret)
-		return ret;
-	if (p.len < size)
-		return -ERANGE;
-	return vmmem_load(iommu->mem, p.gpa, size, val, order);
+	if (!translate_one(iotlb_enter(iommu), &w, &p))
+		ret = 1;
+	else if (p.len < size)
+		ret = -ERANGE;
+	else
+		ret = vmmem_load(iommu->mem, p.gpa, size, val, order);
+	iotlb_exit();
+	return ret == 1 ? stopped(iommu, &w) : ret;
 }
 
 VMMEM_EXPORT int vmmem_iommu_store(struct vmmem_iommu *iommu, uint64_t iova,
 				   size_t size, uint64_t val, int order)
 {
+	struct iotlb_walk w = { .iova = iova, .left = size,
+				.perm = VMMEM_PERM_WRITE };
 	struct iova_piece p;
 	int ret;
 
-	if (!iommu || (size != 1 && size != 2 && size != 4 && size != 8) ||
-	    (iova & (size - 1)))
+	if (!iommu || !atomic_size_valid(size, iova) || !store_order_valid(order))
 		return -EINVAL;
-	ret = translate_one(iommu, iova, size, VMMEM_PERM_WRITE, &p);
-	if (ret)
-		return ret;
-	if (p.len < size)
-		return -ERANGE;
-	return vmmem_store(iommu->mem, p.gpa, size, val, order);
+	if (!translate_one(iotlb_enter(iommu), &w, &p))
+		ret = 1;
+	else if (p.len < size)
+		ret = -ERANGE;
+	else
+		ret = vmmem_store(iommu->mem, p.gpa, size, val, order);
+	iotlb_exit();
+	return ret == 1 ? stopped(iommu, &w) : ret;
 }
 
 VMMEM_EXPORT int vmmem_iommu_iovec(struct vmmem_iommu *iommu, uint64_t iova,
@@ -216,29 +230,34 @@ VMMEM_EXPORT int vmmem_iommu_iovec(struct vmmem_iommu *iommu, uint64_t iova,
 {
 	struct iotlb_walk w = { .iova = iova, .left = len, .perm = perm };
 	struct iova_piece p[PIECES];
+	const struct iotlb *t;
 	size_t needed = 0;
+	int ret = 0;
 
 	if (!iommu || (!iov && iovcnt) || !perm || (perm & ~PERMS) ||
 	    range_wraps(iova, len))
 		return -EINVAL;
-	while (w.left) {
-		size_t n = iotlb_translate(iommu, &w, p, PIECES);
+	t = iotlb_enter(iommu);
+	while (!ret && w.left && w.stop == IOTLB_DONE) {
+		size_t n = iotlb_translate(t, &w, p, PIECES);
 
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = 0; i < n && !ret; i++) {
 			int r = vmmem_iovec(iommu->mem, p[i].gpa, p[i].len,
 					    needed < iovcnt ? iov + needed : NULL,
 					    needed < iovcnt ? iovcnt - needed : 0);
 
 			if (r < 0)
-				return r;
-			if (needed + (size_t)r > INT32_MAX)
-				return -E2BIG;
-			needed += (size_t)r;
+				ret = r;
+			else if (needed + (size_t)r > INT32_MAX)
+				ret = -E2BIG;
+			else
+				needed += (size_t)r;
 		}
-		if (w.stop != IOTLB_DONE)
-			return stopped(iommu, &w);
 	}
-	return (int)needed;
+	iotlb_exit();
+	if (!ret && w.stop != IOTLB_DONE)
+		ret = stopped(iommu, &w);
+	return ret ? ret : (int)needed;
 }
 
 /* The mapping is pinned by the backing address space, so it outlives an
@@ -246,7 +265,7 @@ VMMEM_EXPORT int vmmem_iommu_iovec(struct vmmem_iommu *iommu, uint64_t iova,
 VMMEM_EXPORT int vmmem_iommu_map(struct vmmem_iommu *iommu, uint64_t iova,
 				 uint64_t *len, unsigned int flags, void **host)
 {
-	unsigned int perm = 0;
+	struct iotlb_walk w;
 	struct iova_piece p;
 	uint64_t l;
 	int ret;
@@ -255,15 +274,18 @@ VMMEM_EXPORT int vmmem_iommu_map(struct vmmem_iommu *iommu, uint64_t iova,
 	    (flags & ~(VMMEM_MAP_READ | VMMEM_MAP_WRITE)) ||
 	    range_wraps(iova, *len))
 		return -EINVAL;
-	if (flags & VMMEM_MAP_READ)
-		perm |= VMMEM_PERM_READ;
-	if (flags & VMMEM_MAP_WRITE)
-		perm |= VMMEM_PERM_WRITE;
-	ret = translate_one(iommu, iova, *len, perm, &p);
-	if (ret)
-		return ret;
-	l = p.len;
-	ret = vmmem_map(iommu->mem, p.gpa, &l, flags, host);
+	w = (struct iotlb_walk){ .iova = iova, .left = *len,
+		.perm = ((flags & VMMEM_MAP_READ) ? VMMEM_PERM_READ : 0) |
+			((flags & VMMEM_MAP_WRITE) ? VMMEM_PERM_WRITE : 0) };
+	if (!translate_one(iotlb_enter(iommu), &w, &p)) {
+		ret = 1;
+	} else {
+		l = p.len;
+		ret = vmmem_map(iommu->mem, p.gpa, &l, flags, host);
+	}
+	iotlb_exit();
+	if (ret == 1)
+		return stopped(iommu, &w);
 	if (!ret)
 		*len = l;
 	return ret;
@@ -280,13 +302,17 @@ VMMEM_EXPORT int vmmem_iommu_unmap(struct vmmem_iommu *iommu, void *host,
 enum fd_op { FD_READ, FD_PREAD, FD_WRITE, FD_PWRITE };
 
 /* One IOTLB entry per call: a range crossing entries transfers up to the
- * end of the first, a short count the caller handles as with readv(2). */
+ * end of the first, a short count the caller handles as with readv(2).
+ * The syscall may block, so it runs outside the read-side section (an
+ * invalidation must not wait for a socket); the backing regions are
+ * referenced for its duration instead. */
 static ssize_t iommu_fdio(struct vmmem_iommu *iommu, enum fd_op op,
 			  uint64_t iova, int fd, size_t len, off_t offset)
 {
 	bool to_guest = op == FD_READ || op == FD_PREAD;
+	struct iotlb_walk w;
 	struct iova_piece p;
-	int ret;
+	bool ret;
 
 	if (!iommu || len > SSIZE_MAX || range_wraps(iova, len) ||
 	    ((op == FD_PREAD || op == FD_PWRITE) && offset < 0))
@@ -295,10 +321,12 @@ static ssize_t iommu_fdio(struct vmmem_iommu *iommu, enum fd_op op,
 		return -EBADF;
 	if (!len)
 		return 0;
-	ret = translate_one(iommu, iova, len,
-			    to_guest ? VMMEM_PERM_WRITE : VMMEM_PERM_READ, &p);
-	if (ret)
-		return ret;
+	w = (struct iotlb_walk){ .iova = iova, .left = len,
+		.perm = to_guest ? VMMEM_PERM_WRITE : VMMEM_PERM_READ };
+	ret = translate_one(iotlb_enter(iommu), &w, &p);
+	iotlb_exit();
+	if (!ret)
+		return stopped(iommu, &w);
 	switch (op) {
 	case FD_READ:  return vmmem_read_fd(iommu->mem, p.gpa, fd, p.len);
 	case FD_PREAD: return vmmem_pread_fd(iommu->mem, p.gpa, fd, p.len, offset);

@@ -180,9 +180,8 @@ VMMEM_EXPORT int vmmem_iommu_num_entries(struct vmmem_iommu *iommu)
 
 	if (!iommu)
 		return -EINVAL;
-	urcu_bp_read_lock();
-	n = (int)__atomic_load_n(&iommu->tlb, __ATOMIC_CONSUME)->count;
-	urcu_bp_read_unlock();
+	n = (int)iotlb_enter(iommu)->count;
+	iotlb_exit();
 	return n;
 }
 
@@ -215,15 +214,12 @@ static const struct iotlb_entry *find(const struct iotlb *t, uint64_t iova)
 	return &t->e[lo];
 }
 
-size_t iotlb_translate(struct vmmem_iommu *iommu, struct iotlb_walk *w,
+size_t iotlb_translate(const struct iotlb *t, struct iotlb_walk *w,
 		       struct iova_piece *out, size_t max)
 {
-	const struct iotlb *t;
 	size_t n = 0;
 
 	w->stop = IOTLB_DONE;
-	urcu_bp_read_lock();
-	t = __atomic_load_n(&iommu->tlb, __ATOMIC_CONSUME);
 	while (w->left && n < max) {
 		const struct iotlb_entry *e = find(t, w->iova);
 		uint64_t avail;
@@ -243,6 +239,5 @@ size_t iotlb_translate(struct vmmem_iommu *iommu, struct iotlb_walk *w,
 		w->left -= out[n].len;
 		n++;
 	}
-	urcu_bp_read_unlock();
 	return n;
 }

@@ -47,9 +47,23 @@ struct iotlb_walk {
 	enum iotlb_stop stop;
 };
 
+/* An access holds one read-side section from its first translation to its
+ * last copy, against one table: an invalidation, which waits for a grace
+ * period, returns only once no access still uses what it removed. */
+static inline const struct iotlb *iotlb_enter(struct vmmem_iommu *iommu)
+{
+	urcu_bp_read_lock();
+	return __atomic_load_n(&iommu->tlb, __ATOMIC_CONSUME);
+}
+
+static inline void iotlb_exit(void)
+{
+	urcu_bp_read_unlock();
+}
+
 /* Translates the next pieces of a walk, at most max of them, and returns
  * how many; walk->stop says why it stopped short of the end. */
-size_t iotlb_translate(struct vmmem_iommu *iommu, struct iotlb_walk *walk,
+size_t iotlb_translate(const struct iotlb *t, struct iotlb_walk *walk,
 		       struct iova_piece *out, size_t max);
 
 #endif
