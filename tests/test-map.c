@@ -174,6 +174,37 @@ START_TEST(unmap_written_on_readonly_mapping)
 }
 END_TEST
 
+/* Overlapping mappings share one pointer; every order of unmaps must end
+ * each of them, and the written bytes must reach the dirty log. */
+START_TEST(unmap_overlapping_mappings_any_order)
+{
+	struct vmmem *m = mk_space();
+	uint64_t len;
+	void *a = NULL, *b = NULL;
+
+	ck_assert_int_eq(vmmem_dirty_start(m, 4096), 0);
+	len = 4096;
+	ck_assert_int_eq(vmmem_map(m, 0x1000, &len, VMMEM_MAP_READ, &a), 0);
+	len = 16;
+	ck_assert_int_eq(vmmem_map(m, 0x1000, &len, VMMEM_MAP_WRITE, &b), 0);
+	ck_assert_ptr_eq(a, b);
+	ck_assert_int_eq(vmmem_unmap(m, a, 0), 0);      /* the read-only one */
+	ck_assert_int_eq(vmmem_unmap(m, a, 16), 0);     /* the writable one */
+	ck_assert_int_eq(vmmem_unmap(m, a, 0), -ENOENT);
+	ck_assert_int_eq(vmmem_dirty_test(m, 0x1000), 1);
+
+	/* Two writable ones of different lengths: the short one first. */
+	len = 16;
+	ck_assert_int_eq(vmmem_map(m, 0x1000, &len, VMMEM_MAP_WRITE, &a), 0);
+	len = 4096;
+	ck_assert_int_eq(vmmem_map(m, 0x1000, &len, VMMEM_MAP_WRITE, &b), 0);
+	ck_assert_int_eq(vmmem_unmap(m, a, 10), 0);
+	ck_assert_int_eq(vmmem_unmap(m, a, 100), 0);
+	ck_assert_int_eq(vmmem_unmap(m, a, 0), -ENOENT);
+	vmmem_free(m);
+}
+END_TEST
+
 /* Spec: host must be the pointer vmmem_map returned; any other pointer is
  * unknown, even one inside a live mapping. */
 START_TEST(unmap_pointer_not_returned_by_map)
@@ -381,6 +412,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, unmap_errors);
 	tcase_add_test(tc, unmap_written_beyond_mapped_len);
 	tcase_add_test(tc, unmap_written_on_readonly_mapping);
+	tcase_add_test(tc, unmap_overlapping_mappings_any_order);
 	tcase_add_test(tc, unmap_pointer_not_returned_by_map);
 	suite_add_tcase(s, tc);
 

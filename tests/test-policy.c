@@ -550,6 +550,13 @@ START_TEST(seal_errors)
 	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), -EINVAL);
 	o.seals = ~0u;
 	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), -EINVAL);
+	/* F_SEAL_WRITE can never hold over the region's own mapping. */
+	o.seals = F_SEAL_WRITE;
+	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), -EINVAL);
+	/* A memfd name without a memfd. */
+	o = opts_of(0);
+	o.name = "guest-ram";
+	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), -EINVAL);
 }
 END_TEST
 

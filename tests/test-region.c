@@ -1013,6 +1013,9 @@ START_TEST(discard_bad_range)
 	/* Wrapping past 2^64. */
 	ck_assert_int_eq(vmmem_region_discard(r, ps, 0 - ps), -EINVAL);
 	ck_assert_int_eq(vmmem_region_discard(r, 0 - ps, 2 * ps), -EINVAL);
+	/* Ending exactly at 2^64: must not reach the memory below host. */
+	ck_assert_int_eq(vmmem_region_discard(r, 0 - ps, ps), -EINVAL);
+	ck_assert_int_eq(vmmem_region_discard(r, 0 - 16 * ps, 16 * ps), -EINVAL);
 	ck_assert_int_eq(vmmem_region_discard(NULL, 0, ps), -EINVAL);
 	/* None of it touched the data. */
 	ck_assert(all_bytes(h, 0x33, 16 * ps));

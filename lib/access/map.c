@@ -72,25 +72,35 @@ VMMEM_EXPORT int vmmem_map(struct vmmem *m, uint64_t gpa, uint64_t *len,
 	return 0;
 }
 
-/* The same GPA mapped twice gives the same pointer; the record taken is one
- * that can account for the bytes written, so either unmap order works. */
+/* The same GPA mapped twice gives the same pointer.  Of the records of that
+ * pointer the one taken is the least capable that can account for the
+ * bytes written: read-only records first (they only take 0), then the
+ * shortest writable one that is long enough.  The capabilities nest, so no
+ * order of unmaps leaves a record that nothing can end. */
 static struct mapping *take_record(struct map_bucket *b, const uint8_t *host,
 				   uint64_t written, bool *found_any)
 {
-	struct mapping **pp, *rec;
+	struct mapping **pp, **best = NULL, *rec;
 
 	*found_any = false;
 	for (pp = &b->head; (rec = *pp); pp = &rec->next) {
+		bool writable = rec->flags & VMMEM_MAP_WRITE;
+
 		if (rec->host != host)
 			continue;
 		*found_any = true;
-		if (written <= rec->len &&
-		    (!written || (rec->flags & VMMEM_MAP_WRITE))) {
-			*pp = rec->next;
-			return rec;
-		}
+		if (written > rec->len || (written && !writable))
+			continue;
+		if (!best || (!writable && ((*best)->flags & VMMEM_MAP_WRITE)) ||
+		    (writable == !!((*best)->flags & VMMEM_MAP_WRITE) &&
+		     rec->len < (*best)->len))
+			best = pp;
 	}
-	return NULL;
+	if (!best)
+		return NULL;
+	rec = *best;
+	*best = rec->next;
+	return rec;
 }
 
 /* Bytes written are logged only while the region is still placed where it

@@ -24,12 +24,15 @@ static void membarrier_register(void)
 		__atomic_store_n(&writers_fence, true, __ATOMIC_RELEASE);
 }
 
+/* Should membarrier stop working (a seccomp filter installed later), the
+ * writers fence from then on. */
 static void harvest_barrier(void)
 {
-	if (!__atomic_load_n(&writers_fence, __ATOMIC_ACQUIRE))
-		syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
-	else
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&writers_fence, __ATOMIC_ACQUIRE) &&
+	    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+		return;
+	__atomic_store_n(&writers_fence, true, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 struct dirty_log *dirty_log_new(const struct slot *s, unsigned int shift)
@@ -241,7 +244,9 @@ static int harvest(struct vmmem *m, uint64_t gpa, uint64_t len, uint64_t *bitmap
 		ret = found > INT32_MAX ? INT32_MAX : (int)found;
 	}
 	space_exit();
-	if (ret >= 0 && bitmap)
+	/* Clearing needs it as much as harvesting: a caller that clears and
+	 * then copies everything must see the writes that raced with it. */
+	if (ret >= 0)
 		harvest_barrier();
 	return ret;
 }

@@ -10,7 +10,7 @@
 VMMEM_EXPORT int vmmem_region_discard(struct vmmem_region *r, uint64_t offset,
 				      uint64_t len)
 {
-	if (!r || range_wraps(offset, len) || offset + len > r->size ||
+	if (!r || offset > r->size || len > r->size - offset ||
 	    offset % r->page_size || len % r->page_size)
 		return -EINVAL;
 	if (!len)

@@ -15,8 +15,10 @@
 #define BACKING_FLAGS (VMMEM_REGION_SHAREABLE | VMMEM_REGION_FD | \
 		       VMMEM_REGION_PRIVATE)
 #define KNOWN_FLAGS   ((VMMEM_REGION_SEAL << 1) - 1)
+/* F_SEAL_WRITE is not among them: the region's own writable shared mapping
+ * makes the kernel refuse it, so it is refused up front. */
 #define KNOWN_SEALS   (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | \
-		       F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)
+		       F_SEAL_FUTURE_WRITE)
 
 static uint64_t default_hugepage_size(void)
 {
@@ -81,7 +83,7 @@ static int validate(uint64_t size, const struct vmmem_region_opts *o,
 	}
 	if ((f & VMMEM_REGION_FD) && (o->offset % *page_size))
 		return -EINVAL;
-	if (size > SIZE_MAX - 2 * *page_size)
+	if (size > SIZE_MAX - 4 * *page_size)   /* guards and alignment */
 		return -EINVAL;
 	return 0;
 }

@@ -10,9 +10,10 @@ VMMEM_EXPORT int vmmem_new(struct vmmem **out, unsigned int flags)
 
 	if (!out || flags)
 		return -EINVAL;
-	m = calloc(1, sizeof(*m));
-	if (!m)
+	/* The mapping buckets are cache-line aligned, so the object is too. */
+	if (posix_memalign((void **)&m, 64, sizeof(*m)))
 		return -ENOMEM;
+	memset(m, 0, sizeof(*m));
 	m->table = table_alloc(0);
 	if (!m->table) {
 		free(m);
