@@ -94,9 +94,10 @@ static int apply_exact(struct vmmem_iommu *iommu, uint64_t iova, uint64_t len,
 		for (size_t i = 0; i < n && !ret; i++)
 			ret = vmmem_check_range(iommu->mem, p[i].gpa, p[i].len);
 	}
-	w = (struct iotlb_walk){ .iova = iova, .left = ret || w.stop ? 0 : len,
-				 .perm = perm, .stop = w.stop };
-	while (!ret && w.left) {
+	/* A stop keeps the walk as it is: the miss handler is told where. */
+	if (!ret && w.stop == IOTLB_DONE)
+		w = (struct iotlb_walk){ .iova = iova, .left = len, .perm = perm };
+	while (!ret && w.left && w.stop == IOTLB_DONE) {
 		size_t n = iotlb_translate(t, &w, p, PIECES);
 
 		for (size_t i = 0; i < n && !ret; i++) {
