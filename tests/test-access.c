@@ -26,25 +26,6 @@ static struct vmmem *mk_space(void)
 	return test_space(3, gpa, size);
 }
 
-/* Host pointer of gpa, through the region API (not vmmem_host_address). */
-static uint8_t *host_of(struct vmmem *m, uint64_t gpa)
-{
-	struct vmmem_region *r = NULL;
-	uint64_t off = 0;
-	void *base = NULL;
-
-	ck_assert_int_eq(vmmem_find_region(m, gpa, &r, &off), 0);
-	ck_assert_int_eq(vmmem_region_host_address(r, &base), 0);
-	vmmem_region_unref(r);
-	return (uint8_t *)base + off;
-}
-
-static void pattern(uint8_t *buf, size_t len, unsigned int seed)
-{
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)(seed * 131u + i * 7u + (i >> 8) + 1u);
-}
-
 /* ------------------------------------------------------- read / write */
 
 START_TEST(rw_one_region)
@@ -52,15 +33,15 @@ START_TEST(rw_one_region)
 	struct vmmem *m = mk_space();
 	uint8_t in[300], out[300];
 
-	pattern(in, sizeof(in), 1);
+	test_pattern(in, sizeof(in), 1);
 	ck_assert_int_eq(vmmem_write(m, 0x100, in, sizeof(in)), (ssize_t)sizeof(in));
-	ck_assert_mem_eq(host_of(m, 0x100), in, sizeof(in));
+	ck_assert_mem_eq(test_host_of_gpa(m, 0x100), in, sizeof(in));
 	memset(out, 0, sizeof(out));
 	ck_assert_int_eq(vmmem_read(m, 0x100, out, sizeof(out)), (ssize_t)sizeof(out));
 	ck_assert_mem_eq(out, in, sizeof(in));
 	/* neighbours untouched (fresh anonymous memory is zero) */
-	ck_assert_uint_eq(host_of(m, 0xFF)[0], 0);
-	ck_assert_uint_eq(host_of(m, 0x100 + sizeof(in))[0], 0);
+	ck_assert_uint_eq(test_host_of_gpa(m, 0xFF)[0], 0);
+	ck_assert_uint_eq(test_host_of_gpa(m, 0x100 + sizeof(in))[0], 0);
 
 	/* single bytes and the last byte of a region */
 	ck_assert_int_eq(vmmem_write(m, C_GPA + RSIZE - 1, "\x5a", 1), 1);
@@ -75,10 +56,10 @@ START_TEST(rw_two_regions)
 	struct vmmem *m = mk_space();
 	uint8_t in[256], out[256];
 
-	pattern(in, sizeof(in), 2);
+	test_pattern(in, sizeof(in), 2);
 	ck_assert_int_eq(vmmem_write(m, B_GPA - 100, in, sizeof(in)), 256);
-	ck_assert_mem_eq(host_of(m, B_GPA - 100), in, 100);
-	ck_assert_mem_eq(host_of(m, B_GPA), in + 100, 156);
+	ck_assert_mem_eq(test_host_of_gpa(m, B_GPA - 100), in, 100);
+	ck_assert_mem_eq(test_host_of_gpa(m, B_GPA), in + 100, 156);
 	memset(out, 0, sizeof(out));
 	ck_assert_int_eq(vmmem_read(m, B_GPA - 100, out, sizeof(out)), 256);
 	ck_assert_mem_eq(out, in, sizeof(in));
@@ -91,9 +72,9 @@ START_TEST(rw_stops_at_hole)
 	struct vmmem *m = mk_space();
 	uint8_t in[0x100], out[0x100];
 
-	pattern(in, sizeof(in), 3);
+	test_pattern(in, sizeof(in), 3);
 	ck_assert_int_eq(vmmem_write(m, HOLE - 0x40, in, sizeof(in)), 0x40);
-	ck_assert_mem_eq(host_of(m, HOLE - 0x40), in, 0x40);
+	ck_assert_mem_eq(test_host_of_gpa(m, HOLE - 0x40), in, 0x40);
 	memset(out, 0xEE, sizeof(out));
 	ck_assert_int_eq(vmmem_read(m, HOLE - 0x40, out, sizeof(out)), 0x40);
 	ck_assert_mem_eq(out, in, 0x40);
@@ -123,7 +104,7 @@ START_TEST(rw_unbacked_start)
 	ck_assert_int_eq(vmmem_read(m, UINT64_MAX, buf, 1), -EFAULT);
 	/* the byte before C is unbacked even though the rest is backed */
 	ck_assert_int_eq(vmmem_write(m, C_GPA - 1, buf, sizeof(buf)), -EFAULT);
-	ck_assert_uint_eq(host_of(m, C_GPA)[0], 0);
+	ck_assert_uint_eq(test_host_of_gpa(m, C_GPA)[0], 0);
 	vmmem_free(m);
 }
 END_TEST
@@ -159,16 +140,16 @@ START_TEST(exact_ok)
 	struct vmmem *m = mk_space();
 	uint8_t in[512], out[512];
 
-	pattern(in, sizeof(in), 4);
+	test_pattern(in, sizeof(in), 4);
 	ck_assert_int_eq(vmmem_write_exact(m, 0x1234, in, sizeof(in)), 0);
 	memset(out, 0, sizeof(out));
 	ck_assert_int_eq(vmmem_read_exact(m, 0x1234, out, sizeof(out)), 0);
 	ck_assert_mem_eq(out, in, sizeof(in));
 
-	pattern(in, sizeof(in), 5);
+	test_pattern(in, sizeof(in), 5);
 	ck_assert_int_eq(vmmem_write_exact(m, B_GPA - 200, in, sizeof(in)), 0);
-	ck_assert_mem_eq(host_of(m, B_GPA - 200), in, 200);
-	ck_assert_mem_eq(host_of(m, B_GPA), in + 200, 312);
+	ck_assert_mem_eq(test_host_of_gpa(m, B_GPA - 200), in, 200);
+	ck_assert_mem_eq(test_host_of_gpa(m, B_GPA), in + 200, 312);
 	memset(out, 0, sizeof(out));
 	ck_assert_int_eq(vmmem_read_exact(m, B_GPA - 200, out, sizeof(out)), 0);
 	ck_assert_mem_eq(out, in, sizeof(in));
@@ -187,13 +168,13 @@ START_TEST(exact_hole)
 	uint8_t in[0x100], out[0x100], before[0x40];
 
 	ck_assert_int_eq(vmmem_fill(m, HOLE - 0x40, 0xAA, 0x40), 0);
-	memcpy(before, host_of(m, HOLE - 0x40), sizeof(before));
-	pattern(in, sizeof(in), 6);
+	memcpy(before, test_host_of_gpa(m, HOLE - 0x40), sizeof(before));
+	test_pattern(in, sizeof(in), 6);
 	ck_assert_int_eq(vmmem_write_exact(m, HOLE - 0x40, in, sizeof(in)), -EFAULT);
 	/* the backed part is untouched */
-	ck_assert_mem_eq(host_of(m, HOLE - 0x40), before, sizeof(before));
+	ck_assert_mem_eq(test_host_of_gpa(m, HOLE - 0x40), before, sizeof(before));
 	for (size_t i = 0; i < 0x40; i++)
-		ck_assert_uint_eq(host_of(m, HOLE - 0x40)[i], 0xAA);
+		ck_assert_uint_eq(test_host_of_gpa(m, HOLE - 0x40)[i], 0xAA);
 
 	memset(out, 0x11, sizeof(out));
 	ck_assert_int_eq(vmmem_read_exact(m, HOLE - 0x40, out, sizeof(out)), -EFAULT);
@@ -204,7 +185,7 @@ START_TEST(exact_hole)
 	ck_assert_int_eq(vmmem_write_exact(m, HOLE, in, 1), -EFAULT);
 	ck_assert_int_eq(vmmem_read_exact(m, HOLE + 5, out, 1), -EFAULT);
 	ck_assert_int_eq(vmmem_write_exact(m, C_GPA - 1, in, 2), -EFAULT);
-	ck_assert_uint_eq(host_of(m, C_GPA)[0], 0);
+	ck_assert_uint_eq(test_host_of_gpa(m, C_GPA)[0], 0);
 	/* backed A+B then hole */
 	ck_assert_int_eq(vmmem_write_exact(m, B_GPA - 1, in, 1), 0);
 	{
@@ -212,10 +193,10 @@ START_TEST(exact_hole)
 
 		memset(big, 0x33, sizeof(big));
 		ck_assert_int_eq(vmmem_write_exact(m, 0, big, sizeof(big)), -EFAULT);
-		ck_assert_uint_eq(host_of(m, 0)[0], 0);
-		ck_assert_uint_eq(host_of(m, B_GPA - 1)[0], in[0]);
+		ck_assert_uint_eq(test_host_of_gpa(m, 0)[0], 0);
+		ck_assert_uint_eq(test_host_of_gpa(m, B_GPA - 1)[0], in[0]);
 		ck_assert_int_eq(vmmem_write_exact(m, 0, big, sizeof(big) - 1), 0);
-		ck_assert_uint_eq(host_of(m, B_GPA + RSIZE - 1)[0], 0x33);
+		ck_assert_uint_eq(test_host_of_gpa(m, B_GPA + RSIZE - 1)[0], 0x33);
 	}
 	vmmem_free(m);
 }
@@ -257,11 +238,11 @@ START_TEST(fill_basic)
 	ck_assert_int_eq(vmmem_read_exact(m, B_GPA - 0x180, out, 0x300), 0);
 	for (size_t i = 0; i < 0x300; i++)
 		ck_assert_uint_eq(out[i], i < 0x80 || i >= 0x280 ? 0 : 0xC3);
-	ck_assert_uint_eq(host_of(m, B_GPA)[0], 0xC3);
-	ck_assert_uint_eq(host_of(m, B_GPA - 1)[0], 0xC3);
+	ck_assert_uint_eq(test_host_of_gpa(m, B_GPA)[0], 0xC3);
+	ck_assert_uint_eq(test_host_of_gpa(m, B_GPA - 1)[0], 0xC3);
 
 	ck_assert_int_eq(vmmem_fill(m, 0x100, 0x77, 0), 0);
-	ck_assert_uint_eq(host_of(m, 0x100)[0], 0x5A);
+	ck_assert_uint_eq(test_host_of_gpa(m, 0x100)[0], 0x5A);
 	vmmem_free(m);
 }
 END_TEST
@@ -272,13 +253,13 @@ START_TEST(fill_hole)
 
 	ck_assert_int_eq(vmmem_fill(m, HOLE - 0x10, 0xFF, 0x20), -EFAULT);
 	for (int i = 0; i < 0x10; i++)
-		ck_assert_uint_eq(host_of(m, HOLE - 0x10)[i], 0);
+		ck_assert_uint_eq(test_host_of_gpa(m, HOLE - 0x10)[i], 0);
 	ck_assert_int_eq(vmmem_fill(m, C_GPA - 1, 0xFF, 2), -EFAULT);
-	ck_assert_uint_eq(host_of(m, C_GPA)[0], 0);
+	ck_assert_uint_eq(test_host_of_gpa(m, C_GPA)[0], 0);
 	ck_assert_int_eq(vmmem_fill(m, HOLE, 0xFF, 1), -EFAULT);
 	ck_assert_int_eq(vmmem_fill(m, 0, 0xFF, C_GPA + RSIZE), -EFAULT);
-	ck_assert_uint_eq(host_of(m, 0)[0], 0);
-	ck_assert_uint_eq(host_of(m, C_GPA + RSIZE - 1)[0], 0);
+	ck_assert_uint_eq(test_host_of_gpa(m, 0)[0], 0);
+	ck_assert_uint_eq(test_host_of_gpa(m, C_GPA + RSIZE - 1)[0], 0);
 	ck_assert_int_eq(vmmem_fill(NULL, 0, 0, 1), -EINVAL);
 	ck_assert_int_eq(vmmem_fill(m, UINT64_MAX, 0, 2), -EINVAL);
 	vmmem_free(m);
@@ -305,19 +286,13 @@ static struct vmmem *mk_odd(void)
 
 static void seed_odd(struct vmmem *m, uint8_t *mirror)
 {
-	pattern(mirror, ODD_TOTAL, 9);
+	test_pattern(mirror, ODD_TOTAL, 9);
 	ck_assert_int_eq(vmmem_write_exact(m, ODD_BASE, mirror, ODD_TOTAL), 0);
 }
 
 static void check_odd(struct vmmem *m, const uint8_t *mirror)
 {
-	static uint8_t got[ODD_TOTAL];
-
-	ck_assert_int_eq(vmmem_read_exact(m, ODD_BASE, got, ODD_TOTAL), 0);
-	for (size_t i = 0; i < ODD_TOTAL; i++)
-		if (got[i] != mirror[i])
-			ck_abort_msg("byte %zu: got 0x%02x, want 0x%02x", i,
-				     got[i], mirror[i]);
+	test_expect_bytes(m, ODD_BASE, mirror, ODD_TOTAL);
 }
 
 START_TEST(copy_non_overlapping)
@@ -325,23 +300,23 @@ START_TEST(copy_non_overlapping)
 	struct vmmem *m = mk_space();
 	uint8_t in[0x200], out[0x200];
 
-	pattern(in, sizeof(in), 10);
+	test_pattern(in, sizeof(in), 10);
 	ck_assert_int_eq(vmmem_write_exact(m, 0x1000, in, sizeof(in)), 0);
 	ck_assert_int_eq(vmmem_copy(m, 0x3000, 0x1000, sizeof(in)), 0);
 	ck_assert_int_eq(vmmem_read_exact(m, 0x3000, out, sizeof(out)), 0);
 	ck_assert_mem_eq(out, in, sizeof(in));
 	/* source unchanged */
-	ck_assert_mem_eq(host_of(m, 0x1000), in, sizeof(in));
+	ck_assert_mem_eq(test_host_of_gpa(m, 0x1000), in, sizeof(in));
 	/* from one region to another, destination crossing A/B, source in C */
 	ck_assert_int_eq(vmmem_write_exact(m, C_GPA + 0x10, in, sizeof(in)), 0);
 	ck_assert_int_eq(vmmem_copy(m, B_GPA - 0x100, C_GPA + 0x10, sizeof(in)), 0);
-	ck_assert_mem_eq(host_of(m, B_GPA - 0x100), in, 0x100);
-	ck_assert_mem_eq(host_of(m, B_GPA), in + 0x100, 0x100);
+	ck_assert_mem_eq(test_host_of_gpa(m, B_GPA - 0x100), in, 0x100);
+	ck_assert_mem_eq(test_host_of_gpa(m, B_GPA), in + 0x100, 0x100);
 	/* same src and dst */
 	ck_assert_int_eq(vmmem_copy(m, 0x1000, 0x1000, sizeof(in)), 0);
-	ck_assert_mem_eq(host_of(m, 0x1000), in, sizeof(in));
+	ck_assert_mem_eq(test_host_of_gpa(m, 0x1000), in, sizeof(in));
 	ck_assert_int_eq(vmmem_copy(m, 0x1000, 0x5000, 0), 0);
-	ck_assert_mem_eq(host_of(m, 0x1000), in, sizeof(in));
+	ck_assert_mem_eq(test_host_of_gpa(m, 0x1000), in, sizeof(in));
 	vmmem_free(m);
 }
 END_TEST
@@ -351,7 +326,7 @@ START_TEST(copy_overlapping_one_region)
 	struct vmmem *m = mk_space();
 	uint8_t mirror[0x400], got[0x400];
 
-	pattern(mirror, sizeof(mirror), 11);
+	test_pattern(mirror, sizeof(mirror), 11);
 	ck_assert_int_eq(vmmem_write_exact(m, 0x2000, mirror, sizeof(mirror)), 0);
 	/* forwards: dst above src, overlapping */
 	ck_assert_int_eq(vmmem_copy(m, 0x2010, 0x2000, 0x300), 0);
@@ -422,20 +397,20 @@ START_TEST(copy_hole)
 	struct vmmem *m = mk_space();
 	uint8_t in[0x100];
 
-	pattern(in, sizeof(in), 12);
+	test_pattern(in, sizeof(in), 12);
 	ck_assert_int_eq(vmmem_write_exact(m, 0x100, in, sizeof(in)), 0);
 	/* destination runs into the hole: nothing written */
 	ck_assert_int_eq(vmmem_copy(m, HOLE - 0x80, 0x100, 0x100), -EFAULT);
 	for (int i = 0; i < 0x80; i++)
-		ck_assert_uint_eq(host_of(m, HOLE - 0x80)[i], 0);
+		ck_assert_uint_eq(test_host_of_gpa(m, HOLE - 0x80)[i], 0);
 	/* source runs into the hole: nothing written */
 	ck_assert_int_eq(vmmem_copy(m, 0x1000, HOLE - 0x80, 0x100), -EFAULT);
 	for (int i = 0; i < 0x100; i++)
-		ck_assert_uint_eq(host_of(m, 0x1000)[i], 0);
+		ck_assert_uint_eq(test_host_of_gpa(m, 0x1000)[i], 0);
 	/* source entirely unbacked; destination entirely unbacked */
 	ck_assert_int_eq(vmmem_copy(m, 0x1000, HOLE, 4), -EFAULT);
 	ck_assert_int_eq(vmmem_copy(m, HOLE, 0x100, 4), -EFAULT);
-	ck_assert_mem_eq(host_of(m, 0x100), in, sizeof(in));
+	ck_assert_mem_eq(test_host_of_gpa(m, 0x100), in, sizeof(in));
 	ck_assert_int_eq(vmmem_copy(NULL, 0, 0x100, 4), -EINVAL);
 	ck_assert_int_eq(vmmem_copy(m, UINT64_MAX - 1, 0x100, 4), -EINVAL);
 	ck_assert_int_eq(vmmem_copy(m, 0x100, UINT64_MAX - 1, 4), -EINVAL);
@@ -452,16 +427,16 @@ START_TEST(host_address_cases)
 	uint8_t b = 0;
 
 	ck_assert_int_eq(vmmem_host_address(m, 0x123, 0x10, &h), 0);
-	ck_assert_ptr_eq(h, host_of(m, 0x123));
+	ck_assert_ptr_eq(h, test_host_of_gpa(m, 0x123));
 	((uint8_t *)h)[0] = 0x9C;
 	ck_assert_int_eq(vmmem_read(m, 0x123, &b, 1), 1);
 	ck_assert_uint_eq(b, 0x9C);
 
 	/* whole region, and ending at its last byte */
 	ck_assert_int_eq(vmmem_host_address(m, B_GPA, RSIZE, &h), 0);
-	ck_assert_ptr_eq(h, host_of(m, B_GPA));
+	ck_assert_ptr_eq(h, test_host_of_gpa(m, B_GPA));
 	ck_assert_int_eq(vmmem_host_address(m, B_GPA - 4, 4, &h), 0);
-	ck_assert_ptr_eq(h, host_of(m, B_GPA - 4));
+	ck_assert_ptr_eq(h, test_host_of_gpa(m, B_GPA - 4));
 
 	h = (void *)&b;
 	ck_assert_int_eq(vmmem_host_address(m, B_GPA - 4, 5, &h), -ERANGE);
@@ -490,22 +465,22 @@ START_TEST(iovec_cases)
 
 	memset(iov, 0, sizeof(iov));
 	ck_assert_int_eq(vmmem_iovec(m, 0x100, 0x200, iov, 4), 1);
-	ck_assert_ptr_eq(iov[0].iov_base, host_of(m, 0x100));
+	ck_assert_ptr_eq(iov[0].iov_base, test_host_of_gpa(m, 0x100));
 	ck_assert_uint_eq(iov[0].iov_len, 0x200);
 
 	ck_assert_int_eq(vmmem_iovec(m, B_GPA - 0x10, 0x30, iov, 4), 2);
-	ck_assert_ptr_eq(iov[0].iov_base, host_of(m, B_GPA - 0x10));
+	ck_assert_ptr_eq(iov[0].iov_base, test_host_of_gpa(m, B_GPA - 0x10));
 	ck_assert_uint_eq(iov[0].iov_len, 0x10);
-	ck_assert_ptr_eq(iov[1].iov_base, host_of(m, B_GPA));
+	ck_assert_ptr_eq(iov[1].iov_base, test_host_of_gpa(m, B_GPA));
 	ck_assert_uint_eq(iov[1].iov_len, 0x20);
 
 	/* three odd regions, contiguous entries are not merged */
 	ck_assert_int_eq(vmmem_iovec(o, ODD_BASE + 4, ODD_TOTAL - 8, iov, 4), 3);
-	ck_assert_ptr_eq(iov[0].iov_base, host_of(o, ODD_BASE + 4));
+	ck_assert_ptr_eq(iov[0].iov_base, test_host_of_gpa(o, ODD_BASE + 4));
 	ck_assert_uint_eq(iov[0].iov_len, ODD1 - 4);
-	ck_assert_ptr_eq(iov[1].iov_base, host_of(o, ODD_BASE + ODD1));
+	ck_assert_ptr_eq(iov[1].iov_base, test_host_of_gpa(o, ODD_BASE + ODD1));
 	ck_assert_uint_eq(iov[1].iov_len, ODD2);
-	ck_assert_ptr_eq(iov[2].iov_base, host_of(o, ODD_BASE + ODD1 + ODD2));
+	ck_assert_ptr_eq(iov[2].iov_base, test_host_of_gpa(o, ODD_BASE + ODD1 + ODD2));
 	ck_assert_uint_eq(iov[2].iov_len, ODD3 - 4);
 
 	/* iovcnt smaller than needed: returns needed, fills only iovcnt */
@@ -513,12 +488,12 @@ START_TEST(iovec_cases)
 	iov[1].iov_base = &sentinel;
 	iov[1].iov_len = 777;
 	ck_assert_int_eq(vmmem_iovec(o, ODD_BASE, ODD_TOTAL, iov, 1), 3);
-	ck_assert_ptr_eq(iov[0].iov_base, host_of(o, ODD_BASE));
+	ck_assert_ptr_eq(iov[0].iov_base, test_host_of_gpa(o, ODD_BASE));
 	ck_assert_uint_eq(iov[0].iov_len, ODD1);
 	ck_assert_ptr_eq(iov[1].iov_base, &sentinel);
 	ck_assert_uint_eq(iov[1].iov_len, 777);
 	ck_assert_int_eq(vmmem_iovec(o, ODD_BASE, ODD_TOTAL, iov, 2), 3);
-	ck_assert_ptr_eq(iov[1].iov_base, host_of(o, ODD_BASE + ODD1));
+	ck_assert_ptr_eq(iov[1].iov_base, test_host_of_gpa(o, ODD_BASE + ODD1));
 	ck_assert_uint_eq(iov[1].iov_len, ODD2);
 
 	ck_assert_int_eq(vmmem_iovec(o, ODD_BASE, ODD_TOTAL, NULL, 0), 3);
@@ -558,8 +533,8 @@ START_TEST(le_helpers)
 	ck_assert_mem_eq(raw, le, 8);
 	/* across the A/B boundary */
 	ck_assert_int_eq(vmmem_write_le64(m, B_GPA - 3, 0x0123456789abcdefull), 0);
-	ck_assert_mem_eq(host_of(m, B_GPA - 3), le, 3);
-	ck_assert_mem_eq(host_of(m, B_GPA), le + 3, 5);
+	ck_assert_mem_eq(test_host_of_gpa(m, B_GPA - 3), le, 3);
+	ck_assert_mem_eq(test_host_of_gpa(m, B_GPA), le + 3, 5);
 
 	ck_assert_int_eq(vmmem_write(m, 0x40, le, 8), 8);
 	ck_assert_int_eq(vmmem_read_le16(m, 0x40, &v16), 0);
@@ -583,7 +558,7 @@ START_TEST(le_helpers)
 	ck_assert_int_eq(vmmem_write_le16(m, HOLE - 1, 0xffff), -EFAULT);
 	ck_assert_int_eq(vmmem_write_le32(m, HOLE - 1, 0xffffffff), -EFAULT);
 	ck_assert_int_eq(vmmem_write_le64(m, HOLE - 1, ~0ull), -EFAULT);
-	ck_assert_uint_eq(host_of(m, HOLE - 1)[0], 0);
+	ck_assert_uint_eq(test_host_of_gpa(m, HOLE - 1)[0], 0);
 	vmmem_free(m);
 }
 END_TEST

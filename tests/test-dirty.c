@@ -239,12 +239,9 @@ END_TEST
 START_TEST(path_fd)
 {
 	struct vmmem *m = mk_logging();
-	char path[] = "/tmp/test-dirty-XXXXXX";
 	static uint8_t data[0x3000];
-	int fd = mkstemp(path);
+	int fd = test_tmpfile();
 
-	ck_assert_int_ge(fd, 0);
-	unlink(path);
 	memset(data, 0x3C, sizeof(data));
 	ck_assert_int_eq(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
 	ck_assert_int_eq(vmmem_pread_fd(m, 0x6800, fd, 0x1000, 0), 0x1000);

@@ -29,21 +29,12 @@ static struct vmmem *mk_space(void)
 	return test_space(4, gpa, size);
 }
 
-static void pattern(uint8_t *buf, size_t len, unsigned int seed)
-{
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)(seed * 37u + i * 13u + (i >> 8) * 5u + 3u);
-}
-
 /* A temporary file holding file_data. */
 static int mk_file(void)
 {
-	char path[] = "/tmp/test-fdio-XXXXXX";
-	int fd = mkstemp(path);
+	int fd = test_tmpfile();
 
-	ck_assert_int_ge(fd, 0);
-	unlink(path);
-	pattern(file_data, sizeof(file_data), 1);
+	test_pattern(file_data, sizeof(file_data), 1);
 	ck_assert_int_eq(pwrite(fd, file_data, sizeof(file_data), 0), FILE_SIZE);
 	return fd;
 }
@@ -51,19 +42,6 @@ static int mk_file(void)
 static off_t pos(int fd)
 {
 	return lseek(fd, 0, SEEK_CUR);
-}
-
-static void expect_guest(struct vmmem *m, uint64_t gpa, const uint8_t *want,
-			 size_t len)
-{
-	static uint8_t got[0x10000];
-
-	ck_assert_uint_le(len, sizeof(got));
-	ck_assert_int_eq(vmmem_read_exact(m, gpa, got, len), 0);
-	for (size_t i = 0; i < len; i++)
-		if (got[i] != want[i])
-			ck_abort_msg("gpa 0x%llx: got 0x%02x, want 0x%02x",
-				     (unsigned long long)(gpa + i), got[i], want[i]);
 }
 
 static void expect_zero(struct vmmem *m, uint64_t gpa, size_t len)
@@ -85,13 +63,13 @@ START_TEST(read_fd_one_region)
 
 	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
 	ck_assert_int_eq(vmmem_read_fd(m, 0x100, fd, 100), 100);
-	expect_guest(m, 0x100, file_data, 100);
+	test_expect_bytes(m, 0x100, file_data, 100);
 	expect_zero(m, 0xFF, 1);
 	expect_zero(m, 0x164, 1);
 	ck_assert_int_eq(pos(fd), 100);
 	/* the next read continues at the file position */
 	ck_assert_int_eq(vmmem_read_fd(m, 0x1000, fd, 50), 50);
-	expect_guest(m, 0x1000, file_data + 100, 50);
+	test_expect_bytes(m, 0x1000, file_data + 100, 50);
 	ck_assert_int_eq(pos(fd), 150);
 	close(fd);
 	vmmem_free(m);
@@ -105,10 +83,10 @@ START_TEST(pread_fd_one_region)
 
 	ck_assert_int_eq(lseek(fd, 7, SEEK_SET), 7);
 	ck_assert_int_eq(vmmem_pread_fd(m, 0x200, fd, 100, 50), 100);
-	expect_guest(m, 0x200, file_data + 50, 100);
+	test_expect_bytes(m, 0x200, file_data + 50, 100);
 	ck_assert_int_eq(pos(fd), 7);
 	ck_assert_int_eq(vmmem_pread_fd(m, D_GPA, fd, 0x1000, 0x2000), 0x1000);
-	expect_guest(m, D_GPA, file_data + 0x2000, 0x1000);
+	test_expect_bytes(m, D_GPA, file_data + 0x2000, 0x1000);
 	ck_assert_int_eq(pos(fd), 7);
 	close(fd);
 	vmmem_free(m);
@@ -122,7 +100,7 @@ START_TEST(read_fd_vectored)
 
 	/* two regions: 16 bytes each side of B_GPA */
 	ck_assert_int_eq(vmmem_pread_fd(m, B_GPA - 16, fd, 32, 0x100), 32);
-	expect_guest(m, B_GPA - 16, file_data + 0x100, 32);
+	test_expect_bytes(m, B_GPA - 16, file_data + 0x100, 32);
 	expect_zero(m, B_GPA - 17, 1);
 	expect_zero(m, B_GPA + 16, 1);
 
@@ -131,7 +109,7 @@ START_TEST(read_fd_vectored)
 	ck_assert_int_eq(vmmem_read_fd(m, B_GPA - 0x10, fd, 0x1008 + 0x30),
 			 0x1008 + 0x30);
 	ck_assert_int_eq(pos(fd), 0x300 + 0x1008 + 0x30);
-	expect_guest(m, B_GPA - 0x10, file_data + 0x300, 0x1008 + 0x30);
+	test_expect_bytes(m, B_GPA - 0x10, file_data + 0x300, 0x1008 + 0x30);
 	/* bytes on both sides of each boundary */
 	{
 		uint8_t b[2];
@@ -156,10 +134,10 @@ START_TEST(read_fd_partial_backing)
 
 	/* only the 8 bytes before the hole are backed */
 	ck_assert_int_eq(vmmem_pread_fd(m, END_C - 8, fd, 0x100, 0x40), 8);
-	expect_guest(m, END_C - 8, file_data + 0x40, 8);
+	test_expect_bytes(m, END_C - 8, file_data + 0x40, 8);
 	ck_assert_int_eq(lseek(fd, 0x80, SEEK_SET), 0x80);
 	ck_assert_int_eq(vmmem_read_fd(m, END_C - 0x1000, fd, 0x2000), 0x1000);
-	expect_guest(m, END_C - 0x1000, file_data + 0x80, 0x1000);
+	test_expect_bytes(m, END_C - 0x1000, file_data + 0x80, 0x1000);
 	ck_assert_int_eq(pos(fd), 0x80 + 0x1000);
 	close(fd);
 	vmmem_free(m);
@@ -175,7 +153,7 @@ START_TEST(read_fd_eof)
 	ck_assert_int_eq(vmmem_pread_fd(m, 0, fd, 0x100, FILE_SIZE + 0x1000), 0);
 	/* short at EOF, across a region boundary */
 	ck_assert_int_eq(vmmem_pread_fd(m, B_GPA - 4, fd, 0x100, FILE_SIZE - 10), 10);
-	expect_guest(m, B_GPA - 4, file_data + FILE_SIZE - 10, 10);
+	test_expect_bytes(m, B_GPA - 4, file_data + FILE_SIZE - 10, 10);
 	expect_zero(m, B_GPA + 6, 1);
 	ck_assert_int_eq(lseek(fd, 0, SEEK_END), FILE_SIZE);
 	ck_assert_int_eq(vmmem_read_fd(m, 0, fd, 0x100), 0);
@@ -193,7 +171,7 @@ START_TEST(write_fd_one_and_vectored)
 	struct vmmem *m = mk_space();
 	int fd = mk_file();
 
-	pattern(g, sizeof(g), 7);
+	test_pattern(g, sizeof(g), 7);
 	ck_assert_int_eq(vmmem_write_exact(m, 0x400, g, 0x200), 0);
 	ck_assert_int_eq(lseek(fd, 0x10, SEEK_SET), 0x10);
 	ck_assert_int_eq(vmmem_write_fd(m, 0x400, fd, 0x200), 0x200);
@@ -235,7 +213,7 @@ START_TEST(write_fd_partial_backing)
 	struct vmmem *m = mk_space();
 	int fd = mk_file();
 
-	pattern(g, sizeof(g), 8);
+	test_pattern(g, sizeof(g), 8);
 	ck_assert_int_eq(vmmem_write_exact(m, END_C - 8, g, 8), 0);
 	ck_assert_int_eq(vmmem_pwrite_fd(m, END_C - 8, fd, 0x100, 0x20), 8);
 	ck_assert_int_eq(pread(fd, f, 10, 0x20), 10);
@@ -322,15 +300,15 @@ START_TEST(pipe_read_write)
 	int p[2];
 
 	ck_assert_int_eq(pipe(p), 0);
-	pattern(g, sizeof(g), 9);
+	test_pattern(g, sizeof(g), 9);
 	/* pipe -> guest, across the A/B boundary */
 	ck_assert_int_eq(write(p[1], g, 0x100), 0x100);
 	ck_assert_int_eq(vmmem_read_fd(m, B_GPA - 0x80, p[0], 0x100), 0x100);
-	expect_guest(m, B_GPA - 0x80, g, 0x100);
+	test_expect_bytes(m, B_GPA - 0x80, g, 0x100);
 	/* a short read: only what is in the pipe */
 	ck_assert_int_eq(write(p[1], g + 0x100, 0x10), 0x10);
 	ck_assert_int_eq(vmmem_read_fd(m, 0x800, p[0], 0x100), 0x10);
-	expect_guest(m, 0x800, g + 0x100, 0x10);
+	test_expect_bytes(m, 0x800, g + 0x100, 0x10);
 	/* guest -> pipe, across B/C */
 	ck_assert_int_eq(vmmem_write_exact(m, C_GPA - 0x40, g, 0x180), 0);
 	ck_assert_int_eq(vmmem_write_fd(m, C_GPA - 0x40, p[1], 0x180), 0x180);

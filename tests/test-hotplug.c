@@ -286,17 +286,6 @@ END_TEST
 
 /* --------------------------------------- mapping of a region removed */
 
-struct release_log {
-	int calls;                   /* atomic */
-};
-
-static void on_release(void *addr, uint64_t size, void *opaque)
-{
-	struct release_log *log = opaque;
-
-	__atomic_add_fetch(&log->calls, 1, __ATOMIC_RELAXED);
-}
-
 struct mapper {
 	struct shared *sh;
 	void *host;
@@ -360,17 +349,14 @@ START_TEST(map_survives_concurrent_remove)
 {
 	struct shared sh = { 0 };
 	struct mapper mp = { .sh = &sh };
-	struct release_log log = { 0 };
-	struct vmmem_region *r = NULL, *repl;
+	struct test_release_log log = { 0 };
+	struct vmmem_region *r, *repl;
 	pthread_t tw, tr;
 	void *mem;
 	uint8_t b[4];
 
 	sh.m = mk_fixed();
-	mem = mmap(NULL, HOT_SIZE, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ck_assert_ptr_ne(mem, MAP_FAILED);
-	ck_assert_int_eq(vmmem_region_new_raw(&r, mem, HOT_SIZE, on_release, &log, 0), 0);
+	r = test_raw_region(HOT_SIZE, &log, &mem);
 	ck_assert_int_eq(vmmem_add_region(sh.m, HOT_GPA, r), 0);
 	vmmem_region_unref(r);
 	ck_assert_int_eq(vmmem_fill(sh.m, HOT_GPA + 0x2000, 0x11, 64), 0);

@@ -42,25 +42,6 @@ static struct vmmem *mk_space(void)
 	return test_space(4, gpa, size);
 }
 
-/* Host pointer of gpa, through the region API (not through the IOMMU). */
-static uint8_t *host_of(struct vmmem *m, uint64_t gpa)
-{
-	struct vmmem_region *r = NULL;
-	uint64_t off = 0;
-	void *base = NULL;
-
-	ck_assert_int_eq(vmmem_find_region(m, gpa, &r, &off), 0);
-	ck_assert_int_eq(vmmem_region_host_address(r, &base), 0);
-	vmmem_region_unref(r);
-	return (uint8_t *)base + off;
-}
-
-static void pattern(uint8_t *buf, size_t len, unsigned int seed)
-{
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)(seed * 151u + i * 11u + (i >> 8) * 3u + 1u);
-}
-
 /* The byte of the backing address space at gpa, read directly. */
 static uint8_t gbyte(struct vmmem *m, uint64_t gpa)
 {
@@ -68,20 +49,6 @@ static uint8_t gbyte(struct vmmem *m, uint64_t gpa)
 
 	ck_assert_int_eq(vmmem_read_exact(m, gpa, &b, 1), 0);
 	return b;
-}
-
-/* Checks the backing bytes [gpa, gpa + len) equal want, byte by byte. */
-static void expect_backing(struct vmmem *m, uint64_t gpa, const uint8_t *want,
-			   size_t len)
-{
-	static uint8_t got[0x10000];
-
-	ck_assert_uint_le(len, sizeof(got));
-	ck_assert_int_eq(vmmem_read_exact(m, gpa, got, len), 0);
-	for (size_t i = 0; i < len; i++)
-		ck_assert_msg(got[i] == want[i],
-			      "backing byte at GPA 0x%llx is 0x%02x, want 0x%02x",
-			      (unsigned long long)(gpa + i), got[i], want[i]);
 }
 
 static void expect_backing_byte(struct vmmem *m, uint64_t gpa, uint8_t byte,
@@ -283,7 +250,8 @@ static const struct map_entry four[] = {
 static void expect_image(struct vmmem *m, const uint8_t *img)
 {
 	for (size_t i = 0; i < 4; i++)
-		expect_backing(m, four[i].gpa, img + four[i].off, four[i].size);
+		test_expect_bytes(m, four[i].gpa, img + four[i].off,
+				  four[i].size);
 }
 
 static void map_four(struct vmmem_iommu *io)
@@ -308,7 +276,7 @@ START_TEST(translate_across_entries_and_regions)
 	struct vmmem_iommu *io = mk_iommu(m, 0, &log);
 
 	map_four(io);
-	pattern(img, sizeof(img), 1);
+	test_pattern(img, sizeof(img), 1);
 	ck_assert_int_eq(vmmem_iommu_write(io, BASE, img, FOUR_LEN), FOUR_LEN);
 	expect_image(m, img);
 	/* nothing around the four targets was touched */
@@ -321,10 +289,10 @@ START_TEST(translate_across_entries_and_regions)
 	ck_assert_uint_eq(gbyte(m, 0x01FFF), 0);
 	ck_assert_uint_eq(gbyte(m, 0x02400), 0);
 	/* the region boundaries inside e0 and e2, byte by byte on the hosts */
-	ck_assert_uint_eq(host_of(m, 0x0FFFF)[0], img[0x7FF]);
-	ck_assert_uint_eq(host_of(m, 0x10000)[0], img[0x800]);
-	ck_assert_uint_eq(host_of(m, 0x37FFF)[0], img[0x1BFF]);
-	ck_assert_uint_eq(host_of(m, 0x38000)[0], img[0x1C00]);
+	ck_assert_uint_eq(test_host_of_gpa(m, 0x0FFFF)[0], img[0x7FF]);
+	ck_assert_uint_eq(test_host_of_gpa(m, 0x10000)[0], img[0x800]);
+	ck_assert_uint_eq(test_host_of_gpa(m, 0x37FFF)[0], img[0x1BFF]);
+	ck_assert_uint_eq(test_host_of_gpa(m, 0x38000)[0], img[0x1C00]);
 
 	/* read back whole, and single bytes at every edge */
 	memset(buf, 0, sizeof(buf));
@@ -349,7 +317,7 @@ START_TEST(translate_across_entries_and_regions)
 	ck_assert_mem_eq(buf, img + 0xF00, 0x1A00);
 
 	/* an exact write starting mid-entry, over every boundary but the first */
-	pattern(buf, 0x2000, 2);
+	test_pattern(buf, 0x2000, 2);
 	ck_assert_int_eq(vmmem_iommu_write_exact(io, BASE + 0x7F0, buf, 0x2000), 0);
 	memcpy(img + 0x7F0, buf, 0x2000);
 	expect_image(m, img);
@@ -381,7 +349,8 @@ START_TEST(translate_across_entries_and_regions)
 			iov[i] = none;
 		ck_assert_int_eq(vmmem_iommu_iovec(io, BASE, FOUR_LEN, RW, iov, 8), 6);
 		for (int i = 0; i < 6; i++) {
-			ck_assert_ptr_eq(iov[i].iov_base, host_of(m, want[i].gpa));
+			ck_assert_ptr_eq(iov[i].iov_base,
+					 test_host_of_gpa(m, want[i].gpa));
 			ck_assert_uint_eq(iov[i].iov_len, want[i].len);
 		}
 		ck_assert_ptr_eq(iov[6].iov_base, none.iov_base);
@@ -390,7 +359,8 @@ START_TEST(translate_across_entries_and_regions)
 			iov[i] = none;
 		ck_assert_int_eq(vmmem_iommu_iovec(io, BASE, FOUR_LEN, WR, iov, 3), 6);
 		for (int i = 0; i < 3; i++) {
-			ck_assert_ptr_eq(iov[i].iov_base, host_of(m, want[i].gpa));
+			ck_assert_ptr_eq(iov[i].iov_base,
+					 test_host_of_gpa(m, want[i].gpa));
 			ck_assert_uint_eq(iov[i].iov_len, want[i].len);
 		}
 		ck_assert_ptr_eq(iov[3].iov_base, none.iov_base);
@@ -399,18 +369,18 @@ START_TEST(translate_across_entries_and_regions)
 		for (int i = 0; i < 8; i++)
 			iov[i] = none;
 		ck_assert_int_eq(vmmem_iommu_iovec(io, BASE, FOUR_LEN, RD, iov, 1), 6);
-		ck_assert_ptr_eq(iov[0].iov_base, host_of(m, 0x0F800));
+		ck_assert_ptr_eq(iov[0].iov_base, test_host_of_gpa(m, 0x0F800));
 		ck_assert_uint_eq(iov[0].iov_len, 0x800);
 		ck_assert_ptr_eq(iov[1].iov_base, none.iov_base);
 		/* a sub-range starting and ending mid-entry */
 		ck_assert_int_eq(vmmem_iommu_iovec(io, BASE + 0x900, 0x1400, RD, iov, 8), 4);
-		ck_assert_ptr_eq(iov[0].iov_base, host_of(m, 0x10100));
+		ck_assert_ptr_eq(iov[0].iov_base, test_host_of_gpa(m, 0x10100));
 		ck_assert_uint_eq(iov[0].iov_len, 0x700);
-		ck_assert_ptr_eq(iov[1].iov_base, host_of(m, 0x30100));
+		ck_assert_ptr_eq(iov[1].iov_base, test_host_of_gpa(m, 0x30100));
 		ck_assert_uint_eq(iov[1].iov_len, 0x800);
-		ck_assert_ptr_eq(iov[2].iov_base, host_of(m, 0x37C00));
+		ck_assert_ptr_eq(iov[2].iov_base, test_host_of_gpa(m, 0x37C00));
 		ck_assert_uint_eq(iov[2].iov_len, 0x400);
-		ck_assert_ptr_eq(iov[3].iov_base, host_of(m, 0x38000));
+		ck_assert_ptr_eq(iov[3].iov_base, test_host_of_gpa(m, 0x38000));
 		ck_assert_uint_eq(iov[3].iov_len, 0x100);
 		ck_assert_int_eq(vmmem_iommu_iovec(io, BASE, 0, RD, NULL, 0), 0);
 	}
@@ -438,13 +408,13 @@ START_TEST(translate_many_entries)
 						    gpa, RW), 0);
 	}
 	ck_assert_int_eq(vmmem_iommu_num_entries(io), N);
-	pattern(img, sizeof(img), 3);
+	test_pattern(img, sizeof(img), 3);
 	ck_assert_int_eq(vmmem_iommu_write(io, 0x7000, img, sizeof(img)),
 			 (ssize_t)sizeof(img));
 	for (int i = 0; i < N; i++) {
 		uint64_t gpa = (i & 1 ? A_GPA + 0x4000 : C_GPA) + (uint64_t)(N - i) * 0x200;
 
-		expect_backing(m, gpa, img + i * SZ, SZ);
+		test_expect_bytes(m, gpa, img + i * SZ, SZ);
 		ck_assert_uint_eq(gbyte(m, gpa + SZ), 0);
 	}
 	memset(buf, 0, sizeof(buf));
@@ -454,12 +424,12 @@ START_TEST(translate_many_entries)
 	memset(buf, 0, sizeof(buf));
 	ck_assert_int_eq(vmmem_iommu_read_exact(io, 0x7001, buf, sizeof(buf) - 2), 0);
 	ck_assert_mem_eq(buf, img + 1, sizeof(img) - 2);
-	pattern(buf, sizeof(buf), 4);
+	test_pattern(buf, sizeof(buf), 4);
 	ck_assert_int_eq(vmmem_iommu_write_exact(io, 0x7000, buf, sizeof(buf)), 0);
 	for (int i = 0; i < N; i++) {
 		uint64_t gpa = (i & 1 ? A_GPA + 0x4000 : C_GPA) + (uint64_t)(N - i) * 0x200;
 
-		expect_backing(m, gpa, buf + i * SZ, SZ);
+		test_expect_bytes(m, gpa, buf + i * SZ, SZ);
 	}
 	ck_assert_int_eq(vmmem_iommu_fill(io, 0x7000, 0x3C, sizeof(buf)), 0);
 	for (int i = 0; i < N; i++) {
@@ -468,8 +438,9 @@ START_TEST(translate_many_entries)
 		expect_backing_byte(m, gpa, 0x3C, SZ);
 	}
 	ck_assert_int_eq(vmmem_iommu_iovec(io, 0x7000, sizeof(buf), RD, iov, N), N);
-	ck_assert_ptr_eq(iov[N - 1].iov_base, host_of(m, A_GPA + 0x4000 + 0x200));
-	ck_assert_ptr_eq(iov[N - 2].iov_base, host_of(m, C_GPA + 0x400));
+	ck_assert_ptr_eq(iov[N - 1].iov_base,
+			 test_host_of_gpa(m, A_GPA + 0x4000 + 0x200));
+	ck_assert_ptr_eq(iov[N - 2].iov_base, test_host_of_gpa(m, C_GPA + 0x400));
 	ck_assert_uint_eq(iov[N - 1].iov_len, SZ);
 	/* the miss after the last entry comes after all of them were done */
 	{
@@ -558,7 +529,7 @@ START_TEST(perm_read_only)
 
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, "0123456789abcdef", 16), 16);
-	pattern(data, sizeof(data), 5);
+	test_pattern(data, sizeof(data), 5);
 
 	ck_assert_int_eq(vmmem_iommu_write(io, 0x1000, data, 1), -EACCES);
 	ck_assert_int_eq(vmmem_iommu_write(io, 0x1800, data, 0x40), -EACCES);
@@ -592,9 +563,9 @@ START_TEST(perm_read_only)
 	ck_assert_int_eq(vmmem_iommu_load(io, 0x1000, 4, &v, VMMEM_ORDER_ACQUIRE), 0);
 	ck_assert_uint_eq(v, 0x11111111u);
 	ck_assert_int_eq(vmmem_iommu_iovec(io, 0x1000, 0x10, RD, iov, 2), 1);
-	ck_assert_ptr_eq(iov[0].iov_base, host_of(m, 0x4000));
+	ck_assert_ptr_eq(iov[0].iov_base, test_host_of_gpa(m, 0x4000));
 	ck_assert_int_eq(vmmem_iommu_map(io, 0x1000, &len, VMMEM_MAP_READ, &h), 0);
-	ck_assert_ptr_eq(h, host_of(m, 0x4000));
+	ck_assert_ptr_eq(h, test_host_of_gpa(m, 0x4000));
 	ck_assert_int_eq(vmmem_iommu_unmap(io, h, 0), 0);
 	ck_assert_int_eq(vmmem_iommu_pwrite_fd(io, 0x1000, fd, 4, 2), 4);
 	ck_assert_int_eq(pread(fd, buf, 6, 0), 6);
@@ -602,14 +573,14 @@ START_TEST(perm_read_only)
 
 	/* RW then RO: a partial write stops at the RO entry, no miss */
 	ck_assert_int_eq(vmmem_iommu_write(io, 0x0FF0, data, 0x20), 0x10);
-	expect_backing(m, 0x6FF0, data, 0x10);
+	test_expect_bytes(m, 0x6FF0, data, 0x10);
 	expect_backing_byte(m, 0x4000, 0x11, 0x10);
 	/* ... and the exact forms write nothing */
 	ck_assert_int_eq(vmmem_iommu_write_exact(io, 0x0FE0, data + 0x20, 0x21),
 			 -EACCES);
 	ck_assert_int_eq(vmmem_iommu_fill(io, 0x0FE0, 0x5E, 0x21), -EACCES);
 	expect_backing_byte(m, 0x6FE0, 0x11, 0x10);
-	expect_backing(m, 0x6FF0, data, 0x10);
+	test_expect_bytes(m, 0x6FF0, data, 0x10);
 	expect_backing_byte(m, 0x4000, 0x11, 0x10);
 	/* RW then RO can be read across */
 	ck_assert_int_eq(vmmem_iommu_read_exact(io, 0x0FF0, buf, 0x20), 0);
@@ -641,7 +612,7 @@ START_TEST(perm_write_only)
 
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, "0123456789abcdef", 16), 16);
-	pattern(data, sizeof(data), 6);
+	test_pattern(data, sizeof(data), 6);
 	memset(buf, 0xEE, sizeof(buf));
 
 	ck_assert_int_eq(vmmem_iommu_read(io, 0x2000, buf, 1), -EACCES);
@@ -669,7 +640,7 @@ START_TEST(perm_write_only)
 
 	/* writing is allowed, and lands at 0x5000 */
 	ck_assert_int_eq(vmmem_iommu_write(io, 0x2010, data, 0x20), 0x20);
-	expect_backing(m, 0x5010, data, 0x20);
+	test_expect_bytes(m, 0x5010, data, 0x20);
 	ck_assert_uint_eq(gbyte(m, 0x500F), 0x11);
 	ck_assert_uint_eq(gbyte(m, 0x5030), 0x11);
 	ck_assert_int_eq(vmmem_iommu_store(io, 0x2008, 8, 0x0102030405060708ull,
@@ -677,9 +648,9 @@ START_TEST(perm_write_only)
 	ck_assert_int_eq(vmmem_load(m, 0x5008, 8, &v, VMMEM_ORDER_RELAXED), 0);
 	ck_assert_uint_eq(v, 0x0102030405060708ull);
 	ck_assert_int_eq(vmmem_iommu_iovec(io, 0x2000, 0x10, WR, iov, 2), 1);
-	ck_assert_ptr_eq(iov[0].iov_base, host_of(m, 0x5000));
+	ck_assert_ptr_eq(iov[0].iov_base, test_host_of_gpa(m, 0x5000));
 	ck_assert_int_eq(vmmem_iommu_pread_fd(io, 0x2100, fd, 4, 10), 4);
-	expect_backing(m, 0x5100, (const uint8_t *)"abcd", 4);
+	test_expect_bytes(m, 0x5100, (const uint8_t *)"abcd", 4);
 
 	/* RO then WO: a read stops at the WO entry; the exact read copies
 	 * nothing */
@@ -711,7 +682,7 @@ START_TEST(invalidate_splits_entry)
 	struct vmmem_iommu *io = mk_iommu(m, 0, &log);
 	uint8_t buf[0x1000];
 
-	pattern(img, sizeof(img), 7);
+	test_pattern(img, sizeof(img), 7);
 	ck_assert_int_eq(vmmem_write_exact(m, 0x31000, img, sizeof(img)), 0);
 	ck_assert_int_eq(vmmem_iommu_update(io, 0x10000, 0x3000, 0x31000, RW), 0);
 	ck_assert_int_eq(vmmem_iommu_num_entries(io), 1);
@@ -784,7 +755,7 @@ START_TEST(invalidate_across_entries)
 	uint8_t img[0x2000];
 	uint8_t b;
 
-	pattern(img, sizeof(img), 8);
+	test_pattern(img, sizeof(img), 8);
 	ck_assert_int_eq(vmmem_write_exact(m, 0x8000, img, sizeof(img)), 0);
 	ck_assert_int_eq(vmmem_iommu_update(io, 0x0000, 0x1000, 0x8000, RW), 0);
 	ck_assert_int_eq(vmmem_iommu_update(io, 0x1000, 0x1000, 0x9000, RD), 0);
@@ -820,7 +791,7 @@ START_TEST(invalidate_top_of_iova_space)
 	struct vmmem_iommu *io = mk_iommu(m, 0, NULL);
 	uint8_t img[0x1000], b;
 
-	pattern(img, sizeof(img), 9);
+	test_pattern(img, sizeof(img), 9);
 	ck_assert_int_eq(vmmem_write_exact(m, 0x1000, img, sizeof(img)), 0);
 	ck_assert_int_eq(vmmem_iommu_update(io, UINT64_MAX - 0xFFF, 0x1000, 0x1000,
 					    RW), 0);
@@ -851,8 +822,8 @@ START_TEST(update_replaces_overlap)
 	struct vmmem_iommu *io = mk_iommu(m, 0, NULL);
 	uint8_t b = 0;
 
-	pattern(lo, sizeof(lo), 10);
-	pattern(hi, sizeof(hi), 11);
+	test_pattern(lo, sizeof(lo), 10);
+	test_pattern(hi, sizeof(hi), 11);
 	ck_assert_int_eq(vmmem_write_exact(m, 0x10000, lo, sizeof(lo)), 0);
 	ck_assert_int_eq(vmmem_write_exact(m, 0x30000, hi, sizeof(hi)), 0);
 	ck_assert_int_eq(vmmem_iommu_update(io, 0x1000, 0x3000, 0x10000, RW), 0);
@@ -1173,7 +1144,7 @@ START_TEST(miss_then_update_then_retry)
 	uint8_t img[0x100], buf[0x100];
 	uint64_t v = 0;
 
-	pattern(img, sizeof(img), 12);
+	test_pattern(img, sizeof(img), 12);
 	ck_assert_int_eq(vmmem_write_exact(m, 0x30080, img, sizeof(img)), 0);
 	memset(buf, 0, sizeof(buf));
 	ck_assert_int_eq(vmmem_iommu_read_exact(io, 0xFEED0000, buf, 0x100), -EAGAIN);
@@ -1245,7 +1216,7 @@ START_TEST(miss_handler_updates_itself)
 
 	ck_assert_int_eq(vmmem_iommu_new(&io, m, &o), 0);
 	fe.io = io;
-	pattern(img, sizeof(img), 13);
+	test_pattern(img, sizeof(img), 13);
 	ck_assert_int_eq(vmmem_write_exact(m, 0x31000, img, sizeof(img)), 0);
 
 	/* three pages: three misses, each answered from inside the callback */
@@ -1267,7 +1238,7 @@ START_TEST(miss_handler_updates_itself)
 	ck_assert_int_eq(fe.calls, 4);
 	ck_assert_uint_eq(fe.last_perm, WR);
 	ck_assert_int_eq(vmmem_iommu_write(io, fe.iova_base + 5 * PS + 3, "xyz", 3), 3);
-	expect_backing(m, 0x31000 + 5 * PS + 3, (const uint8_t *)"xyz", 3);
+	test_expect_bytes(m, 0x31000 + 5 * PS + 3, (const uint8_t *)"xyz", 3);
 	ck_assert_int_eq(fe.calls, 4);
 	/* a partial read makes progress on every call */
 	ck_assert_int_eq(vmmem_iommu_invalidate_all(io), 0);
@@ -1312,7 +1283,7 @@ START_TEST(miss_without_handler)
 	/* partial still counts */
 	ck_assert_int_eq(vmmem_iommu_update(io, 0x0FFC, 4, 0x8000, RW), 0);
 	ck_assert_int_eq(vmmem_iommu_write(io, 0x0FFC, "abcdefgh", 8), 4);
-	expect_backing(m, 0x8000, (const uint8_t *)"abcd", 4);
+	test_expect_bytes(m, 0x8000, (const uint8_t *)"abcd", 4);
 	ck_assert_uint_eq(gbyte(m, 0x8004), 0);
 	vmmem_iommu_free(io);
 	vmmem_free(m);
@@ -1413,7 +1384,8 @@ START_TEST(load_store)
 	ck_assert_uint_eq(v, 0xABCD);
 	ck_assert_int_eq(vmmem_iommu_store(io, 0x9000, 8, 0, VMMEM_ORDER_RELAXED),
 			 -ERANGE);
-	expect_backing(m, 0x100, (const uint8_t *)"\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+	test_expect_bytes(m, 0x100,
+			  (const uint8_t *)"\x01\x02\x03\x04\x05\x06\x07\x08", 8);
 	ck_assert_int_eq(vmmem_iommu_load(io, 0x9004, 4, &v, VMMEM_ORDER_RELAXED), 0);
 	ck_assert_int_eq(vmmem_load(m, 0x104, 4, &v, VMMEM_ORDER_RELAXED), 0);
 	{
@@ -1578,7 +1550,7 @@ START_TEST(iovec_errors)
 	ck_assert_int_eq(vmmem_iommu_iovec(io, 0x1000, UINT64_MAX, RD, iov, 4), -EINVAL);
 	ck_assert_int_eq(log.calls, 0);
 	ck_assert_int_eq(vmmem_iommu_iovec(io, 0x1000, 0x1000, RW, iov, 4), 1);
-	ck_assert_ptr_eq(iov[0].iov_base, host_of(m, 0x1000));
+	ck_assert_ptr_eq(iov[0].iov_base, test_host_of_gpa(m, 0x1000));
 	ck_assert_uint_eq(iov[0].iov_len, 0x1000);
 	ck_assert_int_eq(vmmem_iommu_iovec(io, 0x1000, 0x1001, RW, iov, 4), -EAGAIN);
 	EXPECT_MISS(&log, 1, 0x2000, 1, RW);
@@ -1605,7 +1577,7 @@ START_TEST(map_unmap)
 	ck_assert_int_eq(vmmem_iommu_map(io, 0x40100, &len,
 					 VMMEM_MAP_READ | VMMEM_MAP_WRITE, &h), 0);
 	ck_assert_uint_eq(len, 0x100);
-	ck_assert_ptr_eq(h, host_of(m, 0xF100));
+	ck_assert_ptr_eq(h, test_host_of_gpa(m, 0xF100));
 	p = h;
 	for (int i = 0; i < 0x100; i++)
 		p[i] = (uint8_t)(i ^ 0x5A);
@@ -1621,13 +1593,13 @@ START_TEST(map_unmap)
 	len = 0x1000;
 	ck_assert_int_eq(vmmem_iommu_map(io, 0x40F00, &len, VMMEM_MAP_READ, &h), 0);
 	ck_assert_uint_eq(len, 0x100);
-	ck_assert_ptr_eq(h, host_of(m, 0xFF00));
+	ck_assert_ptr_eq(h, test_host_of_gpa(m, 0xFF00));
 	ck_assert_int_eq(vmmem_iommu_unmap(io, h, 0), 0);
 	/* ... and at the entry end, though B goes on */
 	len = 0x1000;
 	ck_assert_int_eq(vmmem_iommu_map(io, 0x41F00, &len, VMMEM_MAP_WRITE, &h), 0);
 	ck_assert_uint_eq(len, 0x100);
-	ck_assert_ptr_eq(h, host_of(m, 0x10F00));
+	ck_assert_ptr_eq(h, test_host_of_gpa(m, 0x10F00));
 	ck_assert_int_eq(vmmem_iommu_unmap(io, h, 0x100), 0);
 
 	/* a mapping survives invalidations of its IOVA */
@@ -1688,7 +1660,7 @@ START_TEST(map_errors)
 	ck_assert_int_eq(vmmem_iommu_unmap(NULL, h, 0), -EINVAL);
 	ck_assert_int_eq(vmmem_iommu_unmap(io, NULL, 0), -EINVAL);
 	ck_assert_int_eq(vmmem_iommu_unmap(io, &local, 0), -ENOENT);
-	ck_assert_int_eq(vmmem_iommu_unmap(io, host_of(m, 0x1000), 0), -ENOENT);
+	ck_assert_int_eq(vmmem_iommu_unmap(io, test_host_of_gpa(m, 0x1000), 0), -ENOENT);
 	ck_assert_int_eq(log.calls, 0);
 	vmmem_iommu_free(io);
 	vmmem_free(m);
@@ -1705,7 +1677,7 @@ static int mk_file(void)
 	int fd = memfd_create("test-iommu", 0);
 
 	ck_assert_int_ge(fd, 0);
-	pattern(file_data, sizeof(file_data), 14);
+	test_pattern(file_data, sizeof(file_data), 14);
 	ck_assert_int_eq(pwrite(fd, file_data, sizeof(file_data), 0), FILE_SIZE);
 	return fd;
 }
@@ -1730,25 +1702,25 @@ START_TEST(fd_into_guest)
 
 	/* pread across the region boundary inside e0 */
 	ck_assert_int_eq(vmmem_iommu_pread_fd(io, 0x60000, fd, 0x1000, 0), 0x1000);
-	expect_backing(m, 0xF800, file_data, 0x1000);
+	test_expect_bytes(m, 0xF800, file_data, 0x1000);
 	ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 0);
 	/* short at the end of e0, e1 untouched */
 	ck_assert_int_eq(vmmem_iommu_pread_fd(io, 0x60800, fd, 0x1000, 0x100), 0x800);
-	expect_backing(m, 0x10000, file_data + 0x100, 0x800);
+	test_expect_bytes(m, 0x10000, file_data + 0x100, 0x800);
 	expect_backing_byte(m, 0x30000, 0, 0x10);
 	/* the rest, as a caller would continue */
 	ck_assert_int_eq(vmmem_iommu_pread_fd(io, 0x61000, fd, 0x800, 0x900), 0x800);
-	expect_backing(m, 0x30000, file_data + 0x900, 0x800);
+	test_expect_bytes(m, 0x30000, file_data + 0x900, 0x800);
 	ck_assert_uint_eq(gbyte(m, 0x30800), 0);
 
 	/* read_fd uses and advances the file position */
 	ck_assert_int_eq(lseek(fd, 0x200, SEEK_SET), 0x200);
 	ck_assert_int_eq(vmmem_iommu_read_fd(io, 0x61100, fd, 0x300), 0x300);
 	ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 0x500);
-	expect_backing(m, 0x30100, file_data + 0x200, 0x300);
+	test_expect_bytes(m, 0x30100, file_data + 0x200, 0x300);
 	ck_assert_int_eq(vmmem_iommu_read_fd(io, 0x60F00, fd, 0x200), 0x100);
 	ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 0x600);
-	expect_backing(m, 0x10700, file_data + 0x500, 0x100);
+	test_expect_bytes(m, 0x10700, file_data + 0x500, 0x100);
 	ck_assert_uint_eq(gbyte(m, 0x30000), file_data[0x900]);
 	/* end of file */
 	ck_assert_int_eq(vmmem_iommu_pread_fd(io, 0x61000, fd, 0x100, FILE_SIZE - 0x10),
@@ -1773,7 +1745,7 @@ START_TEST(fd_out_of_guest)
 	int fd = memfd_create("test-iommu-out", 0);
 
 	ck_assert_int_ge(fd, 0);
-	pattern(img, sizeof(img), 15);
+	test_pattern(img, sizeof(img), 15);
 	ck_assert_int_eq(vmmem_iommu_write(io, 0x60000, img, 0x2000), 0x2000);
 
 	/* short at the end of e0 */
@@ -1900,7 +1872,7 @@ START_TEST(dirty_through_iommu)
 	len = 0x20;
 	ck_assert_int_eq(vmmem_iommu_map(io, 0x1007F0, &len, VMMEM_MAP_WRITE, &h), 0);
 	ck_assert_uint_eq(len, 0x20);
-	ck_assert_ptr_eq(h, host_of(m, 0x3FF0));
+	ck_assert_ptr_eq(h, test_host_of_gpa(m, 0x3FF0));
 	memset(h, 1, 0x20);
 	ck_assert_int_eq(vmmem_iommu_unmap(io, h, 0x20), 0);
 	expect_dirty(m, PG(0x3000) | PG(0x4000));
@@ -2122,7 +2094,7 @@ START_TEST(concurrent_updates_and_readers)
 	long ops = 0, ns;
 	bool seen_both;
 
-	pattern(cc_img, sizeof(cc_img), 16);
+	test_pattern(cc_img, sizeof(cc_img), 16);
 	/* the two targets hold the same bytes; nothing else does */
 	ck_assert_int_eq(vmmem_write_exact(m, CC_GPA_X, cc_img, CC_LEN), 0);
 	ck_assert_int_eq(vmmem_write_exact(m, CC_GPA_Y, cc_img, CC_LEN), 0);
@@ -2199,8 +2171,8 @@ START_TEST(concurrent_updates_and_readers)
 	ck_assert_int_gt(__atomic_load_n(&sh.misses, __ATOMIC_RELAXED), 0);
 	ck_assert_int_le(vmmem_iommu_num_entries(sh.io), 16);
 	/* the pattern is intact in both targets */
-	expect_backing(m, CC_GPA_X, cc_img, CC_LEN);
-	expect_backing(m, CC_GPA_Y, cc_img, CC_LEN);
+	test_expect_bytes(m, CC_GPA_X, cc_img, CC_LEN);
+	test_expect_bytes(m, CC_GPA_Y, cc_img, CC_LEN);
 	vmmem_iommu_free(sh.io);
 	vmmem_free(m);
 }
@@ -2241,7 +2213,7 @@ START_TEST(invalidate_waits_for_accesses)
 	struct vmmem_iommu *io = mk_iommu(m, 0, NULL);
 	struct iw_writer w[2];
 	pthread_t th[2];
-	uint8_t *host = host_of(m, 0);
+	uint8_t *host = test_host_of_gpa(m, 0);
 	long stale = 0;
 
 	memset(src, 0xAB, sizeof(src));

@@ -223,35 +223,17 @@ END_TEST
 
 /* ---------------------------------------------- mapping outlives removal */
 
-struct release_log {
-	int calls;
-	void *addr;
-	uint64_t size;
-};
-
-static void on_release(void *addr, uint64_t size, void *opaque)
-{
-	struct release_log *log = opaque;
-
-	log->calls++;
-	log->addr = addr;
-	log->size = size;
-}
-
 START_TEST(map_outlives_remove)
 {
 	const uint64_t size = 0x4000, gpa = 0x100000;
-	struct release_log log = { 0 };
-	struct vmmem_region *r = NULL, *removed = NULL;
+	struct test_release_log log = { 0 };
+	struct vmmem_region *r, *removed = NULL;
 	struct vmmem *m = mk_space();
 	uint64_t len = 0x100;
 	void *mem, *h = NULL;
 	uint8_t *p, buf[4];
 
-	mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ck_assert_ptr_ne(mem, MAP_FAILED);
-	ck_assert_int_eq(vmmem_region_new_raw(&r, mem, size, on_release, &log, 0), 0);
+	r = test_raw_region(size, &log, &mem);
 	ck_assert_int_eq(vmmem_add_region(m, gpa, r), 0);
 	vmmem_region_unref(r);
 	ck_assert_int_eq(vmmem_write_exact(m, gpa + 0x20, "abcd", 4), 0);
@@ -300,16 +282,13 @@ END_TEST
 START_TEST(map_removed_unmap_written_too_far)
 {
 	const uint64_t size = 0x2000, gpa = 0x100000;
-	struct release_log log = { 0 };
-	struct vmmem_region *r = NULL;
+	struct test_release_log log = { 0 };
+	struct vmmem_region *r;
 	struct vmmem *m = mk_space();
 	uint64_t len = 0x1000;
 	void *mem, *h = NULL;
 
-	mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ck_assert_ptr_ne(mem, MAP_FAILED);
-	ck_assert_int_eq(vmmem_region_new_raw(&r, mem, size, on_release, &log, 0), 0);
+	r = test_raw_region(size, &log, &mem);
 	ck_assert_int_eq(vmmem_add_region(m, gpa, r), 0);
 	vmmem_region_unref(r);
 	ck_assert_int_eq(vmmem_map(m, gpa + 0x1800, &len, VMMEM_MAP_WRITE, &h), 0);
@@ -330,16 +309,13 @@ END_TEST
 START_TEST(remove_without_mapping_releases)
 {
 	const uint64_t size = 0x1000;
-	struct release_log log = { 0 };
-	struct vmmem_region *r = NULL;
+	struct test_release_log log = { 0 };
 	struct vmmem *m = mk_space();
-	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *mem;
+	struct vmmem_region *r = test_raw_region(size, &log, &mem);
 	uint64_t len = 8;
 	void *h = NULL;
 
-	ck_assert_ptr_ne(mem, MAP_FAILED);
-	ck_assert_int_eq(vmmem_region_new_raw(&r, mem, size, on_release, &log, 0), 0);
 	ck_assert_int_eq(vmmem_add_region(m, 0x100000, r), 0);
 	vmmem_region_unref(r);
 	/* a mapping made and dropped before the removal does not pin */

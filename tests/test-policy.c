@@ -19,31 +19,11 @@
 
 #include "testutil.h"
 
-#define KIB (1ull << 10)
 #define NR_HUGEPAGES "/proc/sys/vm/nr_hugepages"
 
 static uint64_t ps;
 
 /* ------------------------------------------------------------ helpers */
-
-static struct vmmem_region_opts opts_of(unsigned int flags)
-{
-	struct vmmem_region_opts o;
-
-	memset(&o, 0, sizeof(o));
-	o.sz = sizeof(o);
-	o.flags = flags;
-	return o;
-}
-
-static void *host_of(const struct vmmem_region *r)
-{
-	void *h = NULL;
-
-	ck_assert_int_eq(vmmem_region_host_address(r, &h), 0);
-	ck_assert_ptr_nonnull(h);
-	return h;
-}
 
 /* What /proc/self/smaps says about the mapping holding an address. */
 struct vma {
@@ -93,19 +73,6 @@ static void vma_of(const void *addr, struct vma *v)
 	ck_assert_msg(found, "no mapping holds %p", addr);
 }
 
-static int count_maps(void)
-{
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512];
-	int n = 0;
-
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f))
-		n++;
-	fclose(f);
-	return n;
-}
-
 /* Whether the two-letter flag is one of the VmFlags words. */
 static int has_vmflag(const struct vma *v, const char *flag)
 {
@@ -123,7 +90,7 @@ static int has_vmflag(const struct vma *v, const char *flag)
  * and its absence on a plain anonymous region. */
 static void check_vmflag(unsigned int flags, const char *word)
 {
-	struct vmmem_region_opts o = opts_of(flags);
+	struct vmmem_region_opts o = test_region_opts(flags);
 	struct vmmem_region *r = NULL, *plain = test_region(MIB);
 	unsigned int got = 0;
 	struct vma v;
@@ -131,13 +98,13 @@ static void check_vmflag(unsigned int flags, const char *word)
 	ck_assert_int_eq(vmmem_region_new(&r, MIB, &o), 0);
 	ck_assert_int_eq(vmmem_region_flags(r, &got), 0);
 	ck_assert_uint_eq(got, flags);
-	vma_of(host_of(r), &v);
+	vma_of(test_region_host(r), &v);
 	ck_assert_msg(has_vmflag(&v, word), "flags %#x: no \"%s\" in VmFlags:%s",
 		      flags, word, v.vmflags);
 	/* The whole region, up to its last byte, has it. */
-	vma_of((char *)host_of(r) + MIB - 1, &v);
+	vma_of((char *)test_region_host(r) + MIB - 1, &v);
 	ck_assert_msg(has_vmflag(&v, word), "tail lacks \"%s\"", word);
-	vma_of(host_of(plain), &v);
+	vma_of(test_region_host(plain), &v);
 	ck_assert_msg(!has_vmflag(&v, word), "plain region has \"%s\": %s",
 		      word, v.vmflags);
 	vmmem_region_unref(r);
@@ -218,7 +185,7 @@ END_TEST
 
 START_TEST(dontfork)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_DONTFORK);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_DONTFORK);
 	struct vmmem_region *r = NULL;
 	unsigned char *h;
 
@@ -226,7 +193,7 @@ START_TEST(dontfork)
 
 	/* And the effect: a child has no such mapping. */
 	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), 0);
-	h = host_of(r);
+	h = test_region_host(r);
 	h[0] = 1;
 	ck_assert_int_eq(touch_in_child(h), SIGSEGV);
 	ck_assert_uint_eq(h[0], 1);
@@ -244,12 +211,12 @@ START_TEST(several_at_once)
 {
 	const unsigned int flags = VMMEM_REGION_THP | VMMEM_REGION_DONTDUMP |
 				   VMMEM_REGION_DONTFORK;
-	struct vmmem_region_opts o = opts_of(flags);
+	struct vmmem_region_opts o = test_region_opts(flags);
 	struct vmmem_region *r = NULL;
 	struct vma v;
 
 	ck_assert_int_eq(vmmem_region_new(&r, MIB, &o), 0);
-	vma_of(host_of(r), &v);
+	vma_of(test_region_host(r), &v);
 	ck_assert_msg(has_vmflag(&v, "hg") && has_vmflag(&v, "dd") &&
 		      has_vmflag(&v, "dc"), "VmFlags:%s", v.vmflags);
 	vmmem_region_unref(r);
@@ -260,7 +227,7 @@ END_TEST
 
 START_TEST(populate)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_POPULATE);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_POPULATE);
 	struct vmmem_region *r = NULL, *lazy = NULL;
 	const uint64_t size = 2 * MIB;
 	struct vma v;
@@ -268,10 +235,10 @@ START_TEST(populate)
 
 	ck_assert_int_eq(vmmem_region_new(&lazy, size, NULL), 0);
 	ck_assert_int_eq(vmmem_region_new(&r, size, &o), 0);
-	h = host_of(r);
+	h = test_region_host(r);
 	/* Every page is there before anything touched it. */
 	ck_assert(all_resident(h, size));
-	ck_assert(none_resident(host_of(lazy), size));
+	ck_assert(none_resident(test_region_host(lazy), size));
 	vma_of(h, &v);
 	if (v.start == (uintptr_t)h && v.end == (uintptr_t)h + size)
 		ck_assert_uint_eq(v.rss_kb, size / KIB);
@@ -284,14 +251,14 @@ END_TEST
 
 START_TEST(populate_shareable)
 {
-	struct vmmem_region_opts o =
-		opts_of(VMMEM_REGION_POPULATE | VMMEM_REGION_SHAREABLE);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_POPULATE |
+						      VMMEM_REGION_SHAREABLE);
 	struct vmmem_region *r = NULL;
 	struct stat st;
 	void *h;
 
 	ck_assert_int_eq(vmmem_region_new(&r, MIB, &o), 0);
-	h = host_of(r);
+	h = test_region_host(r);
 	ck_assert(all_resident(h, MIB));
 	/* Written-populated: the memfd has its blocks allocated. */
 	ck_assert_int_eq(fstat(vmmem_region_fd(r, NULL), &st), 0);
@@ -302,7 +269,7 @@ END_TEST
 
 START_TEST(mlock_flag)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_MLOCK);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_MLOCK);
 	struct vmmem_region *r = NULL;
 	struct vma v;
 	void *h;
@@ -314,7 +281,7 @@ START_TEST(mlock_flag)
 	return;
 #endif
 	ck_assert_int_eq(vmmem_region_new(&r, MIB, &o), 0);
-	h = host_of(r);
+	h = test_region_host(r);
 	vma_of(h, &v);
 	ck_assert_msg(has_vmflag(&v, "lo"), "VmFlags:%s", v.vmflags);
 	ck_assert_uint_gt(v.locked_kb, 0);
@@ -328,7 +295,7 @@ END_TEST
 
 START_TEST(numa_bind_node0)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_NUMA_BIND);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_NUMA_BIND);
 	unsigned long mask[1024 / (8 * sizeof(unsigned long))];
 	struct vmmem_region *r = NULL;
 	unsigned char *h;
@@ -336,7 +303,7 @@ START_TEST(numa_bind_node0)
 
 	o.numa_node = 0;
 	ck_assert_int_eq(vmmem_region_new(&r, MIB, &o), 0);
-	h = host_of(r);
+	h = test_region_host(r);
 	for (int at = 0; at < 2; at++) {
 		void *addr = at ? h + MIB - 1 : h;
 
@@ -353,7 +320,8 @@ START_TEST(numa_bind_node0)
 	vmmem_region_unref(r);
 	r = test_region(MIB);
 	ck_assert_int_eq(syscall(SYS_get_mempolicy, &mode, mask,
-				 (unsigned long)(8 * sizeof(mask)), host_of(r),
+				 (unsigned long)(8 * sizeof(mask)),
+				 test_region_host(r),
 				 (unsigned long)MPOL_F_ADDR), 0);
 	ck_assert_int_eq(mode, MPOL_DEFAULT);
 	vmmem_region_unref(r);
@@ -362,7 +330,7 @@ END_TEST
 
 START_TEST(numa_bind_bad_node)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_NUMA_BIND);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_NUMA_BIND);
 	struct vmmem_region *r = NULL;
 
 	o.numa_node = 1000;
@@ -373,16 +341,16 @@ START_TEST(numa_bind_bad_node)
 	ck_assert_int_eq(vmmem_region_new(&r, MIB, &o), -EINVAL);
 	/* The memfd and the mapping (guard pages included) made before the
 	 * bind failed are not leaked. */
-	o = opts_of(VMMEM_REGION_NUMA_BIND | VMMEM_REGION_SHAREABLE |
-		    VMMEM_REGION_GUARD);
+	o = test_region_opts(VMMEM_REGION_NUMA_BIND | VMMEM_REGION_SHAREABLE |
+			     VMMEM_REGION_GUARD);
 	o.numa_node = 1000;
 	ck_assert_int_eq(vmmem_region_new(&r, MIB, &o), -EINVAL);
 	{
-		int before = dup(0), after, maps = count_maps();
+		int before = dup(0), after, maps = test_count_maps();
 
 		close(before);
 		ck_assert_int_eq(vmmem_region_new(&r, MIB, &o), -EINVAL);
-		ck_assert_int_eq(count_maps(), maps);
+		ck_assert_int_eq(test_count_maps(), maps);
 		after = dup(0);
 		close(after);
 		ck_assert_int_eq(after, before);
@@ -395,7 +363,7 @@ END_TEST
 static void check_guarded(const struct vmmem_region *r, uint64_t size,
 			  uint64_t guard)
 {
-	unsigned char *h = host_of(r);
+	unsigned char *h = test_region_host(r);
 	struct vma v;
 
 	h[0] = 1;
@@ -417,7 +385,7 @@ static void check_guarded(const struct vmmem_region *r, uint64_t size,
 
 START_TEST(guard_anon)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_GUARD);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_GUARD);
 	struct vmmem_region *r = NULL;
 
 	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), 0);
@@ -429,7 +397,7 @@ END_TEST
 START_TEST(guard_shareable)
 {
 	struct vmmem_region_opts o =
-		opts_of(VMMEM_REGION_GUARD | VMMEM_REGION_SHAREABLE);
+		test_region_opts(VMMEM_REGION_GUARD | VMMEM_REGION_SHAREABLE);
 	struct vmmem_region *r = NULL;
 	unsigned char *h;
 	char c = 0;
@@ -437,7 +405,7 @@ START_TEST(guard_shareable)
 	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), 0);
 	check_guarded(r, 64 * KIB, ps);
 	/* Still the memfd's memory. */
-	h = host_of(r);
+	h = test_region_host(r);
 	h[5] = 'x';
 	ck_assert_int_eq(pread(vmmem_region_fd(r, NULL), &c, 1, 5), 1);
 	ck_assert_int_eq(c, 'x');
@@ -448,7 +416,7 @@ END_TEST
 START_TEST(guard_fd)
 {
 	struct vmmem_region_opts o =
-		opts_of(VMMEM_REGION_GUARD | VMMEM_REGION_FD);
+		test_region_opts(VMMEM_REGION_GUARD | VMMEM_REGION_FD);
 	struct vmmem_region *r = NULL;
 	int fd = memfd_create("vmmem-test", MFD_CLOEXEC);
 	unsigned char *h;
@@ -459,7 +427,7 @@ START_TEST(guard_fd)
 	o.fd = fd;
 	o.offset = 64 * KIB;
 	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), 0);
-	h = host_of(r);
+	h = test_region_host(r);
 	ck_assert_mem_eq(h, "gd", 2);
 	check_guarded(r, 64 * KIB, ps);
 	vmmem_region_unref(r);
@@ -472,7 +440,7 @@ END_TEST
 START_TEST(seal_shrink_grow)
 {
 	struct vmmem_region_opts o =
-		opts_of(VMMEM_REGION_SHAREABLE | VMMEM_REGION_SEAL);
+		test_region_opts(VMMEM_REGION_SHAREABLE | VMMEM_REGION_SEAL);
 	struct vmmem_region *r = NULL;
 	unsigned char *h;
 	struct stat st;
@@ -490,7 +458,7 @@ START_TEST(seal_shrink_grow)
 	ck_assert_int_eq(fstat(fd, &st), 0);
 	ck_assert_int_eq(st.st_size, (off_t)MIB);
 	/* Writing is still allowed. */
-	h = host_of(r);
+	h = test_region_host(r);
 	h[MIB - 1] = 7;
 	ck_assert_uint_eq(h[MIB - 1], 7);
 	/* Not sealed with F_SEAL_SEAL: more seals can be added. */
@@ -502,7 +470,7 @@ END_TEST
 START_TEST(seal_flag_no_seals)
 {
 	struct vmmem_region_opts o =
-		opts_of(VMMEM_REGION_SHAREABLE | VMMEM_REGION_SEAL);
+		test_region_opts(VMMEM_REGION_SHAREABLE | VMMEM_REGION_SEAL);
 	struct vmmem_region *r = NULL;
 	int fd;
 
@@ -525,7 +493,7 @@ END_TEST
 
 START_TEST(seal_errors)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_SEAL);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_SEAL);
 	struct vmmem_region *r = NULL;
 	int fd = memfd_create("vmmem-test", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
@@ -536,14 +504,14 @@ START_TEST(seal_errors)
 	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), -EINVAL);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(ftruncate(fd, 64 * KIB), 0);
-	o = opts_of(VMMEM_REGION_SEAL | VMMEM_REGION_FD);
+	o = test_region_opts(VMMEM_REGION_SEAL | VMMEM_REGION_FD);
 	o.fd = fd;
 	o.seals = F_SEAL_GROW;
 	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), -EINVAL);
 	close(fd);
 
 	/* Unknown seal bits. */
-	o = opts_of(VMMEM_REGION_SHAREABLE | VMMEM_REGION_SEAL);
+	o = test_region_opts(VMMEM_REGION_SHAREABLE | VMMEM_REGION_SEAL);
 	o.seals = 0x100;
 	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), -EINVAL);
 	o.seals = F_SEAL_GROW | (1u << 30);
@@ -554,7 +522,7 @@ START_TEST(seal_errors)
 	o.seals = F_SEAL_WRITE;
 	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), -EINVAL);
 	/* A memfd name without a memfd. */
-	o = opts_of(0);
+	o = test_region_opts(0);
 	o.name = "guest-ram";
 	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), -EINVAL);
 }
@@ -652,16 +620,16 @@ START_TEST(hugetlb_validation)
 	struct vmmem_region *r = NULL;
 
 	/* THP with HUGETLB, HUGETLB with FD. */
-	o = opts_of(VMMEM_REGION_HUGETLB | VMMEM_REGION_THP);
+	o = test_region_opts(VMMEM_REGION_HUGETLB | VMMEM_REGION_THP);
 	ck_assert_int_eq(vmmem_region_new(&r, 2 * MIB, &o), -EINVAL);
-	o = opts_of(VMMEM_REGION_HUGETLB | VMMEM_REGION_FD);
+	o = test_region_opts(VMMEM_REGION_HUGETLB | VMMEM_REGION_FD);
 	o.fd = memfd_create("vmmem-test", MFD_CLOEXEC);
 	ck_assert_int_ge(o.fd, 0);
 	ck_assert_int_eq(ftruncate(o.fd, 2 * MIB), 0);
 	ck_assert_int_eq(vmmem_region_new(&r, 2 * MIB, &o), -EINVAL);
 	close(o.fd);
 	/* Huge page sizes that are not a power of two >= 64 KiB. */
-	o = opts_of(VMMEM_REGION_HUGETLB);
+	o = test_region_opts(VMMEM_REGION_HUGETLB);
 	o.hugepage_size = 3 * MIB;
 	ck_assert_int_eq(vmmem_region_new(&r, 6 * MIB, &o), -EINVAL);
 	o.hugepage_size = 4096;
@@ -681,7 +649,7 @@ END_TEST
 
 START_TEST(hugetlb_unavailable)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_HUGETLB);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_HUGETLB);
 	struct vmmem_region *r = NULL;
 	int anon, memfd;
 
@@ -735,11 +703,11 @@ START_TEST(hugetlb_regions)
 	if (want_hugepages(4) < 0)
 		return;
 
-	o = opts_of(VMMEM_REGION_HUGETLB);
+	o = test_region_opts(VMMEM_REGION_HUGETLB);
 	ra = vmmem_region_new(&a, hp, &o);
-	o = opts_of(VMMEM_REGION_HUGETLB | VMMEM_REGION_SHAREABLE);
+	o = test_region_opts(VMMEM_REGION_HUGETLB | VMMEM_REGION_SHAREABLE);
 	rm = vmmem_region_new(&m, hp, &o);
-	o = opts_of(VMMEM_REGION_HUGETLB | VMMEM_REGION_GUARD);
+	o = test_region_opts(VMMEM_REGION_HUGETLB | VMMEM_REGION_GUARD);
 	o.hugepage_size = hp;
 	rg = vmmem_region_new(&g, hp, &o);
 	ck_assert_int_eq(ra, 0);
@@ -747,7 +715,7 @@ START_TEST(hugetlb_regions)
 	ck_assert_int_eq(rg, 0);
 
 	/* Anonymous hugetlb. */
-	h = host_of(a);
+	h = test_region_host(a);
 	ck_assert_uint_eq((uintptr_t)h % hp, 0);
 	vma_of(h, &v);
 	ck_assert_msg(has_vmflag(&v, "ht"), "VmFlags:%s", v.vmflags);
@@ -767,7 +735,7 @@ START_TEST(hugetlb_regions)
 	ck_assert_uint_eq(h[hp - 1], 0);
 
 	/* memfd hugetlb: shared through the fd. */
-	h = host_of(m);
+	h = test_region_host(m);
 	vma_of(h, &v);
 	ck_assert_msg(has_vmflag(&v, "ht"), "VmFlags:%s", v.vmflags);
 	ck_assert_int_ge(vmmem_region_fd(m, NULL), 0);
@@ -784,19 +752,21 @@ START_TEST(hugetlb_regions)
 	{
 		struct vmmem_region *f = NULL;
 
-		o = opts_of(VMMEM_REGION_FD);
+		o = test_region_opts(VMMEM_REGION_FD);
 		o.fd = vmmem_region_fd(m, NULL);
 		ck_assert_int_eq(vmmem_region_new(&f, hp / 2, &o), -EINVAL);
 		ck_assert_int_eq(vmmem_region_new(&f, hp, &o), 0);
-		ck_assert_uint_eq(((unsigned char *)host_of(f))[10], 'h');
+		ck_assert_uint_eq(((unsigned char *)test_region_host(f))[10],
+				  'h');
 		ck_assert_int_eq(vmmem_region_discard(f, 0, ps), -EINVAL);
 		ck_assert_int_eq(vmmem_region_discard(f, 0, hp), 0);
-		ck_assert_uint_eq(((unsigned char *)host_of(f))[10], 0);
+		ck_assert_uint_eq(((unsigned char *)test_region_host(f))[10],
+				  0);
 		vmmem_region_unref(f);
 	}
 
 	/* Guard pages around a hugetlb region. */
-	h = host_of(g);
+	h = test_region_host(g);
 	vma_of(h, &v);
 	ck_assert_msg(has_vmflag(&v, "ht"), "VmFlags:%s", v.vmflags);
 	check_guarded(g, hp, hp);

@@ -19,49 +19,10 @@
 
 #include "testutil.h"
 
-#define KIB (1ull << 10)
-
 static uint64_t ps;            /* system page size */
 static char tmpdir[256];       /* per-TCase scratch directory */
 
 /* ------------------------------------------------------------ helpers */
-
-static struct vmmem_region_opts opts_of(unsigned int flags)
-{
-	struct vmmem_region_opts o;
-
-	memset(&o, 0, sizeof(o));
-	o.sz = sizeof(o);
-	o.flags = flags;
-	return o;
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
-static int count_maps(void)
-{
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512];
-	int n = 0;
-
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f))
-		n++;
-	fclose(f);
-	return n;
-}
 
 /* Permissions ("rw-p", "rw-s", ...) of the mapping holding addr. */
 static void maps_perms(const void *addr, char perms[5])
@@ -86,43 +47,9 @@ static void maps_perms(const void *addr, char perms[5])
 	ck_assert_msg(found, "no mapping holds %p", addr);
 }
 
-static void *host_of(const struct vmmem_region *r)
-{
-	void *h = NULL;
-
-	ck_assert_int_eq(vmmem_region_host_address(r, &h), 0);
-	ck_assert_ptr_nonnull(h);
-	return h;
-}
-
 static int fd_is_open(int fd)
 {
 	return fcntl(fd, F_GETFD) >= 0;
-}
-
-/* A memfd of size bytes filled with byte c. */
-static int filled_memfd(uint64_t size, int c)
-{
-	int fd = memfd_create("vmmem-test", MFD_CLOEXEC);
-	char buf[4096];
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
-	memset(buf, c, sizeof(buf));
-	for (uint64_t off = 0; off < size; off += sizeof(buf))
-		ck_assert_int_eq(pwrite(fd, buf, sizeof(buf), (off_t)off),
-				 (ssize_t)sizeof(buf));
-	return fd;
-}
-
-static int all_bytes(const void *p, int c, size_t len)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < len; i++)
-		if (b[i] != (unsigned char)c)
-			return 0;
-	return 1;
 }
 
 /* Forks a child that writes byte c to p; returns once it has exited. */
@@ -176,18 +103,13 @@ static void tmpdir_teardown(void)
 static int tmpfile_of(const char *name, uint64_t size, int c, char *path,
 		      size_t pathlen)
 {
-	char buf[4096];
 	int fd;
 
 	ck_assert_int_lt(snprintf(path, pathlen, "%s/%s", tmpdir, name),
 			 (int)pathlen);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
-	memset(buf, c, sizeof(buf));
-	for (uint64_t off = 0; off < size; off += sizeof(buf))
-		ck_assert_int_eq(pwrite(fd, buf, sizeof(buf), (off_t)off),
-				 (ssize_t)sizeof(buf));
+	test_fill_fd(fd, size, c);
 	return fd;
 }
 
@@ -206,7 +128,7 @@ START_TEST(anon_default)
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(vmmem_region_size(r, &size), 0);
 	ck_assert_uint_eq(size, MIB);
-	h = host_of(r);
+	h = test_region_host(r);
 	ck_assert_uint_eq((uintptr_t)h % ps, 0);
 	ck_assert_int_eq(vmmem_region_flags(r, &flags), 0);
 	ck_assert_uint_eq(flags, 0);
@@ -233,7 +155,7 @@ END_TEST
 
 START_TEST(anon_with_zeroed_opts)
 {
-	struct vmmem_region_opts o = opts_of(0);
+	struct vmmem_region_opts o = test_region_opts(0);
 	struct vmmem_region *r = NULL;
 	uint64_t size = 0;
 	unsigned char *h;
@@ -241,7 +163,7 @@ START_TEST(anon_with_zeroed_opts)
 	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), 0);
 	ck_assert_int_eq(vmmem_region_size(r, &size), 0);
 	ck_assert_uint_eq(size, 64 * KIB);
-	h = host_of(r);
+	h = test_region_host(r);
 	h[64 * KIB - 1] = 3;
 	ck_assert_uint_eq(h[64 * KIB - 1], 3);
 	ck_assert_int_eq(vmmem_region_fd(r, NULL), -ENOENT);
@@ -259,7 +181,7 @@ START_TEST(anon_odd_size)
 	ck_assert_int_eq(vmmem_region_new(&r, 5000, NULL), 0);
 	ck_assert_int_eq(vmmem_region_size(r, &size), 0);
 	ck_assert_uint_eq(size, 5000);
-	h = host_of(r);
+	h = test_region_host(r);
 	h[4999] = 9;
 	ck_assert_uint_eq(h[4999], 9);
 	vmmem_region_unref(r);
@@ -270,7 +192,7 @@ START_TEST(two_regions_distinct)
 {
 	struct vmmem_region *a = test_region(64 * KIB);
 	struct vmmem_region *b = test_region(64 * KIB);
-	unsigned char *ha = host_of(a), *hb = host_of(b);
+	unsigned char *ha = test_region_host(a), *hb = test_region_host(b);
 
 	ck_assert_ptr_ne(a, b);
 	ck_assert(ha + 64 * KIB <= hb || hb + 64 * KIB <= ha);
@@ -285,7 +207,7 @@ END_TEST
 
 START_TEST(shareable_memfd)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_SHAREABLE);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_SHAREABLE);
 	struct vmmem_region *r = NULL;
 	unsigned int flags = 0;
 	uint64_t off = 99;
@@ -293,14 +215,14 @@ START_TEST(shareable_memfd)
 	char link[PATH_MAX], path[64], buf[8], perms[5];
 	unsigned char *h;
 	ssize_t n;
-	int fd, fds = count_fds();
+	int fd, fds = test_count_fds();
 
 	ck_assert_int_eq(vmmem_region_new(&r, MIB, &o), 0);
 	fd = vmmem_region_fd(r, &off);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_uint_eq(off, 0);
 	ck_assert_int_eq(vmmem_region_fd(r, NULL), fd);
-	ck_assert_int_eq(count_fds(), fds + 1);
+	ck_assert_int_eq(test_count_fds(), fds + 1);
 	ck_assert_int_eq(vmmem_region_flags(r, &flags), 0);
 	ck_assert_uint_eq(flags, VMMEM_REGION_SHAREABLE);
 
@@ -317,7 +239,7 @@ START_TEST(shareable_memfd)
 	ck_assert_int_eq(fcntl(fd, F_GET_SEALS), F_SEAL_SEAL);
 
 	/* The memory is the fd's content, both ways. */
-	h = host_of(r);
+	h = test_region_host(r);
 	ck_assert_int_eq(pwrite(fd, "hello", 5, 8192), 5);
 	ck_assert_mem_eq(h + 8192, "hello", 5);
 	memcpy(h + MIB - 5, "world", 5);
@@ -336,13 +258,13 @@ START_TEST(shareable_memfd)
 	ck_assert(fd_is_open(fd));
 	vmmem_region_unref(r);
 	ck_assert(!fd_is_open(fd));
-	ck_assert_int_eq(count_fds(), fds);
+	ck_assert_int_eq(test_count_fds(), fds);
 }
 END_TEST
 
 START_TEST(shareable_named)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_SHAREABLE);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_SHAREABLE);
 	struct vmmem_region *r = NULL;
 	char link[PATH_MAX], path[64];
 	ssize_t n;
@@ -366,7 +288,7 @@ END_TEST
 
 START_TEST(fd_tmpfile_shared)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_FD);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_FD);
 	struct vmmem_region *r = NULL;
 	char path[PATH_MAX], buf[16], perms[5];
 	unsigned int flags = 0;
@@ -388,7 +310,7 @@ START_TEST(fd_tmpfile_shared)
 	ck_assert_int_eq(vmmem_region_flags(r, &flags), 0);
 	ck_assert_uint_eq(flags, VMMEM_REGION_FD);
 
-	h = host_of(r);
+	h = test_region_host(r);
 	ck_assert_mem_eq(h, "file-data", 9);
 	maps_perms(h, perms);
 	ck_assert_str_eq(perms, "rw-s");
@@ -414,17 +336,17 @@ END_TEST
 
 START_TEST(fd_memfd)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_FD);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_FD);
 	struct vmmem_region *r = NULL;
 	unsigned char *h;
 	char buf[8];
-	int fd = filled_memfd(64 * KIB, 0);
+	int fd = test_filled_memfd(64 * KIB, 0);
 
 	o.fd = fd;
 	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), 0);
 	ck_assert_int_ge(vmmem_region_fd(r, NULL), 0);
 	ck_assert_int_ne(vmmem_region_fd(r, NULL), fd);
-	h = host_of(r);
+	h = test_region_host(r);
 	ck_assert_int_eq(pwrite(fd, "abcd", 4, 12345), 4);
 	ck_assert_mem_eq(h + 12345, "abcd", 4);
 	memcpy(h + 40000, "wxyz", 4);
@@ -439,7 +361,7 @@ END_TEST
 
 START_TEST(fd_dev_shm)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_FD);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_FD);
 	struct vmmem_region *r = NULL;
 	char path[] = "/dev/shm/vmmem-test-XXXXXX", buf[8];
 	unsigned char *h;
@@ -454,7 +376,7 @@ START_TEST(fd_dev_shm)
 	ck_assert_int_eq(vmmem_region_new(&r, 8192, &o), 0);
 	ck_assert_int_ge(vmmem_region_fd(r, &off), 0);
 	ck_assert_uint_eq(off, 4096);
-	h = host_of(r);
+	h = test_region_host(r);
 	memcpy(h + 8188, "shm!", 4);
 	ck_assert_int_eq(pread(fd, buf, 4, 4096 + 8188), 4);
 	ck_assert_mem_eq(buf, "shm!", 4);
@@ -468,7 +390,7 @@ END_TEST
 START_TEST(fd_private)
 {
 	struct vmmem_region_opts o =
-		opts_of(VMMEM_REGION_FD | VMMEM_REGION_PRIVATE);
+		test_region_opts(VMMEM_REGION_FD | VMMEM_REGION_PRIVATE);
 	struct vmmem_region *r = NULL;
 	char path[PATH_MAX], perms[5];
 	unsigned char buf[64];
@@ -480,15 +402,15 @@ START_TEST(fd_private)
 	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), 0);
 	ck_assert_int_eq(vmmem_region_flags(r, &flags), 0);
 	ck_assert_uint_eq(flags, VMMEM_REGION_FD | VMMEM_REGION_PRIVATE);
-	h = host_of(r);
-	ck_assert(all_bytes(h, 'A', 64 * KIB));
+	h = test_region_host(r);
+	ck_assert(test_all_bytes(h, 'A', 64 * KIB));
 	maps_perms(h, perms);
 	ck_assert_str_eq(perms, "rw-p");
 
 	/* Writes stay in the process, the file keeps its data. */
 	memset(h + 100, 'B', sizeof(buf));
 	ck_assert_int_eq(pread(fd, buf, sizeof(buf), 100), (ssize_t)sizeof(buf));
-	ck_assert(all_bytes(buf, 'A', sizeof(buf)));
+	ck_assert(test_all_bytes(buf, 'A', sizeof(buf)));
 	ck_assert_uint_eq(h[100], 'B');
 	vmmem_region_unref(r);
 	close(fd);
@@ -497,7 +419,7 @@ END_TEST
 
 START_TEST(fd_past_eof)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_FD);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_FD);
 	struct vmmem_region *r = NULL;
 	char path[PATH_MAX];
 	int fd = tmpfile_of("short", 64 * KIB, 0, path, sizeof(path));
@@ -505,9 +427,9 @@ START_TEST(fd_past_eof)
 	int fds, maps;
 
 	ck_assert_int_ge(empty, 0);
-	fds = count_fds();
-	count_maps();
-	maps = count_maps();
+	fds = test_count_fds();
+	test_count_maps();
+	maps = test_count_maps();
 	o.fd = fd;
 	ck_assert_int_eq(vmmem_region_new(&r, 128 * KIB, &o), -ENXIO);
 	o.offset = 64 * KIB;
@@ -518,8 +440,8 @@ START_TEST(fd_past_eof)
 	o.offset = 0;
 	ck_assert_int_eq(vmmem_region_new(&r, 4096, &o), -ENXIO);
 	/* Nothing left behind by the failures. */
-	ck_assert_int_eq(count_fds(), fds);
-	ck_assert_int_eq(count_maps(), maps);
+	ck_assert_int_eq(test_count_fds(), fds);
+	ck_assert_int_eq(test_count_maps(), maps);
 
 	/* Exactly up to the end of the file is fine. */
 	o.fd = fd;
@@ -533,10 +455,10 @@ END_TEST
 
 START_TEST(fd_unaligned_offset)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_FD);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_FD);
 	struct vmmem_region *r = NULL;
-	int fd = filled_memfd(256 * KIB, 0);
-	int fds = count_fds();
+	int fd = test_filled_memfd(256 * KIB, 0);
+	int fds = test_count_fds();
 
 	o.fd = fd;
 	o.offset = 100;
@@ -545,44 +467,44 @@ START_TEST(fd_unaligned_offset)
 	ck_assert_int_eq(vmmem_region_new(&r, 4096, &o), -EINVAL);
 	o.offset = 2 * ps - 1;
 	ck_assert_int_eq(vmmem_region_new(&r, 4096, &o), -EINVAL);
-	ck_assert_int_eq(count_fds(), fds);
+	ck_assert_int_eq(test_count_fds(), fds);
 	close(fd);
 }
 END_TEST
 
 START_TEST(fd_bad)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_FD);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_FD);
 	struct vmmem_region *r = NULL;
 	int closed = memfd_create("closed", MFD_CLOEXEC);
 	int fds;
 
 	ck_assert_int_ge(closed, 0);
 	ck_assert_int_eq(close(closed), 0);
-	fds = count_fds();
+	fds = test_count_fds();
 	o.fd = -1;
 	ck_assert_int_eq(vmmem_region_new(&r, 4096, &o), -EBADF);
 	o.fd = -42;
 	ck_assert_int_eq(vmmem_region_new(&r, 4096, &o), -EBADF);
 	o.fd = closed;
 	ck_assert_int_eq(vmmem_region_new(&r, 4096, &o), -EBADF);
-	ck_assert_int_eq(count_fds(), fds);
+	ck_assert_int_eq(test_count_fds(), fds);
 }
 END_TEST
 
 START_TEST(fd_directory)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_FD);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_FD);
 	struct vmmem_region *r = NULL;
 	int dfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int fds, ret;
 
 	ck_assert_int_ge(dfd, 0);
-	fds = count_fds();
+	fds = test_count_fds();
 	o.fd = dfd;
 	ret = vmmem_region_new(&r, 4096, &o);
 	ck_assert_msg(ret < 0, "directory fd accepted: %d", ret);
-	ck_assert_int_eq(count_fds(), fds);
+	ck_assert_int_eq(test_count_fds(), fds);
 	close(dfd);
 }
 END_TEST
@@ -598,7 +520,7 @@ START_TEST(opts_unknown_flags)
 	struct vmmem_region *r = NULL;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct vmmem_region_opts o = opts_of(bad[i]);
+		struct vmmem_region_opts o = test_region_opts(bad[i]);
 
 		ck_assert_msg(vmmem_region_new(&r, 4096, &o) == -EINVAL,
 			      "flags %#x", bad[i]);
@@ -608,7 +530,7 @@ END_TEST
 
 START_TEST(opts_sz_too_small)
 {
-	struct vmmem_region_opts o = opts_of(0);
+	struct vmmem_region_opts o = test_region_opts(0);
 	struct vmmem_region *r = NULL;
 	unsigned int flags = 1;
 
@@ -623,7 +545,7 @@ START_TEST(opts_sz_too_small)
 
 	/* Just big enough for flags: an older caller.  The fields past sz
 	 * are not part of its struct and must be ignored. */
-	o = opts_of(VMMEM_REGION_SHAREABLE);
+	o = test_region_opts(VMMEM_REGION_SHAREABLE);
 	o.sz = sizeof(size_t) + sizeof(unsigned int);
 	o.name = "ignored";     /* invalid with... nothing: past sz */
 	o.seals = 0x7777;       /* invalid if it were read */
@@ -668,50 +590,50 @@ START_TEST(opts_bad_combinations)
 {
 	struct vmmem_region_opts o;
 	struct vmmem_region *r = NULL;
-	int mfd = filled_memfd(64 * KIB, 0);
-	int fds = count_fds();
+	int mfd = test_filled_memfd(64 * KIB, 0);
+	int fds = test_count_fds();
 
 	/* SHAREABLE and FD. */
-	o = opts_of(VMMEM_REGION_SHAREABLE | VMMEM_REGION_FD);
+	o = test_region_opts(VMMEM_REGION_SHAREABLE | VMMEM_REGION_FD);
 	o.fd = mfd;
 	ck_assert_int_eq(vmmem_region_new(&r, 4096, &o), -EINVAL);
 	/* PRIVATE without FD. */
-	o = opts_of(VMMEM_REGION_PRIVATE);
+	o = test_region_opts(VMMEM_REGION_PRIVATE);
 	ck_assert_int_eq(vmmem_region_new(&r, 4096, &o), -EINVAL);
-	o = opts_of(VMMEM_REGION_PRIVATE | VMMEM_REGION_SHAREABLE);
+	o = test_region_opts(VMMEM_REGION_PRIVATE | VMMEM_REGION_SHAREABLE);
 	ck_assert_int_eq(vmmem_region_new(&r, 4096, &o), -EINVAL);
 	/* hugepage_size without HUGETLB. */
-	o = opts_of(0);
+	o = test_region_opts(0);
 	o.hugepage_size = 2 * MIB;
 	ck_assert_int_eq(vmmem_region_new(&r, 2 * MIB, &o), -EINVAL);
-	o = opts_of(VMMEM_REGION_SHAREABLE);
+	o = test_region_opts(VMMEM_REGION_SHAREABLE);
 	o.hugepage_size = 2 * MIB;
 	ck_assert_int_eq(vmmem_region_new(&r, 2 * MIB, &o), -EINVAL);
 	/* seals without SEAL. */
-	o = opts_of(VMMEM_REGION_SHAREABLE);
+	o = test_region_opts(VMMEM_REGION_SHAREABLE);
 	o.seals = F_SEAL_GROW;
 	ck_assert_int_eq(vmmem_region_new(&r, 4096, &o), -EINVAL);
 	/* name without SHAREABLE. */
-	o = opts_of(0);
+	o = test_region_opts(0);
 	o.name = "nope";
 	ck_assert_int_eq(vmmem_region_new(&r, 4096, &o), -EINVAL);
-	o = opts_of(VMMEM_REGION_FD);
+	o = test_region_opts(VMMEM_REGION_FD);
 	o.fd = mfd;
 	o.name = "nope";
 	ck_assert_int_eq(vmmem_region_new(&r, 4096, &o), -EINVAL);
 	/* numa_node without NUMA_BIND. */
-	o = opts_of(0);
+	o = test_region_opts(0);
 	o.numa_node = 1;
 	ck_assert_int_eq(vmmem_region_new(&r, 4096, &o), -EINVAL);
 	/* Nothing was left open by any of these. */
-	ck_assert_int_eq(count_fds(), fds);
+	ck_assert_int_eq(test_count_fds(), fds);
 	close(mfd);
 }
 END_TEST
 
 START_TEST(new_bad_args)
 {
-	struct vmmem_region_opts o = opts_of(0);
+	struct vmmem_region_opts o = test_region_opts(0);
 	struct vmmem_region *r = NULL;
 
 	ck_assert_int_eq(vmmem_region_new(&r, 0, NULL), -EINVAL);
@@ -726,26 +648,9 @@ END_TEST
 
 /* ------------------------------------------------------------ raw */
 
-struct release_log {
-	int calls;
-	void *addr;
-	uint64_t size;
-	void *opaque;
-};
-
-static void release_cb(void *addr, uint64_t size, void *opaque)
-{
-	struct release_log *l = opaque;
-
-	l->calls++;
-	l->addr = addr;
-	l->size = size;
-	l->opaque = opaque;
-}
-
 START_TEST(raw_basic)
 {
-	struct release_log log = { 0 };
+	struct test_release_log log = { 0 };
 	struct vmmem_region *r = NULL;
 	unsigned int flags = 5;
 	uint64_t size = 0, off = 0;
@@ -753,9 +658,9 @@ START_TEST(raw_basic)
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	ck_assert_ptr_ne(mem, MAP_FAILED);
-	ck_assert_int_eq(vmmem_region_new_raw(&r, mem, 64 * KIB, release_cb,
-					      &log, 0), 0);
-	ck_assert_ptr_eq(host_of(r), mem);
+	ck_assert_int_eq(vmmem_region_new_raw(&r, mem, 64 * KIB,
+					      test_release_cb, &log, 0), 0);
+	ck_assert_ptr_eq(test_region_host(r), mem);
 	ck_assert_int_eq(vmmem_region_size(r, &size), 0);
 	ck_assert_uint_eq(size, 64 * KIB);
 	ck_assert_int_eq(vmmem_region_flags(r, &flags), 0);
@@ -787,7 +692,7 @@ START_TEST(raw_unaligned_no_release)
 
 	ck_assert_int_eq(vmmem_region_new_raw(&r, buf + 3, 100, NULL, NULL, 0),
 			 0);
-	ck_assert_ptr_eq(host_of(r), buf + 3);
+	ck_assert_ptr_eq(test_region_host(r), buf + 3);
 	ck_assert_int_eq(vmmem_region_size(r, &size), 0);
 	ck_assert_uint_eq(size, 100);
 	vmmem_region_unref(r);
@@ -799,18 +704,18 @@ END_TEST
 START_TEST(raw_bad_args)
 {
 	static unsigned char buf[4096];
-	struct release_log log = { 0 };
+	struct test_release_log log = { 0 };
 	struct vmmem_region *r = NULL;
 
-	ck_assert_int_eq(vmmem_region_new_raw(&r, NULL, 4096, release_cb,
+	ck_assert_int_eq(vmmem_region_new_raw(&r, NULL, 4096, test_release_cb,
 					      &log, 0), -EINVAL);
-	ck_assert_int_eq(vmmem_region_new_raw(&r, buf, 0, release_cb, &log, 0),
-			 -EINVAL);
-	ck_assert_int_eq(vmmem_region_new_raw(&r, buf, 4096, release_cb,
+	ck_assert_int_eq(vmmem_region_new_raw(&r, buf, 0, test_release_cb,
+					      &log, 0), -EINVAL);
+	ck_assert_int_eq(vmmem_region_new_raw(&r, buf, 4096, test_release_cb,
 					      &log, 1), -EINVAL);
-	ck_assert_int_eq(vmmem_region_new_raw(&r, buf, 4096, release_cb,
+	ck_assert_int_eq(vmmem_region_new_raw(&r, buf, 4096, test_release_cb,
 					      &log, 1u << 31), -EINVAL);
-	ck_assert_int_eq(vmmem_region_new_raw(NULL, buf, 4096, release_cb,
+	ck_assert_int_eq(vmmem_region_new_raw(NULL, buf, 4096, test_release_cb,
 					      &log, 0), -EINVAL);
 	ck_assert_ptr_null(r);
 	/* A refused region never calls release. */
@@ -829,13 +734,13 @@ END_TEST
 
 START_TEST(ref_counts)
 {
-	struct release_log log = { 0 };
+	struct test_release_log log = { 0 };
 	static unsigned char buf[4096];
 	struct vmmem_region *r = NULL;
 	int i;
 
 	ck_assert_int_eq(vmmem_region_new_raw(&r, buf, sizeof(buf),
-					      release_cb, &log, 0), 0);
+					      test_release_cb, &log, 0), 0);
 	for (i = 0; i < 10; i++)
 		ck_assert_ptr_eq(vmmem_region_ref(r), r);
 	for (i = 0; i < 10; i++) {
@@ -871,7 +776,7 @@ START_TEST(flags_reported)
 	const unsigned int want = VMMEM_REGION_SHAREABLE |
 				  VMMEM_REGION_DONTDUMP |
 				  VMMEM_REGION_DONTFORK;
-	struct vmmem_region_opts o = opts_of(want);
+	struct vmmem_region_opts o = test_region_opts(want);
 	struct vmmem_region *r = NULL;
 	unsigned int flags = 0;
 
@@ -880,7 +785,7 @@ START_TEST(flags_reported)
 	ck_assert_uint_eq(flags, want);
 	vmmem_region_unref(r);
 
-	o = opts_of(VMMEM_REGION_DONTDUMP);
+	o = test_region_opts(VMMEM_REGION_DONTDUMP);
 	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), 0);
 	ck_assert_int_eq(vmmem_region_flags(r, &flags), 0);
 	ck_assert_uint_eq(flags, VMMEM_REGION_DONTDUMP);
@@ -893,23 +798,23 @@ END_TEST
 START_TEST(discard_anon)
 {
 	struct vmmem_region *r = test_region(16 * ps);
-	unsigned char *h = host_of(r);
+	unsigned char *h = test_region_host(r);
 
 	memset(h, 0xaa, 16 * ps);
 	ck_assert_int_eq(vmmem_region_discard(r, 4 * ps, 4 * ps), 0);
-	ck_assert(all_bytes(h, 0xaa, 4 * ps));
-	ck_assert(all_bytes(h + 4 * ps, 0, 4 * ps));
-	ck_assert(all_bytes(h + 8 * ps, 0xaa, 8 * ps));
+	ck_assert(test_all_bytes(h, 0xaa, 4 * ps));
+	ck_assert(test_all_bytes(h + 4 * ps, 0, 4 * ps));
+	ck_assert(test_all_bytes(h + 8 * ps, 0xaa, 8 * ps));
 	/* Whole region. */
 	ck_assert_int_eq(vmmem_region_discard(r, 0, 16 * ps), 0);
-	ck_assert(all_bytes(h, 0, 16 * ps));
+	ck_assert(test_all_bytes(h, 0, 16 * ps));
 	vmmem_region_unref(r);
 }
 END_TEST
 
 START_TEST(discard_memfd)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_SHAREABLE);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_SHAREABLE);
 	struct vmmem_region *r = NULL;
 	unsigned char buf[4096];
 	struct stat before, after;
@@ -917,7 +822,7 @@ START_TEST(discard_memfd)
 	int fd;
 
 	ck_assert_int_eq(vmmem_region_new(&r, MIB, &o), 0);
-	h = host_of(r);
+	h = test_region_host(r);
 	fd = vmmem_region_fd(r, NULL);
 	ck_assert_int_ge(fd, 0);
 	memset(h, 0x5a, MIB);
@@ -931,38 +836,38 @@ START_TEST(discard_memfd)
 	ck_assert_int_le(after.st_blocks,
 			 before.st_blocks - (blkcnt_t)(MIB / 2 / 512));
 	ck_assert_int_eq(after.st_size, (off_t)MIB);
-	ck_assert(all_bytes(h, 0, MIB / 2));
-	ck_assert(all_bytes(h + MIB / 2, 0x5a, MIB / 2));
+	ck_assert(test_all_bytes(h, 0, MIB / 2));
+	ck_assert(test_all_bytes(h + MIB / 2, 0x5a, MIB / 2));
 	ck_assert_int_eq(pread(fd, buf, sizeof(buf), 4096), (ssize_t)sizeof(buf));
-	ck_assert(all_bytes(buf, 0, sizeof(buf)));
+	ck_assert(test_all_bytes(buf, 0, sizeof(buf)));
 	vmmem_region_unref(r);
 }
 END_TEST
 
 START_TEST(discard_fd_shared)
 {
-	struct vmmem_region_opts o = opts_of(VMMEM_REGION_FD);
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_FD);
 	struct vmmem_region *r = NULL;
 	unsigned char buf[4096];
 	struct stat st;
 	unsigned char *h;
-	int fd = filled_memfd(64 * KIB, 'C');
+	int fd = test_filled_memfd(64 * KIB, 'C');
 
 	o.fd = fd;
 	o.offset = 4 * KIB;
 	ck_assert_int_eq(vmmem_region_new(&r, 32 * KIB, &o), 0);
-	h = host_of(r);
+	h = test_region_host(r);
 	ck_assert_int_eq(vmmem_region_discard(r, 8 * KIB, 8 * KIB), 0);
-	ck_assert(all_bytes(h, 'C', 8 * KIB));
-	ck_assert(all_bytes(h + 8 * KIB, 0, 8 * KIB));
-	ck_assert(all_bytes(h + 16 * KIB, 'C', 16 * KIB));
+	ck_assert(test_all_bytes(h, 'C', 8 * KIB));
+	ck_assert(test_all_bytes(h + 8 * KIB, 0, 8 * KIB));
+	ck_assert(test_all_bytes(h + 16 * KIB, 'C', 16 * KIB));
 	/* Punched in the file, at the region's offset. */
 	ck_assert_int_eq(pread(fd, buf, sizeof(buf), 12 * KIB), 4096);
-	ck_assert(all_bytes(buf, 0, sizeof(buf)));
+	ck_assert(test_all_bytes(buf, 0, sizeof(buf)));
 	ck_assert_int_eq(pread(fd, buf, sizeof(buf), 8 * KIB), 4096);
-	ck_assert(all_bytes(buf, 'C', sizeof(buf)));
+	ck_assert(test_all_bytes(buf, 'C', sizeof(buf)));
 	ck_assert_int_eq(pread(fd, buf, sizeof(buf), 20 * KIB), 4096);
-	ck_assert(all_bytes(buf, 'C', sizeof(buf)));
+	ck_assert(test_all_bytes(buf, 'C', sizeof(buf)));
 	ck_assert_int_eq(fstat(fd, &st), 0);
 	ck_assert_int_eq(st.st_size, 64 * KIB);
 	vmmem_region_unref(r);
@@ -973,23 +878,23 @@ END_TEST
 START_TEST(discard_fd_private)
 {
 	struct vmmem_region_opts o =
-		opts_of(VMMEM_REGION_FD | VMMEM_REGION_PRIVATE);
+		test_region_opts(VMMEM_REGION_FD | VMMEM_REGION_PRIVATE);
 	struct vmmem_region *r = NULL;
 	unsigned char buf[4096];
 	unsigned char *h;
-	int fd = filled_memfd(64 * KIB, 'A');
+	int fd = test_filled_memfd(64 * KIB, 'A');
 
 	o.fd = fd;
 	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), 0);
-	h = host_of(r);
+	h = test_region_host(r);
 	memset(h + ps, 'B', 2 * ps);
 	ck_assert_int_eq(vmmem_region_discard(r, ps, 2 * ps), 0);
 	/* Reads back the file's content, not zero. */
-	ck_assert(all_bytes(h, 'A', 64 * KIB));
+	ck_assert(test_all_bytes(h, 'A', 64 * KIB));
 	/* And the file itself was not touched. */
 	for (off_t off = 0; off < (off_t)(64 * KIB); off += sizeof(buf)) {
 		ck_assert_int_eq(pread(fd, buf, sizeof(buf), off), 4096);
-		ck_assert(all_bytes(buf, 'A', sizeof(buf)));
+		ck_assert(test_all_bytes(buf, 'A', sizeof(buf)));
 	}
 	vmmem_region_unref(r);
 	close(fd);
@@ -999,7 +904,7 @@ END_TEST
 START_TEST(discard_bad_range)
 {
 	struct vmmem_region *r = test_region(16 * ps);
-	unsigned char *h = host_of(r);
+	unsigned char *h = test_region_host(r);
 
 	memset(h, 0x33, 16 * ps);
 	ck_assert_int_eq(vmmem_region_discard(r, 1, ps), -EINVAL);
@@ -1018,12 +923,12 @@ START_TEST(discard_bad_range)
 	ck_assert_int_eq(vmmem_region_discard(r, 0 - 16 * ps, 16 * ps), -EINVAL);
 	ck_assert_int_eq(vmmem_region_discard(NULL, 0, ps), -EINVAL);
 	/* None of it touched the data. */
-	ck_assert(all_bytes(h, 0x33, 16 * ps));
+	ck_assert(test_all_bytes(h, 0x33, 16 * ps));
 
 	/* len 0 does nothing. */
 	ck_assert_int_eq(vmmem_region_discard(r, 0, 0), 0);
 	ck_assert_int_eq(vmmem_region_discard(r, 4 * ps, 0), 0);
-	ck_assert(all_bytes(h, 0x33, 16 * ps));
+	ck_assert(test_all_bytes(h, 0x33, 16 * ps));
 	vmmem_region_unref(r);
 }
 END_TEST
@@ -1040,7 +945,7 @@ START_TEST(discard_raw)
 			 0);
 	ck_assert_int_eq(vmmem_region_discard(r, 0, ps), -EOPNOTSUPP);
 	ck_assert_int_eq(vmmem_region_discard(r, ps, 3 * ps), -EOPNOTSUPP);
-	ck_assert(all_bytes(mem, 0x44, 4 * ps));
+	ck_assert(test_all_bytes(mem, 0x44, 4 * ps));
 	ck_assert_int_eq(vmmem_region_discard(r, 0, 0), 0);
 	vmmem_region_unref(r);
 	munmap(mem, 4 * ps);

@@ -4,58 +4,18 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "testutil.h"
 
-#define KIB (1ull << 10)
 #define GIB (1ull << 30)
 #define TOP UINT64_MAX
 
 /* ------------------------------------------------------------ helpers */
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
-static int count_maps(void)
-{
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512];
-	int n = 0;
-
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f))
-		n++;
-	fclose(f);
-	return n;
-}
-
-static void *host_of(const struct vmmem_region *r)
-{
-	void *h = NULL;
-
-	ck_assert_int_eq(vmmem_region_host_address(r, &h), 0);
-	ck_assert_ptr_nonnull(h);
-	return h;
-}
 
 /* The region holding gpa, as a new reference, and gpa's offset in it. */
 static struct vmmem_region *region_at(struct vmmem *m, uint64_t gpa,
@@ -74,60 +34,6 @@ static uint64_t size_of(const struct vmmem_region *r)
 
 	ck_assert_int_eq(vmmem_region_size(r, &size), 0);
 	return size;
-}
-
-static int filled_memfd(uint64_t size, int c)
-{
-	int fd = memfd_create("vmmem-test", MFD_CLOEXEC);
-	char buf[4096];
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
-	memset(buf, c, sizeof(buf));
-	for (uint64_t off = 0; off < size; off += sizeof(buf))
-		ck_assert_int_eq(pwrite(fd, buf, sizeof(buf), (off_t)off),
-				 (ssize_t)sizeof(buf));
-	return fd;
-}
-
-static int all_bytes(const void *p, int c, size_t len)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < len; i++)
-		if (b[i] != (unsigned char)c)
-			return 0;
-	return 1;
-}
-
-struct release_log {
-	int calls;
-	void *addr;
-	uint64_t size;
-};
-
-static void release_cb(void *addr, uint64_t size, void *opaque)
-{
-	struct release_log *l = opaque;
-
-	l->calls++;
-	l->addr = addr;
-	l->size = size;
-}
-
-/* A raw region over fresh anonymous memory, logging its release. */
-static struct vmmem_region *raw_region(uint64_t size, struct release_log *l,
-				       void **mem)
-{
-	struct vmmem_region *r = NULL;
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	ck_assert_ptr_ne(p, MAP_FAILED);
-	ck_assert_int_eq(vmmem_region_new_raw(&r, p, size, release_cb, l, 0),
-			 0);
-	*mem = p;
-	return r;
 }
 
 /* Records what vmmem_foreach_region() visits. */
@@ -163,8 +69,8 @@ static void warm_up(void)
 	ck_assert_int_eq(vmmem_new_from_ranges(&m, &rg, 1, NULL), 0);
 	ck_assert_int_eq(vmmem_check_range(m, 0, 1), 0);
 	vmmem_free(m);
-	count_maps();
-	count_fds();
+	test_count_maps();
+	test_count_fds();
 }
 
 /* ---------------------------------------------------------- vmmem_new */
@@ -262,8 +168,8 @@ START_TEST(ranges_anonymous)
 	ck_assert_int_eq(vmmem_region_flags(r, &flags), 0);
 	ck_assert_uint_eq(flags, 0);
 	ck_assert_int_eq(vmmem_region_fd(r, NULL), -ENOENT);
-	h = host_of(r);
-	ck_assert(all_bytes(h, 0, 4096));
+	h = test_region_host(r);
+	ck_assert(test_all_bytes(h, 0, 4096));
 	vmmem_region_unref(r);
 
 	r = region_at(m, 0, &off);
@@ -276,7 +182,8 @@ END_TEST
 
 START_TEST(ranges_files)
 {
-	int fa = filled_memfd(MIB, 'A'), fb = filled_memfd(256 * KIB, 'B');
+	int fa = test_filled_memfd(MIB, 'A');
+	int fb = test_filled_memfd(256 * KIB, 'B');
 	const struct vmmem_range rg[] = {
 		{ .gpa = 0x100000, .size = 64 * KIB, .fd = fa,
 		  .offset = 128 * KIB },
@@ -302,8 +209,8 @@ START_TEST(ranges_files)
 	ck_assert_uint_eq(off, 128 * KIB);
 	ck_assert_int_eq(vmmem_region_flags(r, &flags), 0);
 	ck_assert_uint_eq(flags, VMMEM_REGION_FD);
-	h = host_of(r);
-	ck_assert(all_bytes(h, 'A', 64 * KIB));
+	h = test_region_host(r);
+	ck_assert(test_all_bytes(h, 'A', 64 * KIB));
 	vmmem_region_unref(r);
 
 	/* Our own fds may go: the regions hold theirs. */
@@ -370,7 +277,7 @@ END_TEST
 
 START_TEST(ranges_policy_opts)
 {
-	int fd = filled_memfd(64 * KIB, 0);
+	int fd = test_filled_memfd(64 * KIB, 0);
 	const struct vmmem_range rg[] = {
 		{ .gpa = 0, .size = 64 * KIB, .fd = -1 },
 		{ .gpa = MIB, .size = 64 * KIB, .fd = fd },
@@ -430,8 +337,8 @@ START_TEST(ranges_overlap)
 	int fds, maps;
 
 	warm_up();
-	fds = count_fds();
-	maps = count_maps();
+	fds = test_count_fds();
+	maps = test_count_maps();
 	ck_assert_int_eq(vmmem_new_from_ranges(&m, partial, 2, NULL), -EEXIST);
 	ck_assert_int_eq(vmmem_new_from_ranges(&m, same, 2, NULL), -EEXIST);
 	ck_assert_int_eq(vmmem_new_from_ranges(&m, inside, 3, NULL), -EEXIST);
@@ -439,8 +346,8 @@ START_TEST(ranges_overlap)
 			 -EEXIST);
 	ck_assert_ptr_null(m);
 	/* Nothing left behind. */
-	ck_assert_int_eq(count_fds(), fds);
-	ck_assert_int_eq(count_maps(), maps);
+	ck_assert_int_eq(test_count_fds(), fds);
+	ck_assert_int_eq(test_count_maps(), maps);
 }
 END_TEST
 
@@ -462,8 +369,8 @@ START_TEST(ranges_invalid)
 	int fds, maps;
 
 	warm_up();
-	fds = count_fds();
-	maps = count_maps();
+	fds = test_count_fds();
+	maps = test_count_maps();
 	ck_assert_int_eq(vmmem_new_from_ranges(&m, zero, 2, NULL), -EINVAL);
 	ck_assert_int_eq(vmmem_new_from_ranges(&m, wrap, 1, NULL), -EINVAL);
 	ck_assert_int_eq(vmmem_new_from_ranges(&m, wrap2, 2, NULL), -EINVAL);
@@ -472,14 +379,14 @@ START_TEST(ranges_invalid)
 	ck_assert_int_eq(vmmem_new_from_ranges(&m, NULL, 0, NULL), -EINVAL);
 	ck_assert_int_eq(vmmem_new_from_ranges(NULL, &ok, 1, NULL), -EINVAL);
 	ck_assert_ptr_null(m);
-	ck_assert_int_eq(count_fds(), fds);
-	ck_assert_int_eq(count_maps(), maps);
+	ck_assert_int_eq(test_count_fds(), fds);
+	ck_assert_int_eq(test_count_maps(), maps);
 }
 END_TEST
 
 START_TEST(ranges_bad_fd)
 {
-	int shortf = filled_memfd(64 * KIB, 0);
+	int shortf = test_filled_memfd(64 * KIB, 0);
 	/* A closed fd number that the regions' own dups will not take. */
 	int closed = dup2(shortf, 900);
 	const struct vmmem_range bad[] = {
@@ -502,16 +409,16 @@ START_TEST(ranges_bad_fd)
 	ck_assert_int_ge(closed, 0);
 	close(closed);
 	warm_up();
-	fds = count_fds();
-	maps = count_maps();
+	fds = test_count_fds();
+	maps = test_count_maps();
 	ck_assert_int_eq(vmmem_new_from_ranges(&m, bad, 3, NULL), -EBADF);
 	ck_assert_int_eq(vmmem_new_from_ranges(&m, eof, 2, NULL), -ENXIO);
 	ck_assert_int_eq(vmmem_new_from_ranges(&m, unaligned, 2, NULL),
 			 -EINVAL);
 	ck_assert_ptr_null(m);
 	/* The regions made before the bad range are gone again. */
-	ck_assert_int_eq(count_fds(), fds);
-	ck_assert_int_eq(count_maps(), maps);
+	ck_assert_int_eq(test_count_fds(), fds);
+	ck_assert_int_eq(test_count_maps(), maps);
 	close(shortf);
 }
 END_TEST
@@ -520,10 +427,10 @@ END_TEST
 
 START_TEST(add_takes_reference)
 {
-	struct release_log log = { 0 };
+	struct test_release_log log = { 0 };
 	struct vmmem *m = NULL;
 	void *mem;
-	struct vmmem_region *r = raw_region(64 * KIB, &log, &mem);
+	struct vmmem_region *r = test_raw_region(64 * KIB, &log, &mem);
 	unsigned char b = 0;
 
 	ck_assert_int_eq(vmmem_new(&m, 0), 0);
@@ -551,16 +458,17 @@ START_TEST(add_anonymous_unref)
 {
 	struct vmmem_region *r = test_region(MIB), *got;
 	struct vmmem *m = NULL;
-	unsigned char *h = host_of(r);
+	unsigned char *h = test_region_host(r);
 
 	ck_assert_int_eq(vmmem_new(&m, 0), 0);
 	ck_assert_int_eq(vmmem_add_region(m, 2 * MIB, r), 0);
 	vmmem_region_unref(r);
 	got = region_at(m, 3 * MIB - 1, NULL);
 	ck_assert_ptr_eq(got, r);
-	ck_assert_ptr_eq(host_of(got), h);
+	ck_assert_ptr_eq(test_region_host(got), h);
 	h[MIB - 1] = 0x99;
-	ck_assert_uint_eq(((unsigned char *)host_of(got))[MIB - 1], 0x99);
+	ck_assert_uint_eq(((unsigned char *)test_region_host(got))[MIB - 1],
+			  0x99);
 	vmmem_region_unref(got);
 	vmmem_free(m);
 }
@@ -568,13 +476,13 @@ END_TEST
 
 START_TEST(add_overlap)
 {
-	struct release_log log = { 0 };
+	struct test_release_log log = { 0 };
 	struct vmmem *m = NULL;
 	struct vmmem_region *a = test_region(MIB);
 	struct vmmem_region *small = test_region(64 * KIB);
 	struct vmmem_region *big = test_region(4 * MIB);
 	void *mem;
-	struct vmmem_region *raw = raw_region(64 * KIB, &log, &mem);
+	struct vmmem_region *raw = test_raw_region(64 * KIB, &log, &mem);
 
 	ck_assert_int_eq(vmmem_new(&m, 0), 0);
 	ck_assert_int_eq(vmmem_add_region(m, MIB, a), 0);
@@ -634,7 +542,7 @@ START_TEST(add_same_region_twice)
 	ck_assert_int_eq(b, 'A');
 	vmmem_free(m);
 	/* Only our reference is left: it still works. */
-	((volatile unsigned char *)host_of(r))[0] = 1;
+	((volatile unsigned char *)test_region_host(r))[0] = 1;
 	vmmem_region_unref(r);
 }
 END_TEST
@@ -686,7 +594,7 @@ START_TEST(add_at_top)
 	const uint64_t size = 64 * KIB, gpa = 0 - size;
 	struct vmmem_region *r = test_region(size), *got;
 	struct vmmem *m = NULL;
-	unsigned char *h = host_of(r), b = 0;
+	unsigned char *h = test_region_host(r), b = 0;
 	uint64_t last = 0, off = 0;
 
 	ck_assert_int_eq(vmmem_new(&m, 0), 0);
@@ -779,11 +687,11 @@ END_TEST
 
 START_TEST(remove_gives_reference)
 {
-	struct release_log log = { 0 };
+	struct test_release_log log = { 0 };
 	struct vmmem_region *removed = NULL;
 	struct vmmem *m = NULL;
 	void *mem;
-	struct vmmem_region *r = raw_region(64 * KIB, &log, &mem);
+	struct vmmem_region *r = test_raw_region(64 * KIB, &log, &mem);
 
 	ck_assert_int_eq(vmmem_new(&m, 0), 0);
 	ck_assert_int_eq(vmmem_add_region(m, 0x40000, r), 0);
@@ -795,7 +703,7 @@ START_TEST(remove_gives_reference)
 	/* Ours now: not released, still a whole region. */
 	ck_assert_int_eq(log.calls, 0);
 	ck_assert_uint_eq(size_of(removed), 64 * KIB);
-	ck_assert_ptr_eq(host_of(removed), mem);
+	ck_assert_ptr_eq(test_region_host(removed), mem);
 	vmmem_free(m);
 	ck_assert_int_eq(log.calls, 0);
 
@@ -813,10 +721,10 @@ END_TEST
 
 START_TEST(remove_null_out)
 {
-	struct release_log log = { 0 };
+	struct test_release_log log = { 0 };
 	struct vmmem *m = NULL;
 	void *mem;
-	struct vmmem_region *r = raw_region(64 * KIB, &log, &mem);
+	struct vmmem_region *r = test_raw_region(64 * KIB, &log, &mem);
 
 	ck_assert_int_eq(vmmem_new(&m, 0), 0);
 	ck_assert_int_eq(vmmem_add_region(m, 0, r), 0);
@@ -835,12 +743,12 @@ END_TEST
 
 START_TEST(find_region_ref)
 {
-	struct release_log log = { 0 };
+	struct test_release_log log = { 0 };
 	struct vmmem_region *got = NULL;
 	struct vmmem *m = NULL;
 	uint64_t off = 0;
 	void *mem;
-	struct vmmem_region *r = raw_region(64 * KIB, &log, &mem);
+	struct vmmem_region *r = test_raw_region(64 * KIB, &log, &mem);
 
 	ck_assert_int_eq(vmmem_new(&m, 0), 0);
 	ck_assert_int_eq(vmmem_add_region(m, 0x10000, r), 0);

@@ -1,14 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
-/* Helpers shared by the Check test programs. */
+/* Helpers shared by the Check test programs.  Every test program includes
+ * this header, so everything here is static inline and may go unused. */
 #ifndef VMMEM_TESTUTIL_H
 #define VMMEM_TESTUTIL_H
 
 #include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include "libvmmem.h"
 
+#define KIB (1ull << 10)
 #define MIB (1ull << 20)
+
+/* ------------------------------------------------------ regions, spaces */
 
 /* An anonymous private region of size bytes. */
 static inline struct vmmem_region *test_region(uint64_t size)
@@ -34,6 +46,182 @@ static inline struct vmmem *test_space(size_t n, const uint64_t *gpa,
 	}
 	return m;
 }
+
+/* Region options of the current size with the given flags, all else 0. */
+static inline struct vmmem_region_opts test_region_opts(unsigned int flags)
+{
+	struct vmmem_region_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.sz = sizeof(o);
+	o.flags = flags;
+	return o;
+}
+
+/* The host address of a region; asserts it has one. */
+static inline void *test_region_host(const struct vmmem_region *r)
+{
+	void *h = NULL;
+
+	ck_assert_int_eq(vmmem_region_host_address(r, &h), 0);
+	ck_assert_ptr_nonnull(h);
+	return h;
+}
+
+/* Host pointer of gpa, through the region API (vmmem_find_region() and
+ * vmmem_region_host_address(), not vmmem_host_address()). */
+static inline uint8_t *test_host_of_gpa(struct vmmem *m, uint64_t gpa)
+{
+	struct vmmem_region *r = NULL;
+	uint64_t off = 0;
+	void *base = NULL;
+
+	ck_assert_int_eq(vmmem_find_region(m, gpa, &r, &off), 0);
+	ck_assert_int_eq(vmmem_region_host_address(r, &base), 0);
+	vmmem_region_unref(r);
+	return (uint8_t *)base + off;
+}
+
+/* What the release callback of a raw region was called with. */
+struct test_release_log {
+	int calls;                   /* atomic: release may run on any thread */
+	void *addr;
+	uint64_t size;
+	void *opaque;
+};
+
+/* Release callback for vmmem_region_new_raw(); opaque is a
+ * struct test_release_log. */
+static inline void test_release_cb(void *addr, uint64_t size, void *opaque)
+{
+	struct test_release_log *l = opaque;
+
+	l->addr = addr;
+	l->size = size;
+	l->opaque = opaque;
+	__atomic_add_fetch(&l->calls, 1, __ATOMIC_RELEASE);
+}
+
+/* A raw region over fresh anonymous memory (returned in *mem; the caller
+ * unmaps it), logging its release in l. */
+static inline struct vmmem_region *test_raw_region(uint64_t size,
+						   struct test_release_log *l,
+						   void **mem)
+{
+	struct vmmem_region *r = NULL;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	ck_assert_int_eq(vmmem_region_new_raw(&r, p, size, test_release_cb, l,
+					      0), 0);
+	*mem = p;
+	return r;
+}
+
+/* ------------------------------------------------------------ contents */
+
+/* Deterministic, non-repeating bytes; different seeds differ at every
+ * byte. */
+static inline void test_pattern(uint8_t *buf, size_t len, unsigned int seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(seed * 151u + i * 11u + (i >> 8) * 3u + 1u);
+}
+
+/* Whether all len bytes at p are c. */
+static inline int test_all_bytes(const void *p, int c, size_t len)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		if (b[i] != (unsigned char)c)
+			return 0;
+	return 1;
+}
+
+/* Checks the guest bytes [gpa, gpa + len) read with vmmem_read_exact()
+ * equal want, byte by byte. */
+static inline void test_expect_bytes(struct vmmem *m, uint64_t gpa,
+				     const uint8_t *want, size_t len)
+{
+	static uint8_t got[0x10000];
+
+	ck_assert_uint_le(len, sizeof(got));
+	ck_assert_int_eq(vmmem_read_exact(m, gpa, got, len), 0);
+	for (size_t i = 0; i < len; i++)
+		if (got[i] != want[i])
+			ck_abort_msg("guest byte at GPA 0x%llx is 0x%02x, want 0x%02x",
+				     (unsigned long long)(gpa + i), got[i], want[i]);
+}
+
+/* ----------------------------------------------------------------- files */
+
+/* Sizes fd to size bytes and fills it with byte c. */
+static inline void test_fill_fd(int fd, uint64_t size, int c)
+{
+	char buf[4096];
+
+	ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+	memset(buf, c, sizeof(buf));
+	for (uint64_t off = 0; off < size; off += sizeof(buf))
+		ck_assert_int_eq(pwrite(fd, buf, sizeof(buf), (off_t)off),
+				 (ssize_t)sizeof(buf));
+}
+
+/* A memfd of size bytes filled with byte c. */
+static inline int test_filled_memfd(uint64_t size, int c)
+{
+	int fd = memfd_create("vmmem-test", MFD_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	test_fill_fd(fd, size, c);
+	return fd;
+}
+
+/* An empty regular file in /tmp, already unlinked. */
+static inline int test_tmpfile(void)
+{
+	char path[] = "/tmp/vmmem-test-XXXXXX";
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	unlink(path);
+	return fd;
+}
+
+/* ----------------------------------------------------- process resources */
+
+/* Open file descriptors of this process. */
+static inline int test_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Mappings of this process (lines of /proc/self/maps). */
+static inline int test_count_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	int n = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+/* ------------------------------------------------------------------ run */
 
 /* Runs one suite; the exit status is what automake's test driver reads. */
 static inline int test_run(Suite *s)
