@@ -6,8 +6,9 @@
 #ifndef VMMEM_COPY_H
 #define VMMEM_COPY_H
 
-#include <string.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #define ALIGNED_TO(p, n) (((uintptr_t)(p) & ((n) - 1)) == 0)
 
@@ -41,6 +42,9 @@ static inline void copy_from_guest(void *dst, const uint8_t *guest, size_t len)
 			return;
 		}
 		break;
+	case 16:                /* a virtio descriptor: no call for it */
+		memcpy(dst, guest, 16);
+		return;
 	}
 	memcpy(dst, guest, len);
 }
@@ -78,8 +82,17 @@ static inline void copy_to_guest(uint8_t *guest, const void *src, size_t len)
 			return;
 		}
 		break;
+	case 16:
+		memcpy(guest, src, 16);
+		return;
 	}
 	memcpy(guest, src, len);
+}
+
+/* The sizes the access fast paths copy without a call. */
+static inline bool small_copy(size_t len)
+{
+	return len == 1 || len == 2 || len == 4 || len == 8 || len == 16;
 }
 
 #endif

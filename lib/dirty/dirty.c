@@ -14,24 +14,24 @@
 
 #include "dirty/dirty.h"
 
-static bool writers_fence;        /* set once: membarrier is unavailable */
+bool dirty_writers_fence;          /* set once: membarrier is unavailable */
 static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
 
 static void membarrier_register(void)
 {
 	if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
 		    0, 0) < 0)
-		__atomic_store_n(&writers_fence, true, __ATOMIC_RELEASE);
+		__atomic_store_n(&dirty_writers_fence, true, __ATOMIC_RELEASE);
 }
 
 /* Should membarrier stop working (a seccomp filter installed later), the
  * writers fence from then on. */
 static void harvest_barrier(void)
 {
-	if (!__atomic_load_n(&writers_fence, __ATOMIC_ACQUIRE) &&
+	if (!__atomic_load_n(&dirty_writers_fence, __ATOMIC_ACQUIRE) &&
 	    syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
 		return;
-	__atomic_store_n(&writers_fence, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&dirty_writers_fence, true, __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
@@ -54,7 +54,7 @@ void dirty_log_set(struct dirty_log *log, uint64_t first, uint64_t last)
 {
 	uint64_t a = first - log->first_page, b = last - log->first_page;
 
-	if (unlikely(__atomic_load_n(&writers_fence, __ATOMIC_RELAXED)))
+	if (unlikely(__atomic_load_n(&dirty_writers_fence, __ATOMIC_RELAXED)))
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	else
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);

@@ -16,15 +16,38 @@ struct dirty_log *dirty_log_new(const struct slot *s, unsigned int shift);
 void dirty_mark_backed(const struct table *t, uint64_t gpa, uint64_t len);
 void dirty_log_set(struct dirty_log *log, uint64_t first, uint64_t last);
 
+/* Set once membarrier is found unusable: writers then fence (dirty.c). */
+extern bool dirty_writers_fence;
+
+/* Check before set: a page already dirty costs one load. */
+static inline void dirty_log_set_one(struct dirty_log *log, uint64_t page)
+{
+	uint64_t idx = page - log->first_page, bit = 1ull << (idx % 64);
+	uint64_t *word = &log->words[idx / 64];
+
+	if (unlikely(__atomic_load_n(&dirty_writers_fence, __ATOMIC_RELAXED)))
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	else
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (!(__atomic_load_n(word, __ATOMIC_RELAXED) & bit))
+		__atomic_fetch_or(word, bit, __ATOMIC_RELEASE);
+}
+
 /* Called by every write path after it wrote [gpa, gpa + len) inside slot s;
  * while logging is off this is one predictable branch. */
 static inline void dirty_note(const struct table *t, const struct slot *s,
 			      uint64_t gpa, uint64_t len)
 {
+	uint64_t first, last;
+
 	if (likely(!s->dirty) || !len)
 		return;
-	dirty_log_set(s->dirty, gpa >> t->dirty_shift,
-		      (gpa + len - 1) >> t->dirty_shift);
+	first = gpa >> t->dirty_shift;
+	last = (gpa + (len - 1)) >> t->dirty_shift;
+	if (first == last)
+		dirty_log_set_one(s->dirty, first);
+	else
+		dirty_log_set(s->dirty, first, last);
 }
 
 #endif

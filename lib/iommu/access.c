@@ -88,6 +88,18 @@ static int apply_exact(struct vmmem_iommu *iommu, uint64_t iova, uint64_t len,
 	uint64_t done = 0;
 	int ret = 0;
 
+	/* One IOTLB entry: the direct function is all or nothing already. */
+	if (iotlb_translate(t, &w, p, 1) == 1 && !w.left) {
+		if (op == EXACT_READ)
+			ret = vmmem_read_exact(iommu->mem, p[0].gpa, buf, len);
+		else if (op == EXACT_WRITE)
+			ret = vmmem_write_exact(iommu->mem, p[0].gpa, buf, len);
+		else
+			ret = vmmem_fill(iommu->mem, p[0].gpa, byte, len);
+		iotlb_exit();
+		return ret;
+	}
+	w = (struct iotlb_walk){ .iova = iova, .left = len, .perm = perm };
 	while (!ret && w.left && w.stop == IOTLB_DONE) {
 		size_t n = iotlb_translate(t, &w, p, PIECES);
 

@@ -4,6 +4,9 @@
 #ifndef VMMEM_IOTLB_H
 #define VMMEM_IOTLB_H
 
+#ifndef _LGPL_SOURCE
+#define _LGPL_SOURCE          /* see lib/space/table.h */
+#endif
 #include <urcu/urcu-bp.h>
 
 #include "vmmem-private.h"

@@ -4,6 +4,8 @@
 
 #include "space/table.h"
 
+__thread struct lookup_hint space_hint;
+
 struct table *table_alloc(size_t count)
 {
 	struct table *t = calloc(1, sizeof(*t) + count * sizeof(struct slot));
