@@ -90,6 +90,20 @@ struct test_release_log {
 	void *opaque;
 };
 
+/* The release of a removed region runs after a grace period, possibly on
+ * liburcu's call_rcu thread: wait (at most 5 s) for `want` calls. */
+static inline int test_wait_release(struct test_release_log *l, int want)
+{
+	for (int i = 0; i < 5000; i++) {
+		int calls = __atomic_load_n(&l->calls, __ATOMIC_ACQUIRE);
+
+		if (calls >= want)
+			return calls;
+		usleep(1000);
+	}
+	return __atomic_load_n(&l->calls, __ATOMIC_ACQUIRE);
+}
+
 /* Release callback for vmmem_region_new_raw(); opaque is a
  * struct test_release_log. */
 static inline void test_release_cb(void *addr, uint64_t size, void *opaque)

@@ -99,7 +99,6 @@ void dirty_mark_backed(const struct table *t, uint64_t gpa, uint64_t len)
 static int rebuild(struct vmmem *m, unsigned int shift)
 {
 	struct table *old = m->table, *t = table_alloc(old->count);
-	struct dirty_log **logs;
 	size_t i;
 
 	if (!t)
@@ -117,19 +116,10 @@ static int rebuild(struct vmmem *m, unsigned int shift)
 		free(t);
 		return -ENOMEM;
 	}
-	logs = malloc((old->count ? old->count : 1) * sizeof(*logs));
-	for (i = 0; !shift && logs && i < old->count; i++) {
-		logs[i] = old->slots[i].dirty;
-		t->slots[i].dirty = NULL;
-	}
-	if (!shift && !logs) {
-		free(t);
-		return -ENOMEM;
-	}
-	table_publish(m, t);
 	for (i = 0; !shift && i < t->count; i++)
-		free(logs[i]);
-	free(logs);
+		t->slots[i].dirty = NULL;
+	old->drop_logs = !shift;        /* stop: the logs go with the old table */
+	table_publish(m, t);
 	return 0;
 }
 

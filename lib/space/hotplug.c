@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /* Adding and removing regions while other threads access guest memory.
  *
- * A writer copies the table with the change applied, publishes the copy and
- * waits for a grace period before freeing the old one (table_publish); only
- * then does a removed region lose the address space's reference, so readers
- * still on the old table never see its memory go.  Mappings from vmmem_map()
- * hold references of their own. */
+ * A writer copies the table with the change applied and publishes the copy
+ * (table_publish); a removed region keeps the address space's reference
+ * until the old table is reclaimed after a grace period, so readers still on
+ * it never see its memory go.  Mappings from vmmem_map() hold references of
+ * their own. */
 #include <stdlib.h>
 
 #include "dirty/dirty.h"
@@ -65,7 +65,7 @@ VMMEM_EXPORT int vmmem_remove_region(struct vmmem *m, uint64_t gpa,
 				     struct vmmem_region **removed)
 {
 	struct table *old, *t;
-	struct slot gone = { 0 };
+	struct slot gone;
 	size_t pos;
 	int ret = -ENOENT;
 
@@ -85,17 +85,15 @@ VMMEM_EXPORT int vmmem_remove_region(struct vmmem *m, uint64_t gpa,
 	memcpy(t->slots, old->slots, pos * sizeof(gone));
 	memcpy(t->slots + pos, old->slots + pos + 1,
 	       (old->count - pos - 1) * sizeof(gone));
+	/* Readers still on the old table may copy from the region: the
+	 * address space's reference goes with that table. */
+	old->drop_region = gone.region;
+	old->drop_log = gone.dirty;
+	if (removed)
+		*removed = vmmem_region_ref(gone.region);
 	table_publish(m, t);
-
-	free(gone.dirty);
 	ret = 0;
 out:
 	pthread_mutex_unlock(&m->lock);
-	/* Outside the lock: the last reference may run a release callback,
-	 * and that may call back into this address space. */
-	if (!ret && removed)
-		*removed = gone.region;       /* the address space's reference */
-	else if (!ret)
-		vmmem_region_unref(gone.region);
 	return ret;
 }

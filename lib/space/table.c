@@ -44,13 +44,22 @@ size_t table_first_from(const struct table *t, uint64_t gpa)
 	return lo;
 }
 
+static void table_reclaim(struct rcu_head *head)
+{
+	struct table *t = caa_container_of(head, struct table, rcu);
+
+	for (size_t i = 0; t->drop_logs && i < t->count; i++)
+		free(t->slots[i].dirty);
+	free(t->drop_log);
+	vmmem_region_unref(t->drop_region);
+	free(t);
+}
+
 void table_publish(struct vmmem *m, struct table *t)
 {
 	struct table *old = m->table;
 
 	__atomic_store_n(&m->table, t, __ATOMIC_RELEASE);
-	if (old) {
-		urcu_bp_synchronize_rcu();
-		free(old);
-	}
+	if (old)
+		urcu_bp_call_rcu(&old->rcu, table_reclaim);
 }

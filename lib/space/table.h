@@ -2,9 +2,12 @@
 /* The published region table of a struct vmmem and the read side of it.
  *
  * A table is immutable once published.  Writers (hotplug, dirty start/stop)
- * build a new one under vmmem->lock, publish it with a release store, wait
- * for a grace period and free the old one; readers bracket their accesses
- * with space_enter()/space_exit() (liburcu-bp: no lock, no shared write). */
+ * build a new one under vmmem->lock and publish it with a release store;
+ * the old one, and whatever it was the last to reference, is released by
+ * an RCU callback after a grace period.  Writers do not wait for readers:
+ * hotplug at a high rate would otherwise take the CPU the readers need.
+ * Readers bracket their accesses with space_enter()/space_exit()
+ * (liburcu-bp: no lock, no shared write). */
 #ifndef VMMEM_TABLE_H
 #define VMMEM_TABLE_H
 
@@ -31,8 +34,13 @@ struct slot {
 };
 
 struct table {
+	struct rcu_head rcu;
 	size_t count;
 	unsigned int dirty_shift;     /* log2 of the dirty page size, 0 = off */
+	/* Released with the table, once no reader can still see it: */
+	struct vmmem_region *drop_region;   /* a removed region's reference */
+	struct dirty_log *drop_log;         /* its dirty log */
+	bool drop_logs;                     /* every slot's log (logging off) */
 	struct slot slots[];          /* sorted by gpa, non-overlapping */
 };
 

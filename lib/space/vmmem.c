@@ -33,6 +33,9 @@ VMMEM_EXPORT void vmmem_free(struct vmmem *m)
 
 	if (!m)
 		return;
+	/* Old tables still waiting for their grace period hold references
+	 * to regions: release them before returning, as a caller expects. */
+	urcu_bp_barrier();
 	t = m->table;
 	for (size_t i = 0; i < t->count; i++) {
 		free(t->slots[i].dirty);
