@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "testutil.h"
@@ -490,6 +491,42 @@ START_TEST(dirty_start_stop_under_writers)
 }
 END_TEST
 
+/* Old tables are released by liburcu's call_rcu thread, which a forked
+ * child does not inherit: a child must still be able to go on hotplugging
+ * and free its address space, its releases done, without hanging. */
+START_TEST(fork_after_hotplug)
+{
+	struct vmmem_region *r = test_region(4096);
+	struct vmmem *m = NULL;
+	int status = -1;
+	pid_t pid;
+
+	ck_assert_int_eq(vmmem_new(&m, 0), 0);
+	for (int i = 0; i < 20; i++) {
+		ck_assert_int_eq(vmmem_add_region(m, 0, r), 0);
+		ck_assert_int_eq(vmmem_remove_region(m, 0, 4096, NULL), 0);
+	}
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int ok = 1;
+
+		alarm(10);              /* a hang fails the test */
+		for (int i = 0; i < 20; i++)
+			ok &= vmmem_add_region(m, 0, r) == 0 &&
+			      vmmem_remove_region(m, 0, 4096, NULL) == 0;
+		vmmem_free(m);
+		vmmem_region_unref(r);
+		_exit(ok ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "child status 0x%x", status);
+	vmmem_free(m);
+	vmmem_region_unref(r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("hotplug");
@@ -500,6 +537,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, hotplug_under_access);
 	tcase_add_test(tc, map_survives_concurrent_remove);
 	tcase_add_test(tc, dirty_start_stop_under_writers);
+	tcase_add_test(tc, fork_after_hotplug);
 	suite_add_tcase(s, tc);
 	return s;
 }
