@@ -8,10 +8,13 @@ __thread struct lookup_hint space_hint;
 
 struct table *table_alloc(size_t count)
 {
-	struct table *t = calloc(1, sizeof(*t) + count * sizeof(struct slot));
+	size_t bytes = sizeof(struct table) + count * sizeof(struct slot);
+	struct table *t;
 
-	if (t)
-		t->count = count;
+	if (posix_memalign((void **)&t, 64, bytes))
+		return NULL;
+	memset(t, 0, bytes);
+	t->count = count;
 	return t;
 }
 
