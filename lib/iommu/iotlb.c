@@ -196,7 +196,9 @@ static const struct iotlb_entry *find(const struct iotlb *t, uint64_t iova)
 {
 	size_t lo = 0, hi = t->count;
 
-	if (mru_tlb == t && mru_idx < t->count &&
+	/* As for the region table: below 8 entries searching is as cheap,
+	 * and the hint's branch mispredicts on scattered IOVAs. */
+	if (t->count >= 8 && mru_tlb == t && mru_idx < t->count &&
 	    iova >= t->e[mru_idx].iova && iova <= t->e[mru_idx].last)
 		return &t->e[mru_idx];
 	while (lo < hi) {
