@@ -114,7 +114,7 @@ static struct space *space_new(size_t nregions, uint64_t stride)
 		die("vmmem_new", ret);
 	for (size_t i = 0; i < nregions; i++) {
 		struct vmmem_region *r;
-		void *host;
+		void *host = NULL;
 
 		if ((ret = vmmem_region_new(&r, REGION_SIZE, &o)) ||
 		    (ret = vmmem_add_region(sp->mem, i * stride, r)) ||
