@@ -69,6 +69,7 @@ int vmmem_region_fd(const struct vmmem_region *region, uint64_t *offset);
 int vmmem_region_flags(const struct vmmem_region *region, unsigned int *flags);
 int vmmem_region_discard(struct vmmem_region *region, uint64_t offset,
 			 uint64_t len);
+int vmmem_region_check(const struct vmmem_region *region);
 
 /* ------------------------------------------------------------------- Xen */
 
