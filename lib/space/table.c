@@ -59,23 +59,31 @@ static void table_reclaim(struct rcu_head *head)
 }
 
 /* liburcu documents call_rcu_{before,after}_fork_* as required around a
- * fork() without exec() in programs that use call_rcu.  A library cannot
- * ask its callers for that, so it registers them itself, once.  (liburcu
- * 0.13 copes without them here, but that is not what it promises.) */
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+ * fork() without exec() in programs that use call_rcu; without them a
+ * forked child can wait for ever in vmmem_free.  A library cannot ask its
+ * callers for that, so it registers them itself, from vmmem_new, where a
+ * failure can be reported; a failed registration is tried again. */
+static pthread_mutex_t atfork_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool atfork_registered;
 
-static void register_atfork(void)
+int space_register_atfork(void)
 {
-	pthread_atfork(urcu_bp_call_rcu_before_fork,
-		       urcu_bp_call_rcu_after_fork_parent,
-		       urcu_bp_call_rcu_after_fork_child);
+	int ret = 0;
+
+	pthread_mutex_lock(&atfork_lock);
+	if (!atfork_registered) {
+		ret = -pthread_atfork(urcu_bp_call_rcu_before_fork,
+				      urcu_bp_call_rcu_after_fork_parent,
+				      urcu_bp_call_rcu_after_fork_child);
+		atfork_registered = !ret;
+	}
+	pthread_mutex_unlock(&atfork_lock);
+	return ret;
 }
 
 void table_publish(struct vmmem *m, struct table *t)
 {
 	struct table *old = m->table;
-
-	pthread_once(&atfork_once, register_atfork);
 
 	__atomic_store_n(&m->table, t, __ATOMIC_RELEASE);
 	if (old)

@@ -133,5 +133,7 @@ size_t table_first_from(const struct table *t, uint64_t gpa);
 
 struct table *table_alloc(size_t count);
 void table_publish(struct vmmem *m, struct table *t);
+/* Registers liburcu's call_rcu fork handlers once per process. */
+int space_register_atfork(void);
 
 #endif

@@ -10,6 +10,8 @@ VMMEM_EXPORT int vmmem_new(struct vmmem **out, unsigned int flags)
 
 	if (!out || flags)
 		return -EINVAL;
+	if (space_register_atfork())
+		return -ENOMEM;
 	/* The mapping buckets are cache-line aligned, so the object is too. */
 	if (posix_memalign((void **)&m, 64, sizeof(*m)))
 		return -ENOMEM;
