@@ -67,6 +67,51 @@ START_TEST(rw_two_regions)
 }
 END_TEST
 
+/* The sizes the access paths copy without a call (1, 2, 4, 8, 16 bytes;
+ * 2, 4 and 8 as one load or store when naturally aligned) at every
+ * alignment: the bytes land where they should, in order, and the
+ * neighbours stay; and the same across the A/B boundary. */
+START_TEST(rw_small_sizes_any_alignment)
+{
+	static const size_t sizes[] = { 1, 2, 3, 4, 5, 8, 16 };
+	struct vmmem *m = mk_space();
+	uint8_t in[16], out[16], *h;
+
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t n = sizes[k];
+
+		for (uint64_t mis = 0; mis < 16; mis++) {
+			const uint64_t gpa = 0x1000 + 0x40 * mis + mis;
+			const uint64_t edge = B_GPA - n + mis % n;
+
+			test_pattern(in, n, (unsigned int)(n * 16 + mis));
+			ck_assert_int_eq(vmmem_write(m, gpa, in, n), (ssize_t)n);
+			h = test_host_of_gpa(m, gpa);
+			ck_assert_mem_eq(h, in, n);
+			ck_assert_uint_eq(h[-1], 0);
+			ck_assert_uint_eq(h[n], 0);
+			memset(out, 0xee, sizeof(out));
+			ck_assert_int_eq(vmmem_read(m, gpa, out, n), (ssize_t)n);
+			ck_assert_mem_eq(out, in, n);
+			if (n < sizeof(out))            /* n bytes, no more */
+				ck_assert_uint_eq(out[n], 0xee);
+			memset(out, 0, sizeof(out));
+			ck_assert_int_eq(vmmem_write_exact(m, gpa, out, n), 0);
+			ck_assert(test_all_bytes(h, 0, n));
+
+			/* Ending at or straddling the end of A. */
+			ck_assert_int_eq(vmmem_write_exact(m, edge, in, n), 0);
+			memset(out, 0xee, sizeof(out));
+			ck_assert_int_eq(vmmem_read_exact(m, edge, out, n), 0);
+			ck_assert_mem_eq(out, in, n);
+			memset(out, 0, sizeof(out));
+			ck_assert_int_eq(vmmem_write_exact(m, edge, out, n), 0);
+		}
+	}
+	vmmem_free(m);
+}
+END_TEST
+
 START_TEST(rw_stops_at_hole)
 {
 	struct vmmem *m = mk_space();
@@ -571,6 +616,7 @@ static Suite *suite(void)
 	tc = tcase_create("read_write");
 	tcase_add_test(tc, rw_one_region);
 	tcase_add_test(tc, rw_two_regions);
+	tcase_add_test(tc, rw_small_sizes_any_alignment);
 	tcase_add_test(tc, rw_stops_at_hole);
 	tcase_add_test(tc, rw_unbacked_start);
 	tcase_add_test(tc, rw_args);

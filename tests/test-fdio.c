@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -368,6 +369,88 @@ START_TEST(read_fd_marks_dirty)
 }
 END_TEST
 
+/* ------------------------------------------------------ many regions */
+
+/* Spec: fewer bytes than requested may be transferred when the range
+ * crosses a very large number of regions; calling again for the rest moves
+ * all of it.  200 adjacent one-page regions, file -> guest -> file. */
+#define MANY 200
+
+static struct vmmem *mk_many(uint64_t ps)
+{
+	static uint64_t gpa[MANY], size[MANY];
+
+	for (size_t i = 0; i < MANY; i++) {
+		gpa[i] = i * ps;
+		size[i] = ps;
+	}
+	return test_space(MANY, gpa, size);
+}
+
+START_TEST(many_regions_call_again)
+{
+	const uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE), len = MANY * ps;
+	struct vmmem *m = mk_many(ps);
+	uint8_t *src = malloc(len), *back = malloc(len);
+	int in = test_tmpfile(), out = test_tmpfile(), calls;
+	uint64_t done;
+
+	ck_assert_ptr_nonnull(src);
+	ck_assert_ptr_nonnull(back);
+	ck_assert_int_eq(vmmem_num_regions(m), MANY);
+	test_pattern(src, len, 7);
+	ck_assert_int_eq(pwrite(in, src, len, 0), (ssize_t)len);
+
+	/* file -> guest, positional: each call moves a non-empty prefix. */
+	for (done = 0, calls = 0; done < len && calls < MANY; calls++) {
+		ssize_t n = vmmem_pread_fd(m, done, in, len - done, (off_t)done);
+
+		ck_assert_int_gt(n, 0);
+		ck_assert_uint_le((uint64_t)n, len - done);
+		done += (uint64_t)n;
+	}
+	ck_assert_uint_eq(done, len);
+	ck_assert_int_eq(pos(in), 0);           /* positional: untouched */
+	for (uint64_t off = 0; off < len; off += 0x10000)
+		test_expect_bytes(m, off, src + off,
+				  len - off < 0x10000 ? len - off : 0x10000);
+
+	/* guest -> file, at the file position, which advances. */
+	for (done = 0, calls = 0; done < len && calls < MANY; calls++) {
+		ssize_t n = vmmem_write_fd(m, done, out, len - done);
+
+		ck_assert_int_gt(n, 0);
+		ck_assert_uint_le((uint64_t)n, len - done);
+		done += (uint64_t)n;
+	}
+	ck_assert_uint_eq(done, len);
+	ck_assert_int_eq(pos(out), (off_t)len);
+	ck_assert_int_eq(pread(out, back, len, 0), (ssize_t)len);
+	ck_assert_mem_eq(back, src, len);
+
+	/* file -> guest again, at the file position, which advances. */
+	memset(back, 0, len);
+	ck_assert_int_eq(vmmem_fill(m, 0, 0, len), 0);
+	ck_assert_int_eq(lseek(in, 0, SEEK_SET), 0);
+	for (done = 0, calls = 0; done < len && calls < MANY; calls++) {
+		ssize_t n = vmmem_read_fd(m, done, in, len - done);
+
+		ck_assert_int_gt(n, 0);
+		done += (uint64_t)n;
+	}
+	ck_assert_uint_eq(done, len);
+	ck_assert_int_eq(pos(in), (off_t)len);
+	ck_assert_int_eq(vmmem_read_exact(m, 0, back, len), 0);
+	ck_assert_mem_eq(back, src, len);
+
+	free(src);
+	free(back);
+	close(in);
+	close(out);
+	vmmem_free(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("fdio");
@@ -393,6 +476,10 @@ static Suite *suite(void)
 
 	tc = tcase_create("dirty");
 	tcase_add_test(tc, read_fd_marks_dirty);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("many_regions");
+	tcase_add_test(tc, many_regions_call_again);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -205,6 +205,42 @@ START_TEST(unmap_overlapping_mappings_any_order)
 }
 END_TEST
 
+/* The same two pairs, mapped in the other order: which mapping an unmap
+ * ends must not depend on the order the mappings were made in.  The
+ * read-only one takes written == 0 even when the writable one came first,
+ * and the short writable one takes the small count even when the long one
+ * came first, so the other's unmap still succeeds. */
+START_TEST(unmap_overlapping_mappings_reverse_order)
+{
+	struct vmmem *m = mk_space();
+	uint64_t len;
+	void *a = NULL, *b = NULL;
+
+	ck_assert_int_eq(vmmem_dirty_start(m, 4096), 0);
+	len = 16;
+	ck_assert_int_eq(vmmem_map(m, 0x1000, &len, VMMEM_MAP_WRITE, &a), 0);
+	len = 4096;
+	ck_assert_int_eq(vmmem_map(m, 0x1000, &len, VMMEM_MAP_READ, &b), 0);
+	ck_assert_ptr_eq(a, b);
+	ck_assert_int_eq(vmmem_unmap(m, a, 0), 0);      /* the read-only one */
+	ck_assert_int_eq(vmmem_unmap(m, a, 16), 0);     /* the writable one */
+	ck_assert_int_eq(vmmem_unmap(m, a, 0), -ENOENT);
+	ck_assert_int_eq(vmmem_dirty_test(m, 0x1000), 1);
+
+	/* Two writable ones, the long one made first. */
+	len = 4096;
+	ck_assert_int_eq(vmmem_map(m, 0x3000, &len, VMMEM_MAP_WRITE, &a), 0);
+	len = 16;
+	ck_assert_int_eq(vmmem_map(m, 0x3000, &len, VMMEM_MAP_WRITE, &b), 0);
+	ck_assert_ptr_eq(a, b);
+	ck_assert_int_eq(vmmem_unmap(m, a, 10), 0);
+	ck_assert_int_eq(vmmem_unmap(m, a, 100), 0);
+	ck_assert_int_eq(vmmem_unmap(m, a, 0), -ENOENT);
+	ck_assert_int_eq(vmmem_dirty_test(m, 0x3000), 1);
+	vmmem_free(m);
+}
+END_TEST
+
 /* Spec: host must be the pointer vmmem_map returned; any other pointer is
  * unknown, even one inside a live mapping. */
 START_TEST(unmap_pointer_not_returned_by_map)
@@ -374,6 +410,178 @@ START_TEST(unmap_marks_dirty)
 }
 END_TEST
 
+/* ----------------------------------------------- many live mappings */
+
+/* Spec: any number of mappings may be live at once, each ended by its own
+ * vmmem_unmap().  512 mappings of distinct pointers, ended in an order
+ * unrelated to the order they were made in: each unmap ends its own
+ * mapping only, the region stays pinned until the last one ends, and bytes
+ * written to it after its removal are not logged. */
+#define NMAPS 512
+
+START_TEST(many_live_mappings)
+{
+	const uint64_t size = NMAPS * 0x40ull, gpa = 0x100000;
+	struct test_release_log log = { 0 };
+	struct vmmem *m = mk_space();
+	struct vmmem_region *r;
+	static void *h[NMAPS];
+	uint64_t bm[1] = { 0 };
+	void *mem;
+
+	r = test_raw_region(size, &log, &mem);
+	ck_assert_int_eq(vmmem_add_region(m, gpa, r), 0);
+	vmmem_region_unref(r);
+	ck_assert_int_eq(vmmem_dirty_start(m, 4096), 0);
+	for (int i = 0; i < NMAPS; i++) {
+		uint64_t len = 0x40;
+
+		ck_assert_int_eq(vmmem_map(m, gpa + i * 0x40ull, &len,
+					   VMMEM_MAP_READ | VMMEM_MAP_WRITE,
+					   &h[i]), 0);
+		ck_assert_uint_eq(len, 0x40);
+		ck_assert_ptr_eq(h[i], (uint8_t *)mem + i * 0x40);
+		memset(h[i], i & 0xff, 0x40);
+	}
+	ck_assert_int_eq(vmmem_remove_region(m, gpa, size, NULL), 0);
+	/* Odd ones first, from the top down; only mappings in the first
+	 * page (i < 64) declare bytes written. */
+	for (int i = NMAPS - 1; i > 0; i -= 2) {
+		ck_assert_int_eq(vmmem_unmap(m, h[i], i < 64 ? 0x40 : 0), 0);
+		ck_assert_int_eq(vmmem_unmap(m, h[i], 0), -ENOENT);
+	}
+	/* The even ones are still live, and still pin the region. */
+	ck_assert_int_eq(log.calls, 0);
+	/* Then the even ones, upwards. */
+	for (int i = 0; i < NMAPS; i += 2) {
+		ck_assert_int_eq(vmmem_unmap(m, h[i], i < 64 ? 0x40 : 0), 0);
+		ck_assert_int_eq(vmmem_unmap(m, h[i], 0), -ENOENT);
+	}
+	ck_assert_int_eq(test_wait_release(&log, 1), 1);
+	for (int i = 0; i < NMAPS; i++)
+		ck_assert(test_all_bytes((uint8_t *)mem + i * 0x40, i & 0xff,
+					 0x40));
+	/* The region was removed before the unmaps: nothing is logged. */
+	ck_assert_int_eq(vmmem_dirty_harvest(m, gpa, size, bm), 0);
+	vmmem_free(m);
+	munmap(mem, size);
+}
+END_TEST
+
+/* The same while the region stays: written bytes are logged per page. */
+START_TEST(many_live_mappings_dirty)
+{
+	struct vmmem *m = mk_space();
+	static void *h[NMAPS];
+	uint64_t bm[1] = { 0 };
+
+	ck_assert_int_eq(vmmem_dirty_start(m, 4096), 0);
+	for (int i = 0; i < NMAPS; i++) {
+		uint64_t len = 0x20;
+
+		ck_assert_int_eq(vmmem_map(m, i * 0x40ull, &len, VMMEM_MAP_WRITE,
+					   &h[i]), 0);
+	}
+	/* Declared written: the mappings of pages 1, 3 and 7 (0x40 apart,
+	 * 64 per page), ended in reverse. */
+	for (int i = NMAPS - 1; i >= 0; i--) {
+		int page = i / 64;
+
+		ck_assert_int_eq(vmmem_unmap(m, h[i], (page == 1 || page == 3 ||
+						      page == 7) && i % 64 == 5
+						     ? 0x20 : 0), 0);
+	}
+	ck_assert_int_eq(vmmem_dirty_harvest(m, 0, 0x8000, bm), 3);
+	ck_assert_uint_eq(bm[0], (1ull << 1) | (1ull << 3) | (1ull << 7));
+	vmmem_free(m);
+}
+END_TEST
+
+/* Spec (vmmem_free): mappings still open are ended, and the region is
+ * destroyed unless something else still references it. */
+START_TEST(free_ends_open_mappings)
+{
+	const uint64_t size = 0x2000;
+	struct test_release_log log = { 0 };
+	struct vmmem_region *r;
+	struct vmmem *m = mk_space();
+	uint64_t len = 0x100;
+	void *mem, *a = NULL, *b = NULL;
+
+	r = test_raw_region(size, &log, &mem);
+	ck_assert_int_eq(vmmem_add_region(m, 0x100000, r), 0);
+	vmmem_region_unref(r);
+	ck_assert_int_eq(vmmem_map(m, 0x100000, &len, VMMEM_MAP_WRITE, &a), 0);
+	len = 0x1000;
+	ck_assert_int_eq(vmmem_map(m, 0x101000, &len, VMMEM_MAP_READ, &b), 0);
+	memcpy(a, "free", 4);
+	vmmem_free(m);
+	/* Both mappings ended with the address space, and with them the last
+	 * references: the region was released before vmmem_free() returned. */
+	ck_assert_int_eq(log.calls, 1);
+	ck_assert_ptr_eq(log.addr, mem);
+	ck_assert_uint_eq(log.size, size);
+	ck_assert_mem_eq(mem, "free", 4);
+	munmap(mem, size);
+}
+END_TEST
+
+/* ... while a region the caller still references is not destroyed. */
+START_TEST(free_open_mappings_caller_ref)
+{
+	const uint64_t size = 0x1000;
+	struct test_release_log log = { 0 };
+	struct vmmem_region *r;
+	struct vmmem *m = mk_space();
+	uint64_t len = 0x10, got = 0;
+	void *mem, *h = NULL;
+
+	r = test_raw_region(size, &log, &mem);
+	ck_assert_int_eq(vmmem_add_region(m, 0x100000, r), 0);
+	ck_assert_int_eq(vmmem_map(m, 0x100010, &len, VMMEM_MAP_READ, &h), 0);
+	vmmem_free(m);
+	ck_assert_int_eq(log.calls, 0);
+	ck_assert_int_eq(vmmem_region_size(r, &got), 0);
+	ck_assert_uint_eq(got, size);
+	vmmem_region_unref(r);
+	ck_assert_int_eq(log.calls, 1);
+	munmap(mem, size);
+}
+END_TEST
+
+/* Spec: bytes written to a region removed from mem in the meantime are not
+ * logged, even when the same region is placed again elsewhere: the GPA the
+ * mapping was made at is now other memory. */
+START_TEST(unmap_after_region_moved_not_logged)
+{
+	struct vmmem_region *r = test_region(0x2000);
+	struct vmmem *m = NULL;
+	uint64_t len = 0x800, bm[1] = { 0 };
+	uint8_t buf[4] = { 0 };
+	void *h = NULL;
+
+	ck_assert_int_eq(vmmem_new(&m, 0), 0);
+	ck_assert_int_eq(vmmem_add_region(m, 0, r), 0);
+	ck_assert_int_eq(vmmem_dirty_start(m, 4096), 0);
+	ck_assert_int_eq(vmmem_map(m, 0x1000, &len, VMMEM_MAP_WRITE, &h), 0);
+	ck_assert_uint_eq(len, 0x800);
+	ck_assert_int_eq(vmmem_remove_region(m, 0, 0x2000, NULL), 0);
+	/* The region again, one page higher: GPA 0x1000 is now its first
+	 * page, and the mapped bytes are at GPA 0x2000. */
+	ck_assert_int_eq(vmmem_add_region(m, 0x1000, r), 0);
+	memcpy(h, "move", 4);
+	ck_assert_int_eq(vmmem_unmap(m, h, 4), 0);
+	ck_assert_int_eq(vmmem_dirty_harvest(m, 0, 0x4000, bm), 0);
+	ck_assert_uint_eq(bm[0], 0);
+	ck_assert_int_eq(vmmem_dirty_test(m, 0x1000), 0);
+	/* The bytes themselves are in the region, at its new place. */
+	ck_assert_int_eq(vmmem_read_exact(m, 0x2000, buf, 4), 0);
+	ck_assert_mem_eq(buf, "move", 4);
+	vmmem_region_unref(r);
+	vmmem_free(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("map");
@@ -390,17 +598,23 @@ static Suite *suite(void)
 	tcase_add_test(tc, unmap_written_beyond_mapped_len);
 	tcase_add_test(tc, unmap_written_on_readonly_mapping);
 	tcase_add_test(tc, unmap_overlapping_mappings_any_order);
+	tcase_add_test(tc, unmap_overlapping_mappings_reverse_order);
 	tcase_add_test(tc, unmap_pointer_not_returned_by_map);
+	tcase_add_test(tc, many_live_mappings);
+	tcase_add_test(tc, many_live_mappings_dirty);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("pinning");
 	tcase_add_test(tc, map_outlives_remove);
 	tcase_add_test(tc, map_removed_unmap_written_too_far);
 	tcase_add_test(tc, remove_without_mapping_releases);
+	tcase_add_test(tc, free_ends_open_mappings);
+	tcase_add_test(tc, free_open_mappings_caller_ref);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("dirty");
 	tcase_add_test(tc, unmap_marks_dirty);
+	tcase_add_test(tc, unmap_after_region_moved_not_logged);
 	suite_add_tcase(s, tc);
 	return s;
 }

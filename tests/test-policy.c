@@ -11,10 +11,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/mempolicy.h>
 
 #include "testutil.h"
@@ -288,6 +290,136 @@ START_TEST(mlock_flag)
 	ck_assert_uint_ge(v.locked_kb, MIB / KIB);
 	ck_assert(all_resident(h, MIB));
 	vmmem_region_unref(r);
+}
+END_TEST
+
+/* Resource-limit tests run in a child of their own, so the limits and
+ * capabilities they drop never reach another test (even with CK_FORK=no).
+ * The child cannot use ck_assert: CHILD_EXPECT prints what failed and
+ * makes it exit 1. */
+#define CHILD_EXPECT(cond)                                                    \
+	do {                                                                  \
+		if (!(cond)) {                                                \
+			fprintf(stderr, "%s:%d: in child: %s\n", __FILE__,    \
+				__LINE__, #cond);                             \
+			return 1;                                             \
+		}                                                             \
+	} while (0)
+
+/* Ends the child with exit(), whose handlers write the coverage counters
+ * of every instrumented module in a --coverage build (the library's too:
+ * __gcov_dump() would write this program's alone).  Under ASan with
+ * _exit(), so that LeakSanitizer does not scan the parent's heap, of which
+ * the child has a copy without the other threads. */
+static void child_exit(int status)
+{
+#ifdef __SANITIZE_ADDRESS__
+	_exit(status);
+#else
+	exit(status);
+#endif
+}
+
+static void run_in_child(int (*fn)(void), const char *what)
+{
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		child_exit(fn());
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "%s: child failed (status %#x; its message is above)",
+		      what, st);
+}
+
+static int child_count_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+/* Drops CAP_IPC_LOCK from the effective set, so that RLIMIT_MEMLOCK
+ * applies (it does not to a process with the capability, root's). */
+static int drop_ipc_lock(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return -1;
+	data[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
+	return (int)syscall(SYS_capset, &hdr, data);
+}
+
+/* Spec: with VMMEM_REGION_MLOCK, -EPERM when the caller may not lock
+ * memory (RLIMIT_MEMLOCK 0 and no CAP_IPC_LOCK), -ENOMEM when the region
+ * does not fit in RLIMIT_MEMLOCK; either way no mapping and no file
+ * descriptor is left behind.  A region within the limit is created. */
+static int mlock_limit_child(void)
+{
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_MLOCK);
+	struct vmmem_region *r = NULL;
+	struct rlimit rl;
+	int maps, fd = -1;
+
+	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, NULL) == 0);  /* warm-up */
+	vmmem_region_unref(r);
+	r = NULL;
+	maps = child_count_maps();
+	CHILD_EXPECT(maps > 0);
+	CHILD_EXPECT(drop_ipc_lock() == 0);
+	CHILD_EXPECT(getrlimit(RLIMIT_MEMLOCK, &rl) == 0);
+
+	rl.rlim_cur = 0;
+	CHILD_EXPECT(setrlimit(RLIMIT_MEMLOCK, &rl) == 0);
+	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == -EPERM);
+	CHILD_EXPECT(child_count_maps() == maps);
+
+	CHILD_EXPECT(rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= 256 * KIB);
+	rl.rlim_cur = 256 * KIB;
+	CHILD_EXPECT(setrlimit(RLIMIT_MEMLOCK, &rl) == 0);
+	CHILD_EXPECT(vmmem_region_new(&r, MIB, &o) == -ENOMEM);
+	CHILD_EXPECT(child_count_maps() == maps);
+	o.flags |= VMMEM_REGION_SHAREABLE;
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);   /* lowest free number */
+	CHILD_EXPECT(fd >= 0);
+	close(fd);
+	CHILD_EXPECT(vmmem_region_new(&r, MIB, &o) == -ENOMEM);
+	CHILD_EXPECT(r == NULL);
+	CHILD_EXPECT(child_count_maps() == maps);
+	/* The memfd was closed: the same number is free again. */
+	CHILD_EXPECT(open("/dev/null", O_RDONLY | O_CLOEXEC) == fd);
+	close(fd);
+
+	/* Within the limit. */
+	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == 0);
+	vmmem_region_unref(r);
+	return 0;
+}
+
+START_TEST(mlock_over_limit)
+{
+#ifdef __SANITIZE_ADDRESS__
+	printf("test-policy: SKIP mlock_over_limit: mlock() is a no-op "
+	       "under ASan\n");
+	return;
+#endif
+	run_in_child(mlock_limit_child, "RLIMIT_MEMLOCK");
 }
 END_TEST
 
@@ -636,6 +768,10 @@ START_TEST(hugetlb_validation)
 	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), -EINVAL);
 	o.hugepage_size = 32 * KIB;
 	ck_assert_int_eq(vmmem_region_new(&r, 64 * KIB, &o), -EINVAL);
+	/* A power of two no kernel supports: 2 TiB. */
+	o.hugepage_size = 1ull << 41;
+	ck_assert_int_eq(vmmem_region_new(&r, 1ull << 41, &o), -EINVAL);
+	ck_assert_ptr_null(r);
 	/* Size not a multiple of the huge page size. */
 	o.hugepage_size = 2 * MIB;
 	ck_assert_int_eq(vmmem_region_new(&r, 3 * MIB, &o), -EINVAL);
@@ -673,6 +809,45 @@ START_TEST(hugetlb_unavailable)
 		      memfd);
 	ck_assert_msg(anon < 0, "anonymous hugetlb region without huge pages: "
 		      "%d", anon);
+}
+END_TEST
+
+/* An fd region on a hugetlbfs file (here a hugetlb memfd) at an offset
+ * that is a multiple of the system page size but not of the huge page size:
+ * mmap(2) refuses it with EINVAL, and the library before it, leaving no
+ * descriptor open.  Needs no huge page. */
+START_TEST(hugetlb_fd_offset)
+{
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_FD);
+	struct vmmem_region *r = NULL;
+	long hp_kb = meminfo("Hugepagesize");
+	uint64_t hp;
+	int fd, fds;
+
+	if (hp_kb <= 0) {
+		printf("test-policy: SKIP hugetlb_fd_offset: no Hugepagesize in "
+		       "/proc/meminfo\n");
+		fflush(stdout);
+		return;
+	}
+	hp = (uint64_t)hp_kb * KIB;
+	fd = memfd_create("vmmem-test", MFD_CLOEXEC | MFD_HUGETLB);
+	if (fd < 0) {
+		printf("test-policy: SKIP hugetlb_fd_offset: no hugetlb memfd: "
+		       "%s\n", strerror(errno));
+		fflush(stdout);
+		return;
+	}
+	ck_assert_int_eq(ftruncate(fd, (off_t)(2 * hp)), 0);
+	fds = test_count_fds();
+	o.fd = fd;
+	o.offset = ps;
+	ck_assert_int_eq(vmmem_region_new(&r, hp, &o), -EINVAL);
+	o.offset = hp - ps;
+	ck_assert_int_eq(vmmem_region_new(&r, hp, &o), -EINVAL);
+	ck_assert_ptr_null(r);
+	ck_assert_int_eq(test_count_fds(), fds);
+	close(fd);
 }
 END_TEST
 
@@ -799,6 +974,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, populate);
 	tcase_add_test(tc, populate_shareable);
 	tcase_add_test(tc, mlock_flag);
+	tcase_add_test(tc, mlock_over_limit);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("numa");
@@ -825,6 +1001,7 @@ static Suite *suite(void)
 	tcase_add_unchecked_fixture(tc, hugetlb_setup, hugetlb_teardown);
 	tcase_add_test(tc, hugetlb_validation);
 	tcase_add_test(tc, hugetlb_unavailable);
+	tcase_add_test(tc, hugetlb_fd_offset);
 	tcase_add_test(tc, hugetlb_regions);
 	suite_add_tcase(s, tc);
 

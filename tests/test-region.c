@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,6 +66,60 @@ static void child_writes(void *p, int c)
 	}
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+/* Resource-limit tests run in a child of their own, so the limits they
+ * lower never reach another test (even with CK_FORK=no).  The child cannot
+ * use ck_assert (its failure would be reported from the wrong process):
+ * CHILD_EXPECT prints what failed and makes the child exit 1. */
+#define CHILD_EXPECT(cond)                                                    \
+	do {                                                                  \
+		if (!(cond)) {                                                \
+			fprintf(stderr, "%s:%d: in child: %s\n", __FILE__,    \
+				__LINE__, #cond);                             \
+			return 1;                                             \
+		}                                                             \
+	} while (0)
+
+/* Ends the child with exit(), whose handlers write the coverage counters
+ * of every instrumented module in a --coverage build (the library's too:
+ * __gcov_dump() would write this program's alone).  Under ASan with
+ * _exit(), so that LeakSanitizer does not scan the parent's heap, of which
+ * the child has a copy without the other threads. */
+static void child_exit(int status)
+{
+#ifdef __SANITIZE_ADDRESS__
+	_exit(status);
+#else
+	exit(status);
+#endif
+}
+
+static void run_in_child(int (*fn)(void), const char *what)
+{
+	struct rlimit nofile, fsize;
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int ret;
+
+		getrlimit(RLIMIT_NOFILE, &nofile);
+		getrlimit(RLIMIT_FSIZE, &fsize);
+		ret = fn();
+		/* The soft limits back (gcov writes its counters at exit). */
+		setrlimit(RLIMIT_NOFILE, &nofile);
+		setrlimit(RLIMIT_FSIZE, &fsize);
+		child_exit(ret);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "%s: child failed (status %#x; its message is above)",
+		      what, st);
 }
 
 static void common_setup(void)
@@ -284,6 +339,139 @@ START_TEST(shareable_named)
 }
 END_TEST
 
+/* Counts of the child's mappings and file descriptors, -1 when they cannot
+ * be read (no ck_assert in the child). */
+static int child_count_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n;
+}
+
+static int child_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Spec: "-EMFILE when no file descriptor is left": a shareable region needs
+ * one for its memfd, an fd region one for its duplicate; anonymous memory
+ * needs none.  The failures leave no mapping behind. */
+static int no_fd_left_child(void)
+{
+	struct vmmem_region_opts o;
+	struct vmmem_region *r = NULL;
+	struct rlimit rl;
+	int fillers[128], n = 0, src, maps;
+
+	src = memfd_create("vmmem-src", MFD_CLOEXEC);
+	CHILD_EXPECT(src >= 0 && ftruncate(src, 64 * KIB) == 0);
+	o = test_region_opts(VMMEM_REGION_SHAREABLE);
+	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == 0);  /* warm-up */
+	vmmem_region_unref(r);
+	r = NULL;
+	maps = child_count_maps();
+	CHILD_EXPECT(maps > 0);
+
+	CHILD_EXPECT(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 64)
+		rl.rlim_cur = 64;
+	else
+		rl.rlim_cur = rl.rlim_max;
+	CHILD_EXPECT(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	for (;;) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0) {
+			CHILD_EXPECT(errno == EMFILE);
+			break;
+		}
+		CHILD_EXPECT(n < (int)(sizeof(fillers) / sizeof(fillers[0])));
+		fillers[n++] = fd;
+	}
+
+	o = test_region_opts(VMMEM_REGION_SHAREABLE);
+	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == -EMFILE);
+	o = test_region_opts(VMMEM_REGION_FD);
+	o.fd = src;
+	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == -EMFILE);
+	CHILD_EXPECT(r == NULL);
+	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, NULL) == 0);
+	vmmem_region_unref(r);
+	r = NULL;
+
+	while (n)
+		close(fillers[--n]);
+	CHILD_EXPECT(child_count_maps() == maps);
+	/* With descriptors to be had again, the same calls succeed. */
+	o = test_region_opts(VMMEM_REGION_SHAREABLE);
+	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == 0);
+	CHILD_EXPECT(vmmem_region_fd(r, NULL) >= 0);
+	vmmem_region_unref(r);
+	close(src);
+	return 0;
+}
+
+START_TEST(shareable_no_fd_left)
+{
+	run_in_child(no_fd_left_child, "no file descriptor left");
+}
+END_TEST
+
+/* Spec: any other failure of ftruncate(2) is returned as its negated errno
+ * value, and leaves no file descriptor or mapping behind.  Sizing the memfd
+ * past RLIMIT_FSIZE fails with EFBIG (SIGXFSZ ignored). */
+static int file_size_limit_child(void)
+{
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_SHAREABLE);
+	struct vmmem_region *r = NULL;
+	struct rlimit rl;
+	int fds, maps;
+
+	CHILD_EXPECT(signal(SIGXFSZ, SIG_IGN) != SIG_ERR);
+	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == 0);  /* warm-up */
+	vmmem_region_unref(r);
+	r = NULL;
+	fds = child_count_fds();
+	maps = child_count_maps();
+	CHILD_EXPECT(fds > 0 && maps > 0);
+
+	CHILD_EXPECT(getrlimit(RLIMIT_FSIZE, &rl) == 0);
+	CHILD_EXPECT(rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= 64 * KIB);
+	rl.rlim_cur = 64 * KIB;
+	CHILD_EXPECT(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+	CHILD_EXPECT(vmmem_region_new(&r, MIB, &o) == -EFBIG);
+	CHILD_EXPECT(r == NULL);
+	CHILD_EXPECT(child_count_fds() == fds);
+	CHILD_EXPECT(child_count_maps() == maps);
+	/* Up to the limit is fine. */
+	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == 0);
+	vmmem_region_unref(r);
+	return 0;
+}
+
+START_TEST(shareable_file_size_limit)
+{
+	run_in_child(file_size_limit_child, "RLIMIT_FSIZE");
+}
+END_TEST
+
 /* ------------------------------------------------------------ fd */
 
 START_TEST(fd_tmpfile_shared)
@@ -414,6 +602,33 @@ START_TEST(fd_private)
 	ck_assert_uint_eq(h[100], 'B');
 	vmmem_region_unref(r);
 	close(fd);
+}
+END_TEST
+
+/* An fd that is not a regular file: only regular files are checked against
+ * offset + size, so any size maps.  MAP_SHARED /dev/zero is shared
+ * anonymous memory: zero at first, writable, and vmmem_region_check() finds
+ * no file that could have shrunk under it. */
+START_TEST(fd_char_device)
+{
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_FD);
+	struct vmmem_region *r = NULL;
+	uint64_t off = 1;
+	unsigned char *h;
+	int fd = open("/dev/zero", O_RDWR | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	o.fd = fd;
+	ck_assert_int_eq(vmmem_region_new(&r, MIB, &o), 0);
+	close(fd);                      /* the region has its own */
+	h = test_region_host(r);
+	ck_assert(test_all_bytes(h, 0, MIB));
+	memset(h + MIB - ps, 0x7e, ps);
+	ck_assert(test_all_bytes(h + MIB - ps, 0x7e, ps));
+	ck_assert_int_ge(vmmem_region_fd(r, &off), 0);
+	ck_assert_uint_eq(off, 0);
+	ck_assert_int_eq(vmmem_region_check(r), 0);
+	vmmem_region_unref(r);
 }
 END_TEST
 
@@ -631,6 +846,35 @@ START_TEST(opts_bad_combinations)
 }
 END_TEST
 
+/* The page: "fill in the fields the chosen flags use; leave the other
+ * fields zero".  The fields of VMMEM_REGION_FD without that flag, an
+ * offset or a file descriptor, are refused like the other fields given
+ * without their flag, and leave nothing open. */
+START_TEST(opts_fd_fields_without_fd)
+{
+	struct vmmem_region_opts o;
+	struct vmmem_region *r = NULL;
+	int mfd = test_filled_memfd(64 * KIB, 0);
+	int fds = test_count_fds();
+
+	o = test_region_opts(0);
+	o.offset = ps;
+	ck_assert_int_eq(vmmem_region_new(&r, 4096, &o), -EINVAL);
+	o = test_region_opts(VMMEM_REGION_SHAREABLE);
+	o.offset = ps;
+	ck_assert_int_eq(vmmem_region_new(&r, 4096, &o), -EINVAL);
+	o = test_region_opts(0);
+	o.fd = mfd;
+	ck_assert_int_eq(vmmem_region_new(&r, 4096, &o), -EINVAL);
+	o = test_region_opts(VMMEM_REGION_SHAREABLE);
+	o.fd = mfd;
+	ck_assert_int_eq(vmmem_region_new(&r, 4096, &o), -EINVAL);
+	ck_assert_ptr_null(r);
+	ck_assert_int_eq(test_count_fds(), fds);
+	close(mfd);
+}
+END_TEST
+
 START_TEST(new_bad_args)
 {
 	struct vmmem_region_opts o = test_region_opts(0);
@@ -716,6 +960,14 @@ START_TEST(raw_bad_args)
 	ck_assert_int_eq(vmmem_region_new_raw(&r, buf, 4096, test_release_cb,
 					      &log, 1u << 31), -EINVAL);
 	ck_assert_int_eq(vmmem_region_new_raw(NULL, buf, 4096, test_release_cb,
+					      &log, 0), -EINVAL);
+	/* addr + size wraps around the end of the address space (never
+	 * dereferenced: the region is refused). */
+	ck_assert_int_eq(vmmem_region_new_raw(&r, (void *)(UINTPTR_MAX - 4095),
+					      8192, test_release_cb, &log, 0),
+			 -EINVAL);
+	ck_assert_int_eq(vmmem_region_new_raw(&r, (void *)(UINTPTR_MAX - 4095),
+					      UINT64_MAX, test_release_cb,
 					      &log, 0), -EINVAL);
 	ck_assert_ptr_null(r);
 	/* A refused region never calls release. */
@@ -901,6 +1153,59 @@ START_TEST(discard_fd_private)
 }
 END_TEST
 
+/* Spec: any other failure of fallocate(2) is returned as its negated errno
+ * value.  A memfd sealed with F_SEAL_FUTURE_WRITE refuses hole punching
+ * (EPERM): the call fails and the contents stay, in the mapping and in the
+ * file. */
+START_TEST(discard_sealed_memfd)
+{
+	struct vmmem_region_opts o =
+		test_region_opts(VMMEM_REGION_SHAREABLE | VMMEM_REGION_SEAL);
+	struct vmmem_region *r = NULL;
+	unsigned char buf[4096];
+	unsigned char *h;
+	int fd;
+
+	o.seals = F_SEAL_FUTURE_WRITE;
+	ck_assert_int_eq(vmmem_region_new(&r, 16 * ps, &o), 0);
+	h = test_region_host(r);
+	/* The region's own mapping predates the seal and stays writable. */
+	memset(h, 0x6b, 16 * ps);
+	ck_assert_int_eq(vmmem_region_discard(r, 4 * ps, 4 * ps), -EPERM);
+	ck_assert(test_all_bytes(h, 0x6b, 16 * ps));
+	fd = vmmem_region_fd(r, NULL);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, buf, sizeof(buf), (off_t)(4 * ps)),
+			 (ssize_t)sizeof(buf));
+	ck_assert(test_all_bytes(buf, 0x6b, sizeof(buf)));
+	vmmem_region_unref(r);
+}
+END_TEST
+
+/* Spec: any other failure of madvise(2) is returned as its negated errno
+ * value.  The kernel refuses MADV_DONTNEED on locked pages (EINVAL), so a
+ * discard from a VMMEM_REGION_MLOCK region fails and the contents stay. */
+START_TEST(discard_mlocked)
+{
+	struct vmmem_region_opts o = test_region_opts(VMMEM_REGION_MLOCK);
+	struct vmmem_region *r = NULL;
+	unsigned char *h;
+
+#ifdef __SANITIZE_ADDRESS__
+	/* ASan replaces mlock() with a no-op: nothing is locked. */
+	printf("test-region: SKIP discard_mlocked: mlock() is a no-op "
+	       "under ASan\n");
+	return;
+#endif
+	ck_assert_int_eq(vmmem_region_new(&r, 16 * ps, &o), 0);
+	h = test_region_host(r);
+	memset(h, 0x3c, 16 * ps);
+	ck_assert_int_eq(vmmem_region_discard(r, 4 * ps, 4 * ps), -EINVAL);
+	ck_assert(test_all_bytes(h, 0x3c, 16 * ps));
+	vmmem_region_unref(r);
+}
+END_TEST
+
 START_TEST(discard_bad_range)
 {
 	struct vmmem_region *r = test_region(16 * ps);
@@ -969,6 +1274,8 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, common_setup, NULL);
 	tcase_add_test(tc, shareable_memfd);
 	tcase_add_test(tc, shareable_named);
+	tcase_add_test(tc, shareable_no_fd_left);
+	tcase_add_test(tc, shareable_file_size_limit);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("fd");
@@ -977,6 +1284,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, fd_memfd);
 	tcase_add_test(tc, fd_dev_shm);
 	tcase_add_test(tc, fd_private);
+	tcase_add_test(tc, fd_char_device);
 	tcase_add_test(tc, fd_past_eof);
 	tcase_add_test(tc, fd_unaligned_offset);
 	tcase_add_test(tc, fd_bad);
@@ -989,6 +1297,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, opts_sz_too_small);
 	tcase_add_test(tc, opts_sz_larger);
 	tcase_add_test(tc, opts_bad_combinations);
+	tcase_add_test(tc, opts_fd_fields_without_fd);
 	tcase_add_test(tc, new_bad_args);
 	suite_add_tcase(s, tc);
 
@@ -1011,6 +1320,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, discard_memfd);
 	tcase_add_test(tc, discard_fd_shared);
 	tcase_add_test(tc, discard_fd_private);
+	tcase_add_test(tc, discard_sealed_memfd);
+	tcase_add_test(tc, discard_mlocked);
 	tcase_add_test(tc, discard_bad_range);
 	tcase_add_test(tc, discard_raw);
 	suite_add_tcase(s, tc);

@@ -423,6 +423,51 @@ START_TEST(ranges_bad_fd)
 }
 END_TEST
 
+/* Spec: opts->sz too small for flags (-EINVAL, from vmmem_region_new) or
+ * larger with a non-zero tail (-E2BIG); an anonymous range whose offset is
+ * not 0 (-EINVAL).  Nothing is left behind and *out is not modified. */
+START_TEST(ranges_bad_opts)
+{
+	const struct vmmem_range rg[] = {
+		{ .gpa = 0, .size = MIB, .fd = -1 },
+		{ .gpa = 4 * MIB, .size = MIB, .fd = -1 },
+	};
+	const struct vmmem_range anon_offset[] = {
+		{ .gpa = 0, .size = MIB, .fd = -1 },
+		{ .gpa = 4 * MIB, .size = MIB, .fd = -1, .offset = 4096 },
+	};
+	struct {
+		struct vmmem_region_opts o;
+		uint64_t extra;
+	} big;
+	struct vmmem_region_opts small = test_region_opts(0);
+	struct vmmem *m = NULL;
+	int fds, maps;
+
+	warm_up();
+	fds = test_count_fds();
+	maps = test_count_maps();
+	small.sz = sizeof(size_t);
+	ck_assert_int_eq(vmmem_new_from_ranges(&m, rg, 2, &small), -EINVAL);
+	memset(&big, 0, sizeof(big));
+	big.o.sz = sizeof(big);
+	big.extra = 1;
+	ck_assert_int_eq(vmmem_new_from_ranges(&m, rg, 2, &big.o), -E2BIG);
+	ck_assert_int_eq(vmmem_new_from_ranges(&m, anon_offset, 2, NULL),
+			 -EINVAL);
+	ck_assert_ptr_null(m);
+	ck_assert_int_eq(test_count_fds(), fds);
+	ck_assert_int_eq(test_count_maps(), maps);
+
+	/* The same options with a zero tail are accepted. */
+	big.extra = 0;
+	big.o.flags = VMMEM_REGION_SHAREABLE;
+	ck_assert_int_eq(vmmem_new_from_ranges(&m, rg, 2, &big.o), 0);
+	ck_assert_int_eq(vmmem_num_regions(m), 2);
+	vmmem_free(m);
+}
+END_TEST
+
 /* ---------------------------------------------------- add and remove */
 
 START_TEST(add_takes_reference)
@@ -1043,6 +1088,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, ranges_overlap);
 	tcase_add_test(tc, ranges_invalid);
 	tcase_add_test(tc, ranges_bad_fd);
+	tcase_add_test(tc, ranges_bad_opts);
 	tcase_add_test(tc, ranges_at_top);
 	suite_add_tcase(s, tc);
 
