@@ -115,8 +115,13 @@ VMMEM_EXPORT int vmmem_check_range(struct vmmem *m, uint64_t gpa, uint64_t len)
 VMMEM_EXPORT int vmmem_foreach_region(struct vmmem *m, vmmem_region_fn fn,
 				      void *opaque)
 {
+	/* Not struct slot: a copy needs only these two, and a slot's
+	 * cache-line alignment is more than malloc guarantees. */
+	struct placed {
+		uint64_t gpa;
+		struct vmmem_region *region;
+	} *snap;
 	const struct table *t;
-	struct slot *snap;
 	size_t n;
 	int ret = 0;
 
@@ -130,8 +135,8 @@ VMMEM_EXPORT int vmmem_foreach_region(struct vmmem *m, vmmem_region_fn fn,
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
-		snap[i] = t->slots[i];
-		vmmem_region_ref(snap[i].region);
+		snap[i].gpa = t->slots[i].gpa;
+		snap[i].region = vmmem_region_ref(t->slots[i].region);
 	}
 	space_exit();
 
