@@ -293,68 +293,7 @@ START_TEST(mlock_flag)
 }
 END_TEST
 
-/* Resource-limit tests run in a child of their own, so the limits and
- * capabilities they drop never reach another test (even with CK_FORK=no).
- * The child cannot use ck_assert: CHILD_EXPECT prints what failed and
- * makes it exit 1. */
-#define CHILD_EXPECT(cond)                                                    \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "%s:%d: in child: %s\n", __FILE__,    \
-				__LINE__, #cond);                             \
-			return 1;                                             \
-		}                                                             \
-	} while (0)
-
-/* Ends the child with exit(), whose handlers write the coverage counters
- * of every instrumented module in a --coverage build (the library's too:
- * __gcov_dump() would write this program's alone).  Under ASan with
- * _exit(), so that LeakSanitizer does not scan the parent's heap, of which
- * the child has a copy without the other threads. */
-static void child_exit(int status)
-{
-#ifdef __SANITIZE_ADDRESS__
-	_exit(status);
-#else
-	exit(status);
-#endif
-}
-
-static void run_in_child(int (*fn)(void), const char *what)
-{
-	pid_t pid;
-	int st;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0)
-		child_exit(fn());
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		      "%s: child failed (status %#x; its message is above)",
-		      what, st);
-}
-
-static int child_count_maps(void)
-{
-	FILE *f;
-	char line[512];
-	int n = 0;
-
-	/* Not countable under valgrind, ASan or TSan (testutil.h): a
-	 * constant then, positive as the callers expect. */
-	if (!test_maps_countable())
-		return 1;
-	f = fopen("/proc/self/maps", "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		n++;
-	fclose(f);
-	return n;
-}
+/* Resource-limit tests run in a child: see test_run_in_child. */
 
 /* Drops CAP_IPC_LOCK from the effective set, so that RLIMIT_MEMLOCK
  * applies (it does not to a process with the capability, root's). */
@@ -382,37 +321,37 @@ static int mlock_limit_child(void)
 	struct rlimit rl;
 	int maps, fd = -1;
 
-	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, NULL) == 0);  /* warm-up */
+	TEST_CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, NULL) == 0);  /* warm-up */
 	vmmem_region_unref(r);
 	r = NULL;
-	maps = child_count_maps();
-	CHILD_EXPECT(maps > 0);
-	CHILD_EXPECT(drop_ipc_lock() == 0);
-	CHILD_EXPECT(getrlimit(RLIMIT_MEMLOCK, &rl) == 0);
+	maps = test_child_count_maps();
+	TEST_CHILD_EXPECT(maps > 0);
+	TEST_CHILD_EXPECT(drop_ipc_lock() == 0);
+	TEST_CHILD_EXPECT(getrlimit(RLIMIT_MEMLOCK, &rl) == 0);
 
 	rl.rlim_cur = 0;
-	CHILD_EXPECT(setrlimit(RLIMIT_MEMLOCK, &rl) == 0);
-	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == -EPERM);
-	CHILD_EXPECT(child_count_maps() == maps);
+	TEST_CHILD_EXPECT(setrlimit(RLIMIT_MEMLOCK, &rl) == 0);
+	TEST_CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == -EPERM);
+	TEST_CHILD_EXPECT(test_child_count_maps() == maps);
 
-	CHILD_EXPECT(rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= 256 * KIB);
+	TEST_CHILD_EXPECT(rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= 256 * KIB);
 	rl.rlim_cur = 256 * KIB;
-	CHILD_EXPECT(setrlimit(RLIMIT_MEMLOCK, &rl) == 0);
-	CHILD_EXPECT(vmmem_region_new(&r, MIB, &o) == -ENOMEM);
-	CHILD_EXPECT(child_count_maps() == maps);
+	TEST_CHILD_EXPECT(setrlimit(RLIMIT_MEMLOCK, &rl) == 0);
+	TEST_CHILD_EXPECT(vmmem_region_new(&r, MIB, &o) == -ENOMEM);
+	TEST_CHILD_EXPECT(test_child_count_maps() == maps);
 	o.flags |= VMMEM_REGION_SHAREABLE;
 	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);   /* lowest free number */
-	CHILD_EXPECT(fd >= 0);
+	TEST_CHILD_EXPECT(fd >= 0);
 	close(fd);
-	CHILD_EXPECT(vmmem_region_new(&r, MIB, &o) == -ENOMEM);
-	CHILD_EXPECT(r == NULL);
-	CHILD_EXPECT(child_count_maps() == maps);
+	TEST_CHILD_EXPECT(vmmem_region_new(&r, MIB, &o) == -ENOMEM);
+	TEST_CHILD_EXPECT(r == NULL);
+	TEST_CHILD_EXPECT(test_child_count_maps() == maps);
 	/* The memfd was closed: the same number is free again. */
-	CHILD_EXPECT(open("/dev/null", O_RDONLY | O_CLOEXEC) == fd);
+	TEST_CHILD_EXPECT(open("/dev/null", O_RDONLY | O_CLOEXEC) == fd);
 	close(fd);
 
 	/* Within the limit. */
-	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == 0);
+	TEST_CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == 0);
 	vmmem_region_unref(r);
 	return 0;
 }
@@ -424,7 +363,7 @@ START_TEST(mlock_over_limit)
 	       "under ASan\n");
 	return;
 #endif
-	run_in_child(mlock_limit_child, "RLIMIT_MEMLOCK");
+	test_run_in_child(mlock_limit_child, "RLIMIT_MEMLOCK");
 }
 END_TEST
 

@@ -68,59 +68,7 @@ static void child_writes(void *p, int c)
 	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
-/* Resource-limit tests run in a child of their own, so the limits they
- * lower never reach another test (even with CK_FORK=no).  The child cannot
- * use ck_assert (its failure would be reported from the wrong process):
- * CHILD_EXPECT prints what failed and makes the child exit 1. */
-#define CHILD_EXPECT(cond)                                                    \
-	do {                                                                  \
-		if (!(cond)) {                                                \
-			fprintf(stderr, "%s:%d: in child: %s\n", __FILE__,    \
-				__LINE__, #cond);                             \
-			return 1;                                             \
-		}                                                             \
-	} while (0)
-
-/* Ends the child with exit(), whose handlers write the coverage counters
- * of every instrumented module in a --coverage build (the library's too:
- * __gcov_dump() would write this program's alone).  Under ASan with
- * _exit(), so that LeakSanitizer does not scan the parent's heap, of which
- * the child has a copy without the other threads. */
-static void child_exit(int status)
-{
-#ifdef __SANITIZE_ADDRESS__
-	_exit(status);
-#else
-	exit(status);
-#endif
-}
-
-static void run_in_child(int (*fn)(void), const char *what)
-{
-	struct rlimit nofile, fsize;
-	pid_t pid;
-	int st;
-
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int ret;
-
-		getrlimit(RLIMIT_NOFILE, &nofile);
-		getrlimit(RLIMIT_FSIZE, &fsize);
-		ret = fn();
-		/* The soft limits back (gcov writes its counters at exit). */
-		setrlimit(RLIMIT_NOFILE, &nofile);
-		setrlimit(RLIMIT_FSIZE, &fsize);
-		child_exit(ret);
-	}
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		      "%s: child failed (status %#x; its message is above)",
-		      what, st);
-}
+/* Resource-limit tests run in a child: see test_run_in_child. */
 
 static void common_setup(void)
 {
@@ -339,27 +287,8 @@ START_TEST(shareable_named)
 }
 END_TEST
 
-/* Counts of the child's mappings and file descriptors, -1 when they cannot
- * be read (no ck_assert in the child). */
-static int child_count_maps(void)
-{
-	FILE *f;
-	char line[512];
-	int n = 0;
-
-	/* Not countable under valgrind, ASan or TSan (testutil.h): a
-	 * constant then, positive as the callers expect. */
-	if (!test_maps_countable())
-		return 1;
-	f = fopen("/proc/self/maps", "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		n++;
-	fclose(f);
-	return n;
-}
-
+/* The child's file descriptors, -1 when they cannot be read (no ck_assert
+ * in the child; test_child_count_maps counts its mappings). */
 static int child_count_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -386,48 +315,48 @@ static int no_fd_left_child(void)
 	int fillers[128], n = 0, src, maps;
 
 	src = memfd_create("vmmem-src", MFD_CLOEXEC);
-	CHILD_EXPECT(src >= 0 && ftruncate(src, 64 * KIB) == 0);
+	TEST_CHILD_EXPECT(src >= 0 && ftruncate(src, 64 * KIB) == 0);
 	o = test_region_opts(VMMEM_REGION_SHAREABLE);
-	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == 0);  /* warm-up */
+	TEST_CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == 0);  /* warm-up */
 	vmmem_region_unref(r);
 	r = NULL;
-	maps = child_count_maps();
-	CHILD_EXPECT(maps > 0);
+	maps = test_child_count_maps();
+	TEST_CHILD_EXPECT(maps > 0);
 
-	CHILD_EXPECT(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	TEST_CHILD_EXPECT(getrlimit(RLIMIT_NOFILE, &rl) == 0);
 	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 64)
 		rl.rlim_cur = 64;
 	else
 		rl.rlim_cur = rl.rlim_max;
-	CHILD_EXPECT(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	TEST_CHILD_EXPECT(setrlimit(RLIMIT_NOFILE, &rl) == 0);
 	for (;;) {
 		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 		if (fd < 0) {
-			CHILD_EXPECT(errno == EMFILE);
+			TEST_CHILD_EXPECT(errno == EMFILE);
 			break;
 		}
-		CHILD_EXPECT(n < (int)(sizeof(fillers) / sizeof(fillers[0])));
+		TEST_CHILD_EXPECT(n < (int)(sizeof(fillers) / sizeof(fillers[0])));
 		fillers[n++] = fd;
 	}
 
 	o = test_region_opts(VMMEM_REGION_SHAREABLE);
-	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == -EMFILE);
+	TEST_CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == -EMFILE);
 	o = test_region_opts(VMMEM_REGION_FD);
 	o.fd = src;
-	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == -EMFILE);
-	CHILD_EXPECT(r == NULL);
-	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, NULL) == 0);
+	TEST_CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == -EMFILE);
+	TEST_CHILD_EXPECT(r == NULL);
+	TEST_CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, NULL) == 0);
 	vmmem_region_unref(r);
 	r = NULL;
 
 	while (n)
 		close(fillers[--n]);
-	CHILD_EXPECT(child_count_maps() == maps);
+	TEST_CHILD_EXPECT(test_child_count_maps() == maps);
 	/* With descriptors to be had again, the same calls succeed. */
 	o = test_region_opts(VMMEM_REGION_SHAREABLE);
-	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == 0);
-	CHILD_EXPECT(vmmem_region_fd(r, NULL) >= 0);
+	TEST_CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == 0);
+	TEST_CHILD_EXPECT(vmmem_region_fd(r, NULL) >= 0);
 	vmmem_region_unref(r);
 	close(src);
 	return 0;
@@ -435,7 +364,7 @@ static int no_fd_left_child(void)
 
 START_TEST(shareable_no_fd_left)
 {
-	run_in_child(no_fd_left_child, "no file descriptor left");
+	test_run_in_child(no_fd_left_child, "no file descriptor left");
 }
 END_TEST
 
@@ -449,31 +378,31 @@ static int file_size_limit_child(void)
 	struct rlimit rl;
 	int fds, maps;
 
-	CHILD_EXPECT(signal(SIGXFSZ, SIG_IGN) != SIG_ERR);
-	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == 0);  /* warm-up */
+	TEST_CHILD_EXPECT(signal(SIGXFSZ, SIG_IGN) != SIG_ERR);
+	TEST_CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == 0);  /* warm-up */
 	vmmem_region_unref(r);
 	r = NULL;
 	fds = child_count_fds();
-	maps = child_count_maps();
-	CHILD_EXPECT(fds > 0 && maps > 0);
+	maps = test_child_count_maps();
+	TEST_CHILD_EXPECT(fds > 0 && maps > 0);
 
-	CHILD_EXPECT(getrlimit(RLIMIT_FSIZE, &rl) == 0);
-	CHILD_EXPECT(rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= 64 * KIB);
+	TEST_CHILD_EXPECT(getrlimit(RLIMIT_FSIZE, &rl) == 0);
+	TEST_CHILD_EXPECT(rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= 64 * KIB);
 	rl.rlim_cur = 64 * KIB;
-	CHILD_EXPECT(setrlimit(RLIMIT_FSIZE, &rl) == 0);
-	CHILD_EXPECT(vmmem_region_new(&r, MIB, &o) == -EFBIG);
-	CHILD_EXPECT(r == NULL);
-	CHILD_EXPECT(child_count_fds() == fds);
-	CHILD_EXPECT(child_count_maps() == maps);
+	TEST_CHILD_EXPECT(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+	TEST_CHILD_EXPECT(vmmem_region_new(&r, MIB, &o) == -EFBIG);
+	TEST_CHILD_EXPECT(r == NULL);
+	TEST_CHILD_EXPECT(child_count_fds() == fds);
+	TEST_CHILD_EXPECT(test_child_count_maps() == maps);
 	/* Up to the limit is fine. */
-	CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == 0);
+	TEST_CHILD_EXPECT(vmmem_region_new(&r, 64 * KIB, &o) == 0);
 	vmmem_region_unref(r);
 	return 0;
 }
 
 START_TEST(shareable_file_size_limit)
 {
-	run_in_child(file_size_limit_child, "RLIMIT_FSIZE");
+	test_run_in_child(file_size_limit_child, "RLIMIT_FSIZE");
 }
 END_TEST
 

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -291,6 +293,83 @@ static inline int test_run(Suite *s)
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+
+/* ------------------------------------------- tests in a child process */
+
+/* Resource-limit tests run in a child of their own, so the limits and
+ * capabilities they drop never reach another test (even with CK_FORK=no).
+ * The child cannot use ck_assert: TEST_CHILD_EXPECT prints what failed
+ * and makes it exit 1. */
+#define TEST_CHILD_EXPECT(cond)                                               \
+	do {                                                                  \
+		if (!(cond)) {                                                \
+			fprintf(stderr, "%s:%d: in child: %s\n", __FILE__,    \
+				__LINE__, #cond);                             \
+			return 1;                                             \
+		}                                                             \
+	} while (0)
+
+/* Ends the child with exit(), whose handlers write the coverage counters
+ * of every instrumented module in a --coverage build (the library's too:
+ * __gcov_dump() would write this program's alone).  Under ASan with
+ * _exit(), so that LeakSanitizer does not scan the parent's heap, of which
+ * the child has a copy without the other threads. */
+static inline void test_child_exit(int status)
+{
+#ifdef __SANITIZE_ADDRESS__
+	_exit(status);
+#else
+	exit(status);
+#endif
+}
+
+static inline void test_run_in_child(int (*fn)(void), const char *what)
+{
+	struct rlimit nofile, fsize;
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int ret;
+
+		getrlimit(RLIMIT_NOFILE, &nofile);
+		getrlimit(RLIMIT_FSIZE, &fsize);
+		ret = fn();
+		/* The soft limits back (gcov writes its counters at exit). */
+		setrlimit(RLIMIT_NOFILE, &nofile);
+		setrlimit(RLIMIT_FSIZE, &fsize);
+		test_child_exit(ret);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "%s: child failed (status %#x; its message is above)",
+		      what, st);
+}
+
+/* The child's mappings, -1 when they cannot be read (no ck_assert). */
+static inline int test_child_count_maps(void)
+{
+	FILE *f;
+	char line[512];
+	int n = 0;
+
+	/* Not countable under valgrind, ASan or TSan (testutil.h): a
+	 * constant then, positive as the callers expect. */
+	if (!test_maps_countable())
+		return 1;
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n;
 }
 
 #endif
