@@ -7,7 +7,9 @@ byte, a setup byte, then calls, each an op code (the position of its name in
 `enum op` of vmmem-fuzz.c, read from the source so that the two cannot
 drift) followed by the bytes its decoder reads.  The encoders below mirror
 pick_gpa(), pick_len(), pick_rsize(), pick_place_gpa() and pick_iova().
-Run once when the encoding changes; the seeds are checked in.
+Run once when the encoding changes; the seeds are checked in.  Inputs that
+found a bug are kept beside them as regress-NAME, which this script leaves
+alone.
 """
 import os
 import re
@@ -445,8 +447,11 @@ seed("empty-ranges", 3, 2)
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus")
     os.makedirs(out, exist_ok=True)
+    # Inputs kept from findings (regress-*) stay; the generated ones are
+    # written afresh.
     for f in os.listdir(out):
-        os.unlink(os.path.join(out, f))
+        if not f.startswith("regress-"):
+            os.unlink(os.path.join(out, f))
     for name, data in sorted(SEEDS.items()):
         with open(os.path.join(out, name), "wb") as f:
             f.write(data)
