@@ -73,14 +73,17 @@ int vmmem_region_check(const struct vmmem_region *region);
 
 /* ------------------------------------------------------------------- Xen */
 
-/* Numeric values of the vhost-user Xen memory-region message. */
+/* Numeric values of the vhost-user Xen memory-region message, passed through
+ * as they come.  Valid: UNIX (0x0) and FOREIGN (0x1), mapped in advance, and
+ * GRANT (0x2), in advance or with NO_ADVANCE_MAP (0xa) on demand. */
 #define VMMEM_XEN_UNIX            0x0u
 #define VMMEM_XEN_FOREIGN         0x1u
 #define VMMEM_XEN_GRANT           0x2u
 #define VMMEM_XEN_NO_ADVANCE_MAP  0x8u
 
-#define VMMEM_XEN_READONLY        (1u << 0)
+#define VMMEM_XEN_READONLY        (1u << 0)  /* map PROT_READ, refuse writes */
 
+/* Options of vmmem_region_new_xen(); zero-initialise, set sz = sizeof. */
 struct vmmem_xen_opts {
 	size_t sz;
 	uint32_t xen_flags;          /* VMMEM_XEN_{UNIX,FOREIGN,GRANT,...} */
@@ -91,6 +94,21 @@ struct vmmem_xen_opts {
 	int fd;                      /* VMMEM_XEN_UNIX: fd to mmap */
 	uint64_t offset;
 	unsigned int flags;          /* VMMEM_XEN_READONLY */
+	size_t cache_pages;          /* NO_ADVANCE_MAP: map-cache bound, 0 = default */
+	int *frame_errors;           /* FOREIGN, optional: size / 4096 results */
+};
+
+/* Counters of an on-demand region's map cache (vmmem_region_xen_cache_stats). */
+struct vmmem_xen_cache_stats {
+	size_t sz;
+	uint64_t hits;               /* accesses served by a cached mapping */
+	uint64_t misses;             /* accesses that needed a map call */
+	uint64_t map_calls;          /* map calls made, failed ones included */
+	uint64_t map_failures;
+	uint64_t evictions;          /* mappings dropped to stay in the bound */
+	uint64_t invalidated;        /* mappings dropped by invalidation */
+	uint64_t mapped_pages;       /* pages mapped now */
+	uint64_t pinned_pages;       /* of those, in use now (vmmem_map, accesses) */
 };
 
 int vmmem_region_new_xen(struct vmmem_region **out, uint64_t size,
@@ -98,6 +116,8 @@ int vmmem_region_new_xen(struct vmmem_region **out, uint64_t size,
 int vmmem_region_xen(const struct vmmem_region *region, uint32_t *domid,
 		     uint32_t *xen_flags);
 int vmmem_region_xen_invalidate(struct vmmem_region *region);
+int vmmem_region_xen_cache_stats(const struct vmmem_region *region,
+				 struct vmmem_xen_cache_stats *stats);
 
 /* -------------------------------------------------- guest address space */
 

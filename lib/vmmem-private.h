@@ -24,7 +24,11 @@ enum region_kind {
 	REGION_MEMFD,   /* anonymous in a memfd the region owns */
 	REGION_FD,      /* a caller's fd (duplicated) at an offset */
 	REGION_RAW,     /* a caller's pointer */
+	REGION_XEN,     /* a Xen foreign or grant mapping (lib/xen/) */
+	REGION_LAZY,    /* mapped on demand through a map cache */
 };
+
+struct mapcache;
 
 struct vmmem_region {
 	unsigned long refcount;       /* atomic */
@@ -39,6 +43,14 @@ struct vmmem_region {
 	uint64_t offset;              /* of host[0] in fd */
 	vmmem_release_fn release;
 	void *opaque;
+	bool readonly;                /* writes refused with -EACCES */
+	struct mapcache *cache;       /* REGION_LAZY: host is NULL */
+	/* Backends other than mmap: undoes what the backend set up. */
+	void (*backend_release)(struct vmmem_region *r);
+	void *backend;
+	bool xen;                     /* made by vmmem_region_new_xen() */
+	uint32_t xen_domid;
+	uint32_t xen_flags;
 };
 
 /* Size of the options struct a caller passed, validated libbpf style: a
@@ -58,6 +70,15 @@ int region_alloc(struct vmmem_region **out, enum region_kind kind);
 /* Copies a caller's options (NULL: defaults) into a full-size struct. */
 int region_opts_load(struct vmmem_region_opts *o,
 		     const struct vmmem_region_opts *opts);
+/* vmmem_region_new() on loaded options; readonly maps PROT_READ. */
+int region_new_mapped(struct vmmem_region **out, uint64_t size,
+		      const struct vmmem_region_opts *opts, bool readonly);
+/* A region mapped on demand through a map cache of at most max_pages
+ * pages (lib/region/lazy.c); ops and ctx are the mapper's. */
+struct mapcache_ops;
+int region_new_lazy(struct vmmem_region **out, uint64_t size,
+		    const struct mapcache_ops *ops, void *ctx, size_t max_pages,
+		    bool readonly);
 int region_apply_policy(struct vmmem_region *r, const struct vmmem_region_opts *o);
 uint64_t system_page_size(void);
 

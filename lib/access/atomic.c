@@ -1,23 +1,29 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /* Single-copy atomic loads and stores with a C11 memory order. */
 #include "access/copy.h"
+#include "access/view.h"
 #include "dirty/dirty.h"
 #include "space/table.h"
 
 static int lookup_aligned(const struct table *t, uint64_t gpa, size_t size,
-			  uint8_t **host, const struct slot **slot)
+			  bool write, struct view *v, const struct slot **slot)
 {
 	const struct slot *s = table_lookup(t, gpa);
+	int64_t n;
 
 	if (!s)
 		return -EFAULT;
 	if (size - 1 > s->last - gpa)
 		return table_backed(t, gpa, size) == size ? -ERANGE : -EFAULT;
-	if (!s->host)
-		return -ENXIO;
-	*host = s->host + (gpa - s->gpa);
-	if (!ALIGNED_TO(*host, size))
+	/* An aligned access of at most 8 bytes stays in one page, so a view
+	 * of a region mapped on demand covers it whole. */
+	n = view_begin(s, gpa, size, write, v);
+	if (n < 0)
+		return (int)n;
+	if (!ALIGNED_TO(v->p, size)) {
+		view_end(v);
 		return -EINVAL;
+	}
 	*slot = s;
 	return 0;
 }
@@ -26,6 +32,7 @@ VMMEM_EXPORT int vmmem_load(struct vmmem *m, uint64_t gpa, size_t size,
 			    uint64_t *val, int order)
 {
 	const struct slot *s;
+	struct view v;
 	uint8_t *p;
 	int ret;
 
@@ -37,8 +44,9 @@ VMMEM_EXPORT int vmmem_load(struct vmmem *m, uint64_t gpa, size_t size,
 	if (order != VMMEM_ORDER_RELAXED && order != VMMEM_ORDER_CONSUME &&
 	    order != VMMEM_ORDER_ACQUIRE && order != VMMEM_ORDER_SEQ_CST)
 		return -EINVAL;
-	ret = lookup_aligned(space_enter(m), gpa, size, &p, &s);
+	ret = lookup_aligned(space_enter(m), gpa, size, false, &v, &s);
 	if (!ret) {
+		p = v.p;
 #define LOAD(type)                                                            \
 	(order == VMMEM_ORDER_RELAXED ?                                       \
 		 __atomic_load_n((type *)p, __ATOMIC_RELAXED) :               \
@@ -52,6 +60,7 @@ VMMEM_EXPORT int vmmem_load(struct vmmem *m, uint64_t gpa, size_t size,
 		default: *val = LOAD(uint64_t); break;
 		}
 #undef LOAD
+		view_end(&v);
 	}
 	space_exit();
 	return ret;
@@ -62,6 +71,7 @@ VMMEM_EXPORT int vmmem_store(struct vmmem *m, uint64_t gpa, size_t size,
 {
 	const struct table *t;
 	const struct slot *s;
+	struct view v;
 	uint8_t *p;
 	int ret;
 
@@ -72,8 +82,9 @@ VMMEM_EXPORT int vmmem_store(struct vmmem *m, uint64_t gpa, size_t size,
 	    order != VMMEM_ORDER_SEQ_CST)
 		return -EINVAL;
 	t = space_enter(m);
-	ret = lookup_aligned(t, gpa, size, &p, &s);
+	ret = lookup_aligned(t, gpa, size, true, &v, &s);
 	if (!ret) {
+		p = v.p;
 #define STORE(type)                                                           \
 	do {                                                                  \
 		if (order == VMMEM_ORDER_RELAXED)                             \
@@ -90,6 +101,7 @@ VMMEM_EXPORT int vmmem_store(struct vmmem *m, uint64_t gpa, size_t size,
 		default: STORE(uint64_t); break;
 		}
 #undef STORE
+		view_end(&v);
 		dirty_note(t, s, gpa, size);
 	}
 	space_exit();

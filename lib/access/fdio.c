@@ -5,6 +5,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "access/view.h"
 #include "dirty/dirty.h"
 #include "space/table.h"
 
@@ -15,13 +16,14 @@
 struct fdio {
 	struct iovec iov[FDIO_MAX_IOV];
 	struct vmmem_region *held[FDIO_MAX_IOV];
+	struct view views[FDIO_MAX_IOV];
 	int count;
 };
 
 /* Gathers the backed prefix of the range and references its regions, so a
  * region removed during a blocking syscall stays mapped until it returns. */
 static int fdio_prepare(struct vmmem *m, uint64_t gpa, size_t len,
-			struct fdio *io)
+			bool into_guest, struct fdio *io)
 {
 	const struct table *t = space_enter(m);
 	uint64_t done = 0;
@@ -30,26 +32,34 @@ static int fdio_prepare(struct vmmem *m, uint64_t gpa, size_t len,
 	io->count = 0;
 	while (done < len && io->count < FDIO_MAX_IOV) {
 		const struct slot *s = table_lookup(t, gpa + done);
-		uint64_t n;
+		struct view *v = &io->views[io->count];
+		int64_t n;
 
-		if (!s || !s->host)
+		if (!s)
 			break;
-		n = slot_avail(s, gpa + done, len - done);
-		io->iov[io->count].iov_base = s->host + (gpa + done - s->gpa);
-		io->iov[io->count].iov_len = n;
+		n = view_begin(s, gpa + done, len - done, into_guest, v);
+		if (n < 0) {
+			if (!io->count)
+				ret = (int)n;
+			break;
+		}
+		io->iov[io->count].iov_base = v->p;
+		io->iov[io->count].iov_len = (size_t)n;
 		io->held[io->count++] = vmmem_region_ref(s->region);
-		done += n;
+		done += (uint64_t)n;
 	}
-	if (!io->count)
-		ret = (table_lookup(t, gpa) ? -ENXIO : -EFAULT);
+	if (!io->count && !ret)
+		ret = -EFAULT;
 	space_exit();
 	return ret;
 }
 
 static void fdio_release(struct fdio *io)
 {
-	for (int i = 0; i < io->count; i++)
+	for (int i = 0; i < io->count; i++) {
+		view_end(&io->views[i]);
 		vmmem_region_unref(io->held[i]);
+	}
 }
 
 static int check_args(struct vmmem *m, uint64_t gpa, int fd, size_t len)
@@ -76,7 +86,7 @@ static ssize_t fdio(struct vmmem *m, enum fdio_op op, uint64_t gpa, int fd,
 		return -EINVAL;
 	if (!len)
 		return 0;
-	ret = fdio_prepare(m, gpa, len, &io);
+	ret = fdio_prepare(m, gpa, len, op == FD_READ || op == FD_PREAD, &io);
 	if (ret)
 		return ret;
 	switch (op) {

@@ -8,6 +8,7 @@
  * different buffers rarely meet; the plain access paths take no lock. */
 #include <stdlib.h>
 
+#include "access/view.h"
 #include "dirty/dirty.h"
 #include "space/table.h"
 
@@ -20,6 +21,8 @@ struct mapping {
 	uint64_t len;
 	unsigned int flags;
 	struct vmmem_region *region;
+	uint64_t region_gpa;          /* where the region was placed */
+	struct view view;             /* pins a region mapped on demand */
 };
 
 static struct map_bucket *bucket_of(struct vmmem *m, const void *host)
@@ -48,14 +51,20 @@ VMMEM_EXPORT int vmmem_map(struct vmmem *m, uint64_t gpa, uint64_t *len,
 	s = table_lookup(space_enter(m), gpa);
 	if (!s) {
 		ret = -EFAULT;
-	} else if (!s->host) {
-		ret = -ENXIO;
 	} else {
-		rec->host = s->host + (gpa - s->gpa);
-		rec->gpa = gpa;
-		rec->len = slot_avail(s, gpa, *len);
-		rec->flags = flags;
-		rec->region = vmmem_region_ref(s->region);
+		int64_t n = view_begin(s, gpa, *len, flags & VMMEM_MAP_WRITE,
+				       &rec->view);
+
+		if (n < 0) {
+			ret = (int)n;
+		} else {
+			rec->host = rec->view.p;
+			rec->gpa = gpa;
+			rec->len = (uint64_t)n;
+			rec->flags = flags;
+			rec->region = vmmem_region_ref(s->region);
+			rec->region_gpa = s->gpa;
+		}
 	}
 	space_exit();
 	if (ret) {
@@ -111,8 +120,7 @@ static void log_written(struct vmmem *m, const struct mapping *rec,
 	const struct table *t = space_enter(m);
 	const struct slot *s = table_lookup(t, rec->gpa);
 
-	if (s && s->region == rec->region &&
-	    s->host + (rec->gpa - s->gpa) == rec->host)
+	if (s && s->region == rec->region && s->gpa == rec->region_gpa)
 		dirty_note(t, s, rec->gpa, written);
 	space_exit();
 }
@@ -133,6 +141,7 @@ VMMEM_EXPORT int vmmem_unmap(struct vmmem *m, void *host, uint64_t written)
 		return found_any ? -EINVAL : -ENOENT;
 	if (written)
 		log_written(m, rec, written);
+	view_end(&rec->view);
 	vmmem_region_unref(rec->region);
 	free(rec);
 	return 0;
@@ -148,6 +157,7 @@ void maps_release(struct vmmem *m)
 		while (rec) {
 			struct mapping *next = rec->next;
 
+			view_end(&rec->view);
 			vmmem_region_unref(rec->region);
 			free(rec);
 			rec = next;

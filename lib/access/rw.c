@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "access/copy.h"
+#include "access/view.h"
 #include "dirty/dirty.h"
 #include "space/table.h"
 
@@ -17,13 +18,11 @@ static int check_args(struct vmmem *m, uint64_t gpa, const void *buf,
 
 enum dir { TO_BUF, TO_GUEST };
 
-/* One piece of a transfer, inside one slot; writes are logged. */
-static inline __attribute__((always_inline)) void transfer_piece(const struct table *t, const struct slot *s,
-				  uint64_t gpa, uint8_t *buf, uint64_t n,
-				  enum dir dir)
+/* One piece of a transfer, inside one slot, at guest; writes are logged. */
+static inline __attribute__((always_inline)) void
+transfer_piece(const struct table *t, const struct slot *s, uint8_t *guest,
+	       uint64_t gpa, uint8_t *buf, uint64_t n, enum dir dir)
 {
-	uint8_t *guest = s->host + (gpa - s->gpa);
-
 	if (dir == TO_BUF) {
 		copy_from_guest(buf, guest, n);
 	} else {
@@ -33,29 +32,40 @@ static inline __attribute__((always_inline)) void transfer_piece(const struct ta
 }
 
 /* Transfers as much of [gpa, gpa + len) as is backed without a hole and
- * returns how much that was. */
-static inline uint64_t transfer_backed(const struct table *t, uint64_t gpa,
-				       uint8_t *buf, uint64_t len, enum dir dir)
+ * returns how much that was; *err tells why it stopped short, if it did
+ * for another reason than a hole. */
+static uint64_t transfer_backed(const struct table *t, uint64_t gpa,
+				uint8_t *buf, uint64_t len, enum dir dir,
+				int *err)
 {
 	uint64_t done = 0;
 
+	*err = 0;
 	while (done < len) {
 		const struct slot *s = table_lookup(t, gpa + done);
-		uint64_t n;
+		struct view v;
+		int64_t n;
 
-		if (!s || !s->host)
+		if (!s)
 			break;
-		n = slot_avail(s, gpa + done, len - done);
-		transfer_piece(t, s, gpa + done, buf + done, n, dir);
-		done += n;
+		n = view_begin(s, gpa + done, len - done, dir == TO_GUEST, &v);
+		if (n < 0) {
+			*err = (int)n;
+			break;
+		}
+		transfer_piece(t, s, v.p, gpa + done, buf + done, (uint64_t)n,
+			       dir);
+		view_end(&v);
+		done += (uint64_t)n;
 	}
 	return done;
 }
 
 /* The fast path of every transfer: a small access inside one region, the
  * shape of virtio ring fields and descriptors.  It makes no call, so it
- * saves no registers; anything else leaves the section and goes to the
- * slow path, which starts over. */
+ * saves no registers; anything else (several regions, a region mapped on
+ * demand or read-only) leaves the section and goes to the slow path, which
+ * starts over. */
 static inline __attribute__((always_inline)) bool transfer_fast(struct vmmem *m, uint64_t gpa, void *buf,
 				 size_t len, enum dir dir)
 {
@@ -67,9 +77,14 @@ static inline __attribute__((always_inline)) bool transfer_fast(struct vmmem *m,
 		return false;
 	t = space_enter(m);
 	s = table_lookup(t, gpa);
-	if (likely(s && s->host && len - 1 <= s->last - gpa)) {
-		transfer_piece(t, s, gpa, buf, len, dir);
-		done = true;
+	if (likely(s && len - 1 <= s->last - gpa)) {
+		uint8_t *h = dir == TO_BUF ? s->host : s->whost;
+
+		if (likely(h)) {
+			transfer_piece(t, s, h + (gpa - s->gpa), gpa, buf, len,
+				       dir);
+			done = true;
+		}
 	}
 	space_exit();
 	return done;
@@ -84,9 +99,11 @@ transfer_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 
 	if (ret || !len)
 		return ret;
-	done = transfer_backed(space_enter(m), gpa, buf, len, dir);
+	done = transfer_backed(space_enter(m), gpa, buf, len, dir, &ret);
 	space_exit();
-	return done ? (ssize_t)done : -EFAULT;
+	if (done)
+		return (ssize_t)done;
+	return ret ? ret : -EFAULT;
 }
 
 static inline ssize_t transfer(struct vmmem *m, uint64_t gpa, void *buf,
@@ -98,23 +115,21 @@ static inline ssize_t transfer(struct vmmem *m, uint64_t gpa, void *buf,
 }
 
 /* All or nothing: the check and the copy see the same table, so a region
- * removed concurrently cannot make a checked copy stop half way. */
+ * removed concurrently cannot make a checked copy stop half way.  A map
+ * call failing on a region mapped on demand can, and is reported. */
 static __attribute__((noinline)) int
 transfer_exact_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 		    enum dir dir)
 {
 	const struct table *t;
-	const struct slot *s;
+	bool direct;
 	int ret = check_args(m, gpa, buf, len);
 
 	if (ret || !len)
 		return ret;
 	t = space_enter(m);
-	s = table_lookup(t, gpa);
-	if (s && s->host && len - 1 <= s->last - gpa)      /* one region */
-		transfer_piece(t, s, gpa, buf, len, dir);
-	else if (table_backed(t, gpa, len) != len ||
-		 transfer_backed(t, gpa, buf, len, dir) != len)
+	ret = range_check(t, gpa, len, dir == TO_GUEST, &direct);
+	if (!ret && transfer_backed(t, gpa, buf, len, dir, &ret) != len && !ret)
 		ret = -EFAULT;
 	space_exit();
 	return ret;
@@ -156,24 +171,28 @@ VMMEM_EXPORT int vmmem_fill(struct vmmem *m, uint64_t gpa, int byte,
 			    uint64_t len)
 {
 	const struct table *t;
-	int ret = 0;
+	bool direct;
+	int ret;
 
 	if (!m || range_wraps(gpa, len))
 		return -EINVAL;
 	if (!len)
 		return 0;
 	t = space_enter(m);
-	if (table_backed(t, gpa, len) != len) {
-		ret = -EFAULT;
-	} else {
-		for (uint64_t done = 0; done < len;) {
-			const struct slot *s = table_lookup(t, gpa + done);
-			uint64_t n = slot_avail(s, gpa + done, len - done);
+	ret = range_check(t, gpa, len, true, &direct);
+	for (uint64_t done = 0; !ret && done < len;) {
+		const struct slot *s = table_lookup(t, gpa + done);
+		struct view v;
+		int64_t n = view_begin(s, gpa + done, len - done, true, &v);
 
-			memset(s->host + (gpa + done - s->gpa), byte, n);
-			dirty_note(t, s, gpa + done, n);
-			done += n;
+		if (n < 0) {
+			ret = (int)n;
+			break;
 		}
+		memset(v.p, byte, (size_t)n);
+		view_end(&v);
+		dirty_note(t, s, gpa + done, (uint64_t)n);
+		done += (uint64_t)n;
 	}
 	space_exit();
 	return ret;
@@ -188,9 +207,30 @@ static uint64_t copy_piece(const struct table *t, uint64_t dst, uint64_t src,
 	const struct slot *ss = table_lookup(t, src);
 	uint64_t n = slot_avail(ss, src, slot_avail(sd, dst, len));
 
-	memmove(sd->host + (dst - sd->gpa), ss->host + (src - ss->gpa), n);
+	memmove(sd->whost + (dst - sd->gpa), ss->host + (src - ss->gpa), n);
 	dirty_note(t, sd, dst, n);
 	return n;
+}
+
+/* Regions mapped on demand have no address to memmove between: the copy
+ * goes through a buffer, a chunk at a time, from the end that keeps an
+ * overlapping source intact. */
+static int copy_bounced(const struct table *t, uint64_t dst, uint64_t src,
+			uint64_t len)
+{
+	uint8_t buf[4096];
+	bool backwards = dst > src && dst - src < len;
+	int ret = 0;
+
+	for (uint64_t done = 0; !ret && done < len;) {
+		uint64_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
+		uint64_t at = backwards ? len - done - n : done;
+
+		if (transfer_backed(t, src + at, buf, n, TO_BUF, &ret) == n)
+			transfer_backed(t, dst + at, buf, n, TO_GUEST, &ret);
+		done += n;
+	}
+	return ret;
 }
 
 /* memmove semantics for overlapping GPA ranges: copy backwards when the
@@ -200,15 +240,21 @@ VMMEM_EXPORT int vmmem_copy(struct vmmem *m, uint64_t dst, uint64_t src,
 			    uint64_t len)
 {
 	const struct table *t;
-	int ret = 0;
+	bool src_direct, dst_direct;
+	int ret;
 
 	if (!m || range_wraps(dst, len) || range_wraps(src, len))
 		return -EINVAL;
 	if (!len)
 		return 0;
 	t = space_enter(m);
-	if (table_backed(t, src, len) != len || table_backed(t, dst, len) != len) {
-		ret = -EFAULT;
+	ret = range_check(t, src, len, false, &src_direct);
+	if (!ret)
+		ret = range_check(t, dst, len, true, &dst_direct);
+	if (ret) {
+		/* refused before anything moved */
+	} else if (!src_direct || !dst_direct) {
+		ret = copy_bounced(t, dst, src, len);
 	} else if (dst < src || dst - src >= len) {
 		for (uint64_t done = 0; done < len;)
 			done += copy_piece(t, dst + done, src + done, len - done);
@@ -226,7 +272,7 @@ VMMEM_EXPORT int vmmem_copy(struct vmmem *m, uint64_t dst, uint64_t src,
 				n = end_s - ss->gpa + 1;
 			if (end_d - sd->gpa + 1 < n)
 				n = end_d - sd->gpa + 1;
-			memmove(sd->host + (end_d + 1 - n - sd->gpa),
+			memmove(sd->whost + (end_d + 1 - n - sd->gpa),
 				ss->host + (end_s + 1 - n - ss->gpa), n);
 			dirty_note(t, sd, end_d + 1 - n, n);
 			left -= n;

@@ -15,7 +15,8 @@ VMMEM_EXPORT int vmmem_region_discard(struct vmmem_region *r, uint64_t offset,
 		return -EINVAL;
 	if (!len)
 		return 0;
-	if (r->kind == REGION_RAW)
+	if (r->kind == REGION_RAW || r->kind == REGION_XEN ||
+	    r->kind == REGION_LAZY)
 		return -EOPNOTSUPP;
 	if (r->kind == REGION_ANON ||
 	    (r->kind == REGION_FD && (r->flags & VMMEM_REGION_PRIVATE))) {

@@ -152,7 +152,7 @@ static int map_region(struct vmmem_region *r, const struct vmmem_region_opts *o)
 	uint64_t ps = r->page_size;
 	size_t len = (size_t)((r->size + ps - 1) / ps * ps);
 	size_t guard = (o->flags & VMMEM_REGION_GUARD) ? ps : 0;
-	int mflags, prot = PROT_READ | PROT_WRITE;
+	int mflags, prot = r->readonly ? PROT_READ : PROT_READ | PROT_WRITE;
 	void *base = NULL, *p;
 
 	if (r->kind == REGION_ANON && (o->flags & VMMEM_REGION_HUGETLB)) {
@@ -223,16 +223,26 @@ VMMEM_EXPORT int vmmem_region_new(struct vmmem_region **out, uint64_t size,
 				  const struct vmmem_region_opts *opts)
 {
 	struct vmmem_region_opts o;
-	struct vmmem_region *r;
-	uint64_t page_size;
-	enum region_kind kind;
 	int ret;
 
 	if (!out || !size)
 		return -EINVAL;
 	ret = region_opts_load(&o, opts);
-	if (!ret)
-		ret = validate(size, &o, &page_size);
+	if (ret)
+		return ret;
+	return region_new_mapped(out, size, &o, false);
+}
+
+int region_new_mapped(struct vmmem_region **out, uint64_t size,
+		      const struct vmmem_region_opts *opts, bool readonly)
+{
+	const struct vmmem_region_opts o = *opts;
+	struct vmmem_region *r;
+	uint64_t page_size;
+	enum region_kind kind;
+	int ret;
+
+	ret = validate(size, &o, &page_size);
 	if (ret)
 		return ret;
 
@@ -245,6 +255,7 @@ VMMEM_EXPORT int vmmem_region_new(struct vmmem_region **out, uint64_t size,
 	r->flags = o.flags;
 	r->size = size;
 	r->page_size = page_size;
+	r->readonly = readonly;
 
 	if (kind == REGION_MEMFD)
 		ret = open_memfd(r, &o);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "vmmem-private.h"
+#include "xen/mapcache.h"
 
 int opts_check(const void *opts, size_t user_sz, size_t known_sz, size_t need)
 {
@@ -55,7 +56,11 @@ VMMEM_EXPORT struct vmmem_region *vmmem_region_ref(struct vmmem_region *r)
 
 static void region_destroy(struct vmmem_region *r)
 {
-	if (r->kind == REGION_RAW) {
+	if (r->cache)
+		mapcache_free(r->cache);
+	if (r->backend_release) {
+		r->backend_release(r);
+	} else if (r->kind == REGION_RAW) {
 		if (r->release)
 			r->release(r->host, r->size, r->opaque);
 	} else if (r->map_base) {

@@ -47,7 +47,9 @@ VMMEM_EXPORT int vmmem_add_region(struct vmmem *m, uint64_t gpa,
 	       (old->count - pos) * sizeof(*s));
 	s = &t->slots[pos];
 	*s = (struct slot){ .gpa = gpa, .last = gpa + (r->size - 1),
-			    .host = r->host, .region = r };
+			    .host = r->host,
+			    .whost = r->readonly ? NULL : r->host,
+			    .region = r };
 	if (t->dirty_shift && !(s->dirty = dirty_log_new(s, t->dirty_shift))) {
 		free(t);
 		goto out;

@@ -29,7 +29,8 @@ struct dirty_log;
 struct slot {
 	uint64_t gpa;
 	uint64_t last;                /* inclusive: a region may end at 2^64 */
-	uint8_t *host;                /* NULL: no fixed host address */
+	uint8_t *host;                /* NULL: mapped on demand */
+	uint8_t *whost;               /* host, or NULL when read-only */
 	struct dirty_log *dirty;      /* NULL while logging is off */
 	struct vmmem_region *region;
 } __attribute__((aligned(64)));
@@ -122,6 +123,12 @@ static inline uint64_t slot_avail(const struct slot *s, uint64_t gpa,
 	uint64_t avail = s->last - gpa;   /* one less than the real count */
 
 	return len - 1 <= avail ? len : avail + 1;
+}
+
+/* Whether writes to the slot's region can succeed. */
+static inline bool slot_writable(const struct slot *s)
+{
+	return s->whost || (s->region->cache && !s->region->readonly);
 }
 
 /* Walks [gpa, gpa + len) piece by piece, one piece per slot.  Returns the

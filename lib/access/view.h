@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* A host view of a piece of one slot, for the slow paths.
+ *
+ * Most slots have a host address and a view is that address plus the
+ * offset.  A slot mapped on demand has none: the view pins a mapping in the
+ * region's map cache for as long as the piece is used, and may cover less
+ * than asked (up to the end of a cache bucket), so callers loop.  Writes to
+ * a read-only region get -EACCES here rather than a fault later. */
+#ifndef VMMEM_VIEW_H
+#define VMMEM_VIEW_H
+
+#include "space/table.h"
+
+struct mc_entry;
+
+struct view {
+	uint8_t *p;
+	struct mc_entry *pin;         /* NULL: the slot's own host address */
+	struct vmmem_region *region;
+};
+
+int64_t view_begin_pinned(const struct slot *s, uint64_t gpa, uint64_t n,
+			  bool write, struct view *v);
+void view_end_pinned(struct view *v);
+
+/* Bytes of [gpa, gpa + len) in slot s the view covers (at least one), or a
+ * negative errno. */
+static inline int64_t view_begin(const struct slot *s, uint64_t gpa,
+				 uint64_t len, bool write, struct view *v)
+{
+	uint8_t *h = write ? s->whost : s->host;
+	uint64_t n = slot_avail(s, gpa, len);
+
+	if (likely(h)) {
+		v->p = h + (gpa - s->gpa);
+		v->pin = NULL;
+		return (int64_t)n;
+	}
+	return view_begin_pinned(s, gpa, n, write, v);
+}
+
+static inline void view_end(struct view *v)
+{
+	if (v->pin)
+		view_end_pinned(v);
+}
+
+/* Whether [gpa, gpa + len) is backed without a hole (else -EFAULT) and, for
+ * a write, writable (else -EACCES); *direct tells whether every slot of it
+ * has a host address for the access. */
+int range_check(const struct table *t, uint64_t gpa, uint64_t len, bool write,
+		bool *direct);
+
+#endif
