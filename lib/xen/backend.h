@@ -17,6 +17,10 @@
 int xen_opts_load(struct vmmem_xen_opts *o, uint64_t size,
 		  const struct vmmem_xen_opts *opts);
 
+/* The smallest stats->sz vmmem_region_xen_cache_stats() accepts. */
+#define XEN_STATS_MIN_SZ (offsetof(struct vmmem_xen_cache_stats, hits) + \
+			  sizeof(uint64_t))
+
 /* Grant reference of page i of a region without explicit references. */
 static inline uint32_t xen_derived_ref(uint64_t gpa, uint64_t i)
 {

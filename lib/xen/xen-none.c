@@ -35,7 +35,7 @@ VMMEM_EXPORT int vmmem_region_xen_invalidate(struct vmmem_region *region)
 VMMEM_EXPORT int vmmem_region_xen_cache_stats(const struct vmmem_region *region,
 					      struct vmmem_xen_cache_stats *stats)
 {
-	if (!region || !stats)
+	if (!region || !stats || stats->sz < XEN_STATS_MIN_SZ)
 		return -EINVAL;
 	return -EOPNOTSUPP;
 }

@@ -31,8 +31,12 @@ int xen_opts_load(struct vmmem_xen_opts *o, uint64_t size,
 		return -EINVAL;
 	if (o->grant_refs && !(o->xen_flags & VMMEM_XEN_GRANT))
 		return -EINVAL;
-	if (o->xen_flags == VMMEM_XEN_UNIX)
+	if (o->xen_flags == VMMEM_XEN_UNIX) {
+		if (o->offset % XEN_PAGE_SIZE || o->offset > (uint64_t)INT64_MAX ||
+		    range_wraps(o->offset, size))
+			return -EINVAL;
 		return o->fd < 0 ? -EBADF : 0;
+	}
 	if (o->gpa % XEN_PAGE_SIZE || range_wraps(o->gpa, size))
 		return -EINVAL;
 	if (o->grant_refs)

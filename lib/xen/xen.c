@@ -108,9 +108,7 @@ VMMEM_EXPORT int vmmem_region_xen_cache_stats(const struct vmmem_region *r,
 	struct vmmem_xen_cache_stats st;
 	size_t sz;
 
-	if (!r || !stats ||
-	    stats->sz < offsetof(struct vmmem_xen_cache_stats, hits) +
-				sizeof(stats->hits))
+	if (!r || !stats || stats->sz < XEN_STATS_MIN_SZ)
 		return -EINVAL;
 	if (!r->cache)
 		return -ENOENT;
