@@ -47,6 +47,9 @@ size_t table_first_from(const struct table *t, uint64_t gpa)
 	return lo;
 }
 
+/* Retired tables whose reclamation has not run yet, of every vmmem. */
+static unsigned long retiring_all;
+
 static void table_reclaim(struct rcu_head *head)
 {
 	struct table *t = caa_container_of(head, struct table, rcu);
@@ -55,7 +58,21 @@ static void table_reclaim(struct rcu_head *head)
 		free(t->slots[i].dirty);
 	free(t->drop_log);
 	vmmem_region_unref(t->drop_region);
+	/* The last touch of the owner: vmmem_free() may free it once the
+	 * count is down. */
+	if (t->owner)
+		__atomic_sub_fetch(&t->owner->retiring, 1, __ATOMIC_RELEASE);
 	free(t);
+	__atomic_sub_fetch(&retiring_all, 1, __ATOMIC_RELEASE);
+}
+
+/* Callbacks still queued are this library's code: they must have run
+ * before it is unloaded (dlclose) or the process ends (the memory they
+ * free would be reported as leaked). */
+__attribute__((destructor)) static void space_unload(void)
+{
+	if (__atomic_load_n(&retiring_all, __ATOMIC_ACQUIRE))
+		urcu_bp_barrier();
 }
 
 /* liburcu documents call_rcu_{before,after}_fork_* as required around a
@@ -86,6 +103,15 @@ void table_publish(struct vmmem *m, struct table *t)
 	struct table *old = m->table;
 
 	__atomic_store_n(&m->table, t, __ATOMIC_RELEASE);
-	if (old)
+	if (old) {
+		/* Only a table holding a region's last place in the space
+		 * makes vmmem_free() wait: the caller may expect that
+		 * region released when it returns. */
+		if (old->drop_region) {
+			old->owner = m;
+			__atomic_add_fetch(&m->retiring, 1, __ATOMIC_RELAXED);
+		}
+		__atomic_add_fetch(&retiring_all, 1, __ATOMIC_RELAXED);
 		urcu_bp_call_rcu(&old->rcu, table_reclaim);
+	}
 }

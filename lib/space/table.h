@@ -37,6 +37,7 @@ struct slot {
 
 struct table {
 	struct rcu_head rcu;
+	struct vmmem *owner;          /* retired with drop_region set */
 	size_t count;
 	unsigned int dirty_shift;     /* log2 of the dirty page size, 0 = off */
 	/* Released with the table, once no reader can still see it: */
@@ -58,6 +59,7 @@ struct map_bucket {
 struct vmmem {
 	struct table *table;          /* RCU-published */
 	pthread_mutex_t lock;         /* serialises writers */
+	unsigned long retiring;       /* retired tables holding a region */
 	struct map_bucket maps[MAP_BUCKETS];   /* open vmmem_map() mappings */
 };
 
@@ -68,6 +70,19 @@ static inline struct table *space_enter(struct vmmem *m)
 {
 	urcu_bp_read_lock();
 	return __atomic_load_n(&m->table, __ATOMIC_CONSUME);
+}
+
+/* space_enter() for the fast paths: a thread liburcu-bp has not
+ * registered yet gets false (its first access takes the slow path, which
+ * registers it) instead of a call, so a fast path that makes no call at all
+ * needs no stack frame. */
+static inline bool space_try_enter(void)
+{
+	if (unlikely(!URCU_TLS(urcu_bp_reader)))
+		return false;
+	cmm_barrier();
+	_urcu_bp_read_lock_update(URCU_TLS(urcu_bp_reader)->ctr);
+	return true;
 }
 
 static inline void space_exit(void)

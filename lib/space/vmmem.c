@@ -36,8 +36,11 @@ VMMEM_EXPORT void vmmem_free(struct vmmem *m)
 	if (!m)
 		return;
 	/* Old tables still waiting for their grace period hold references
-	 * to regions: release them before returning, as a caller expects. */
-	urcu_bp_barrier();
+	 * to regions: release them before returning, as a caller expects.
+	 * Only then: the barrier waits for liburcu's call_rcu thread, which
+	 * sleeps 10 ms between rounds. */
+	if (__atomic_load_n(&m->retiring, __ATOMIC_ACQUIRE))
+		urcu_bp_barrier();
 	t = m->table;
 	for (size_t i = 0; i < t->count; i++) {
 		free(t->slots[i].dirty);
