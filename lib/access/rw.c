@@ -75,7 +75,9 @@ static inline __attribute__((always_inline)) bool transfer_fast(struct vmmem *m,
 
 	if (unlikely(!m || !buf || !small_copy(len) || range_wraps(gpa, len)))
 		return false;
-	t = space_enter(m);
+	if (unlikely(!space_try_enter()))
+		return false;
+	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
 	s = table_lookup(t, gpa);
 	if (likely(s && len - 1 <= s->last - gpa)) {
 		uint8_t *h = dir == TO_BUF ? s->host : s->whost;
@@ -106,7 +108,8 @@ transfer_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	return ret ? ret : -EFAULT;
 }
 
-static inline ssize_t transfer(struct vmmem *m, uint64_t gpa, void *buf,
+static inline __attribute__((always_inline)) ssize_t
+transfer(struct vmmem *m, uint64_t gpa, void *buf,
 			       size_t len, enum dir dir)
 {
 	if (transfer_fast(m, gpa, buf, len, dir))
@@ -135,7 +138,8 @@ transfer_exact_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	return ret;
 }
 
-static inline int transfer_exact(struct vmmem *m, uint64_t gpa, void *buf,
+static inline __attribute__((always_inline)) int
+transfer_exact(struct vmmem *m, uint64_t gpa, void *buf,
 				 size_t len, enum dir dir)
 {
 	if (transfer_fast(m, gpa, buf, len, dir))
