@@ -20,7 +20,12 @@
  * on success, 1 on failure, 2 on bad arguments.
  *
  *   cc xen-peek.c $(pkg-config --cflags --libs libvmmem xencontrol)
+ *
+ * For debian/tests/consumer, which builds and runs every example:
+ * consumer-modules: xencontrol
+ * consumer-run: --help
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -48,6 +53,8 @@ static void usage(FILE *f)
 		"LEN copies of BYTE there, then prints the range.\n");
 }
 
+/* A number in C syntax (0x1000, 4096); not "-1" or " -1", which strtoull()
+ * would take for 2^64 - 1. */
 static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
 	char *end;
@@ -55,7 +62,7 @@ static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
 
 	errno = 0;
 	v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || *s == '-' || v > max)
+	if (errno || !isdigit((unsigned char)*s) || *end || v > max)
 		return false;
 	*out = v;
 	return true;

@@ -13,7 +13,9 @@
 #   Each argument is one program to run in dom0: its path (absolute, or
 #   relative to the current directory), then its arguments, separated by
 #   spaces (no quoting: an argument cannot contain a space).  A program must
-#   be an ELF binary (link libtool programs with -no-install).
+#   be an ELF binary (link libtool programs with -no-install).  An argument
+#   that is the absolute path of an ELF binary (a program the program runs)
+#   is copied into dom0 as well, with its libraries.
 #   --skip-unavailable: when a host tool is missing or the Debian packages
 #   cannot be downloaded, print the reason and exit 77 (skipped) instead of 1.
 #
@@ -107,8 +109,10 @@ cache=${VMMEM_XEN_CACHE:-$top_builddir/tests/xen/cache}
 serial=${VMMEM_XEN_LOG:-$top_builddir/tests/xen/serial.log}
 
 # ------------------------------------------------------------ the programs
-# prog_path[i] (absolute), prog_args[i], prog_name[i] (basename)
-prog_path=() prog_args=() prog_name=()
+# prog_path[i] (absolute), prog_args[i], prog_name[i] (basename);
+# copy_paths: the ELF binaries to copy into dom0 (programs and arguments)
+prog_path=() prog_args=() prog_name=() copy_paths=()
+is_elf() { [ -f "$1" ] && [ "$(head -c 4 "$1" | tr -d '\177')" = ELF ]; }
 for spec in "$@"; do
 	read -r -a words <<<"$spec"
 	[ ${#words[@]} -gt 0 ] || die "empty program argument"
@@ -121,6 +125,10 @@ for spec in "$@"; do
 	prog_path+=("$p")
 	prog_args+=("${words[*]:1}")
 	prog_name+=("${p##*/}")
+	copy_paths+=("$p")
+	for w in "${words[@]:1}"; do
+		case $w in /*) ! is_elf "$w" || copy_paths+=("$w") ;; esac
+	done
 done
 
 # ------------------------------------------------------------ the Debian packages
@@ -246,8 +254,7 @@ copy_file() {
 	cp -L "$1" "$root$1"
 }
 libdirs=" "
-for i in "${!prog_path[@]}"; do
-	p=${prog_path[$i]}
+for p in "${copy_paths[@]}"; do
 	copy_file "$p"
 	ldd_out=$(ldd "$p" 2>&1) || die "ldd $p failed: $ldd_out"
 	if grep -q 'not found' <<<"$ldd_out"; then

@@ -10,7 +10,8 @@
  * non-existent domain, destroyed domain); the map cache of on-demand regions
  * (hits, eviction under a bound, pinning, read-only/read-write entries,
  * invalidation); every access path across a plain region followed by a Xen
- * region; dirty logging.
+ * region; dirty logging; examples/xen-peek, run as a program: its hexdump,
+ * --write and --fill, its errors and exit statuses.
  *
  * Each test is its own TCase (named as the test), so that Check's
  * CK_RUN_CASE=name runs one.  Output: Check's own lines, then one
@@ -22,14 +23,19 @@
  * HVM domains are required by default (run-xen.sh gives QEMU +svm,+npt):
  * without them the HVM tests fail; with --allow-no-hvm, or
  * VMMEM_XEN_ALLOW_NO_HVM=1 in the environment, they are skipped
- * (--require-hvm overrides the environment). */
+ * (--require-hvm overrides the environment).
+ *
+ * --xen-peek PATH: the xen-peek binary for the peek_* tests (an absolute
+ * path, present in dom0); without it they are skipped. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +61,7 @@
 #define GREF0      64u                /* first grant reference used */
 
 static bool allow_no_hvm;
+static const char *xen_peek;            /* --xen-peek PATH, or NULL */
 static const char *hvm_why;             /* why HVM is unavailable, or NULL */
 static int n_skip;
 
@@ -2235,6 +2242,463 @@ START_TEST(access_dirty)
 }
 END_TEST
 
+/* ------------------------------------------------------------- xen-peek */
+
+/* examples/xen-peek run as a program (--xen-peek PATH) against a dummy HVM
+ * domain of PEEK_PAGES pages: what it prints is compared with a dump made
+ * here of the bytes the test wrote through the independent mapping, what
+ * it writes is checked there. */
+#define PEEK_PAGES 8u
+#define PEEK_SIZE  (PEEK_PAGES * PAGE)
+
+struct peek {
+	char *args;             /* the arguments, as given to peek_run() */
+	int status;             /* exit status, 128 + signal if killed */
+	char out[64 * 1024];    /* stdout */
+	char err[8 * 1024];     /* stderr */
+};
+
+/* Whole file fd into buf (NUL-terminated); fails the test if it is longer. */
+static void slurp(int fd, char *buf, size_t size, const char *what)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	ck_assert_int_eq(lseek(fd, 0, SEEK_SET), 0);
+	while (got < size - 1 && (n = read(fd, buf + got, size - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = 0;
+	ck_assert_msg(got < size - 1, "xen-peek's %s is longer than %zu bytes",
+		      what, size - 2);
+	close(fd);
+}
+
+/* Runs xen-peek with the arguments fmt formats to, split on spaces (as
+ * run-xen.sh splits a program's arguments); stdout and stderr go to memory
+ * files, read into p once it has exited.  Prints the command, its status
+ * and its stderr (not stdout: a dump may be long). */
+static void __attribute__((format(printf, 2, 3)))
+peek_run(struct peek *p, const char *fmt, ...)
+{
+	char *line, *save = NULL, *argv[32];
+	int argc = 0, nlines = 0, out, err, ws;
+	va_list ap;
+	pid_t pid;
+
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	printf("  $ xen-peek %s\n", line);
+	free(p->args);
+	p->args = strdup(line);
+	ck_assert_ptr_nonnull(p->args);
+	argv[argc++] = (char *)xen_peek;
+	for (char *w = strtok_r(line, " ", &save); w;
+	     w = strtok_r(NULL, " ", &save)) {
+		ck_assert_int_lt(argc, 31);
+		argv[argc++] = w;
+	}
+	argv[argc] = NULL;
+	out = memfd_create("xen-peek-stdout", MFD_CLOEXEC);
+	err = memfd_create("xen-peek-stderr", MFD_CLOEXEC);
+	ck_assert_msg(out >= 0 && err >= 0, "memfd_create: %s",
+		      strerror(errno));
+	fflush(stdout);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* dup2() leaves the new descriptors open across exec; the
+		 * alarm outlives exec and ends a hung xen-peek */
+		if (dup2(out, 1) < 0 || dup2(err, 2) < 0)
+			_exit(127);
+		alarm(30);
+		execv(xen_peek, argv);
+		fprintf(stderr, "test-xen: cannot run %s: %s\n", xen_peek,
+			strerror(errno));
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+	p->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	slurp(out, p->out, sizeof(p->out), "stdout");
+	slurp(err, p->err, sizeof(p->err), "stderr");
+	printf("    exit %d\n", p->status);
+	/* the message, not the whole usage */
+	for (const char *l = p->err; *l && nlines++ < 3;) {
+		size_t n = strcspn(l, "\n");
+
+		printf("    stderr: %.*s\n", (int)n, l);
+		l += n + (l[n] == '\n');
+	}
+	free(line);
+}
+
+static struct peek *peek_new(void)
+{
+	struct peek *p = calloc(1, sizeof(*p));
+
+	ck_assert_ptr_nonnull(p);
+	return p;
+}
+
+static void peek_free(struct peek *p)
+{
+	free(p->args);
+	free(p);
+}
+
+/* The run exited with status, and printed to stderr iff it failed. */
+static void peek_expect_status(const struct peek *p, int status)
+{
+	ck_assert_msg(p->status == status, "'%s': exit %d, want %d; stderr: "
+		      "%s", p->args, p->status, status, p->err);
+	if (status == 0)
+		ck_assert_msg(!p->err[0], "'%s': succeeded but wrote to "
+			      "stderr: %s", p->args, p->err);
+	else
+		ck_assert_msg(p->err[0], "'%s': failed (%d) silently",
+			      p->args, p->status);
+}
+
+/* What xen-peek should print for len bytes b at gpa: xxd's layout, one
+ * line per 16 bytes at gpa, gpa + 16, ...: the address, ':', eight groups
+ * of two bytes in hex (blank past the end of the range), two spaces, and
+ * the bytes as text ('.' for those outside ' '..'~'). */
+static char *dump_text(uint64_t gpa, const uint8_t *b, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *text = malloc((len / 16 + 1) * 80 + 1), *o = text;
+
+	ck_assert_ptr_nonnull(text);
+	for (size_t at = 0; at < len; at += 16) {
+		size_t n = len - at < 16 ? len - at : 16;
+
+		o += sprintf(o, "%08" PRIx64 ":", gpa + at);
+		for (size_t i = 0; i < 16; i++) {
+			if (i % 2 == 0)
+				*o++ = ' ';
+			*o++ = i < n ? hex[b[at + i] >> 4] : ' ';
+			*o++ = i < n ? hex[b[at + i] & 15] : ' ';
+		}
+		o += sprintf(o, "  ");
+		for (size_t i = 0; i < n; i++)
+			*o++ = b[at + i] >= ' ' && b[at + i] <= '~' ?
+			       (char)b[at + i] : '.';
+		*o++ = '\n';
+	}
+	*o = 0;
+	return text;
+}
+
+/* p's stdout must be want; else the first line that differs is shown. */
+static void expect_text(const struct peek *p, const char *want)
+{
+	const char *got = p->out;
+	size_t line = 1, i = 0, sol = 0;
+	int glen, wlen;
+
+	while (got[i] && got[i] == want[i]) {
+		if (got[i++] == '\n') {
+			line++;
+			sol = i;
+		}
+	}
+	if (!got[i] && !want[i])
+		return;
+	glen = (int)strcspn(got + sol, "\n");
+	wlen = (int)strcspn(want + sol, "\n");
+	ck_abort_msg("'%s': stdout differs at line %zu: '%.*s', want "
+		     "'%.*s'%s", p->args, line, glen, got + sol, wlen,
+		     want + sol, want[i] ? "" : " (the end)");
+}
+
+/* After p's run, the domain's memory (raw) is want; else the first GPA
+ * that differs is shown. */
+static void expect_guest(const struct peek *p, const uint8_t *raw,
+			 const uint8_t *want)
+{
+	for (size_t i = 0; i < PEEK_SIZE; i++)
+		ck_assert_msg(raw[i] == want[i], "'%s': then GPA %#zx is "
+			      "%#04x, want %#04x", p->args, i, raw[i],
+			      want[i]);
+}
+
+/* A dummy HVM domain of PEEK_PAGES pages holding pattern salt; want is a
+ * copy of what it holds. */
+static uint8_t *peek_dom(struct xfx_dom *d, unsigned int salt, uint8_t **want)
+{
+	uint8_t *raw;
+
+	dom_new(d, XFX_HVM, PEEK_PAGES);
+	ck_assert(d->contiguous && d->frames[0] == 0);  /* GPA = offset */
+	raw = raw_map(d, 0, PEEK_PAGES);
+	*want = malloc(PEEK_SIZE);
+	ck_assert_ptr_nonnull(*want);
+	pat_fill(*want, 0, PEEK_SIZE, salt);
+	memcpy(raw, *want, PEEK_SIZE);
+	return raw;
+}
+
+/* Whether s holds word with no letter, digit or '_' on either side. */
+static bool has_word(const char *s, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = s; (p = strstr(p, word)) != NULL; p++) {
+		char before = p > s ? p[-1] : ' ', after = p[n];
+
+		if (!isalnum((unsigned char)before) && before != '_' &&
+		    !isalnum((unsigned char)after) && after != '_')
+			return true;
+	}
+	return false;
+}
+
+/* Hexdumps at unaligned GPAs across page boundaries: every line (GPA,
+ * bytes, text) as computed here from what the test wrote.  The text
+ * column sees the edges of the printable range. */
+START_TEST(peek_hexdump)
+{
+	static const uint8_t text[] = "Xen\x1f \x7e\x7f\x80\xff\x00peek!";
+	struct xfx_dom d;
+	struct peek *p = peek_new();
+	uint8_t *raw, *want;
+	char *dump;
+
+	raw = peek_dom(&d, 21, &want);
+	memcpy(want + 0x1ff8, text, sizeof(text) - 1); /* across 0x2000 */
+	memcpy(raw + 0x1ff8, text, sizeof(text) - 1);
+
+	/* 75 bytes at 0x1fe3: four whole lines and one of 11 bytes */
+	peek_run(p, "--domid %u --gpa 0x1fe3 --len 75", d.domid);
+	peek_expect_status(p, 0);
+	dump = dump_text(0x1fe3, want + 0x1fe3, 75);
+	expect_text(p, dump);
+	free(dump);
+	/* 0x2ff9..0x5008, over four pages, the numbers in decimal */
+	peek_run(p, "--domid %u --gpa %u --len %u", d.domid, 0x2ff9u, 0x2010u);
+	peek_expect_status(p, 0);
+	dump = dump_text(0x2ff9, want + 0x2ff9, 0x2010);
+	expect_text(p, dump);
+	free(dump);
+	/* one byte, the last of the domain */
+	peek_run(p, "--domid %u --gpa %#x --len 1", d.domid, PEEK_SIZE - 1);
+	peek_expect_status(p, 0);
+	dump = dump_text(PEEK_SIZE - 1, want + PEEK_SIZE - 1, 1);
+	expect_text(p, dump);
+	free(dump);
+
+	expect_guest(p, raw, want);        /* reading wrote nothing */
+	free(want);
+	peek_free(p);
+	xfx_unmap(raw, PEEK_PAGES);
+	ck_assert_int_eq(xfx_dom_destroy(&d), 0);
+}
+END_TEST
+
+/* --write at unaligned GPAs across page boundaries: exactly those bytes
+ * change; xen-peek says so and dumps them. */
+START_TEST(peek_write)
+{
+	struct xfx_dom d;
+	struct peek *p = peek_new();
+	uint8_t *raw, *want;
+	char *dump, *exp;
+
+	raw = peek_dom(&d, 22, &want);
+	/* "Hello" at 0x2ffe: "He" at the end of page 2, "llo" in page 3 */
+	peek_run(p, "--domid %u --gpa 0x2ffe --write 48656c6c6f", d.domid);
+	memcpy(want + 0x2ffe, "Hello", 5);
+	peek_expect_status(p, 0);
+	expect_guest(p, raw, want);
+	dump = dump_text(0x2ffe, want + 0x2ffe, 5);
+	ck_assert_int_ge(asprintf(&exp, "wrote 5 bytes at GPA 0x2ffe\n%s",
+				  dump), 0);
+	expect_text(p, exp);
+	free(exp);
+	free(dump);
+	/* upper-case hex with a matching --len, across 0x1000 */
+	peek_run(p, "--domid %u --gpa 0xfff --len 3 --write C0FFEE", d.domid);
+	memcpy(want + 0xfff, "\xc0\xff\xee", 3);
+	peek_expect_status(p, 0);
+	expect_guest(p, raw, want);
+	dump = dump_text(0xfff, want + 0xfff, 3);
+	ck_assert_int_ge(asprintf(&exp, "wrote 3 bytes at GPA 0xfff\n%s",
+				  dump), 0);
+	expect_text(p, exp);
+	free(exp);
+	free(dump);
+
+	free(want);
+	peek_free(p);
+	xfx_unmap(raw, PEEK_PAGES);
+	ck_assert_int_eq(xfx_dom_destroy(&d), 0);
+}
+END_TEST
+
+/* --fill over an unaligned range across two page boundaries. */
+START_TEST(peek_fill)
+{
+	struct xfx_dom d;
+	struct peek *p = peek_new();
+	uint8_t *raw, *want;
+	char *dump, *exp;
+
+	raw = peek_dom(&d, 23, &want);
+	/* 0x4ff3..0x6012: pages 4, 5 and 6 */
+	peek_run(p, "--domid %u --gpa 0x4ff3 --len 0x1020 --fill 0xab",
+		 d.domid);
+	memset(want + 0x4ff3, 0xab, 0x1020);
+	peek_expect_status(p, 0);
+	expect_guest(p, raw, want);
+	dump = dump_text(0x4ff3, want + 0x4ff3, 0x1020);
+	ck_assert_int_ge(asprintf(&exp, "wrote 4128 bytes at GPA 0x4ff3\n%s",
+				  dump), 0);
+	expect_text(p, exp);
+	free(exp);
+	free(dump);
+	/* --fill 0: one byte on each side of 0x7000 */
+	peek_run(p, "--domid %u --gpa 0x6fff --len 2 --fill 0", d.domid);
+	want[0x6fff] = want[0x7000] = 0;
+	peek_expect_status(p, 0);
+	expect_guest(p, raw, want);
+
+	free(want);
+	peek_free(p);
+	xfx_unmap(raw, PEEK_PAGES);
+	ck_assert_int_eq(xfx_dom_destroy(&d), 0);
+}
+END_TEST
+
+/* A domain that does not exist: exit 1 and a message naming it. */
+START_TEST(peek_nonexistent_domain)
+{
+	uint32_t domid = xfx_unused_domid();
+	struct peek *p = peek_new();
+	char *word;
+
+	ck_assert_int_eq(xfx_dom_exists(domid), 0);
+	ck_assert_int_ge(asprintf(&word, "domain %u", domid), 0);
+	peek_run(p, "--domid %u --gpa 0x1000 --len 16", domid);
+	peek_expect_status(p, 1);
+	ck_assert_msg(has_word(p->err, word), "stderr does not name %s: %s",
+		      word, p->err);
+	ck_assert_str_eq(p->out, "");
+	peek_run(p, "--domid %u --gpa 0x1000 --write 00", domid);
+	peek_expect_status(p, 1);
+	ck_assert_msg(has_word(p->err, word), "stderr does not name %s: %s",
+		      word, p->err);
+	ck_assert_str_eq(p->out, "");
+	free(word);
+	peek_free(p);
+}
+END_TEST
+
+/* Ranges with an unpopulated GFN, a hole in the middle (GFN 3, taken out)
+ * and past the end (GFN 8): exit 1, the failed GFNs listed and no other,
+ * nothing written. */
+START_TEST(peek_unpopulated_gfn)
+{
+	struct xfx_dom d;
+	struct peek *p = peek_new();
+	uint8_t *raw, *want;
+
+	raw = peek_dom(&d, 24, &want);
+	xfx_unmap(raw, PEEK_PAGES);
+	ck_assert_int_eq(xfx_unpopulate(&d, 3), 0);
+	raw = raw_map(&d, 0, 3);        /* pages 0-2 */
+
+	peek_run(p, "--domid %u --gpa 0x2ff0 --len 0x1020", d.domid);
+	peek_expect_status(p, 1);
+	ck_assert_str_eq(p->out, "");
+	ck_assert_msg(has_word(p->err, "gfn 0x3"), "no gfn 0x3 in: %s",
+		      p->err);
+	ck_assert_msg(!has_word(p->err, "gfn 0x2") &&
+		      !has_word(p->err, "gfn 0x4"),
+		      "a mapped GFN listed as failed: %s", p->err);
+	/* writing: refused as a whole, GFN 2 is left alone */
+	peek_run(p, "--domid %u --gpa 0x2ff0 --len 0x1020 --fill 0xab",
+		 d.domid);
+	peek_expect_status(p, 1);
+	ck_assert_msg(has_word(p->err, "gfn 0x3"), "no gfn 0x3 in: %s",
+		      p->err);
+	ck_assert_str_eq(p->out, "");
+	ck_assert_int_eq(memcmp(raw, want, 3 * PAGE), 0);
+	/* past the domain's last GFN */
+	peek_run(p, "--domid %u --gpa 0x7ff8 --len 16", d.domid);
+	peek_expect_status(p, 1);
+	ck_assert_str_eq(p->out, "");
+	ck_assert_msg(has_word(p->err, "gfn 0x8"), "no gfn 0x8 in: %s",
+		      p->err);
+	ck_assert_msg(!has_word(p->err, "gfn 0x7"), "gfn 0x7 listed: %s",
+		      p->err);
+
+	free(want);
+	peek_free(p);
+	xfx_unmap(raw, 3);
+	ck_assert_int_eq(xfx_dom_destroy(&d), 0);
+}
+END_TEST
+
+/* Bad arguments: exit 2, a message and the usage on stderr, nothing on
+ * stdout, nothing written; --help: the usage on stdout, exit 0. */
+START_TEST(peek_bad_args)
+{
+	/* each after "--domid D " (D: the dummy domain), but the first
+	 * four, which stand alone */
+	static const char *const bad[] = {
+		"",
+		"--gpa 0x1000 --len 16",                        /* no --domid */
+		"--domid 32752 --gpa 0x1000 --len 16",          /* reserved */
+		"--domid -1 --gpa 0x1000 --len 16",
+		"--len 16",                                     /* no --gpa */
+		"--gpa 0x1000",                                 /* no --len */
+		"--gpa 0x1000 --len 0",
+		"--gpa 0x1000 --len 0x4000001",                 /* > 64 MiB */
+		"--gpa 0x1000 --len 16x",
+		"--gpa -4096 --len 16",
+		"--gpa \t-4096 --len 1",                       /* blank, '-' */
+		"--gpa 0xffffffffffffffff --len 2",             /* wraps */
+		"--gpa 0x10000000000000000 --len 1",
+		"--gpa 0x1000 --write 486",
+		"--gpa 0x1000 --write 48zz",
+		"--gpa 0x1000 --len 4 --write 48656c6c6f",
+		"--gpa 0x1000 --len 1 --write 48 --fill 0",
+		"--gpa 0x1000 --len 16 --fill 256",
+		"--gpa 0x1000 --len 16 --fill -1",
+		"--gpa 0x1000 --len 16 extra",
+		"--gpa 0x1000 --len 16 --bogus",
+		"--gpa 0x1000 --len",
+	};
+	struct xfx_dom d;
+	struct peek *p = peek_new();
+	uint8_t *raw, *want;
+
+	raw = peek_dom(&d, 25, &want);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (i < 4)
+			peek_run(p, "%s", bad[i]);
+		else
+			peek_run(p, "--domid %u %s", d.domid, bad[i]);
+		ck_assert_msg(p->status == 2, "'%s': exit %d, want 2; stderr: "
+			      "%s", bad[i], p->status, p->err);
+		ck_assert_msg(strstr(p->err, "usage:"), "'%s': no usage on "
+			      "stderr: %s", bad[i], p->err);
+		ck_assert_msg(!p->out[0], "'%s': stdout: %s", bad[i], p->out);
+	}
+	expect_guest(p, raw, want);
+	peek_run(p, "--help");
+	peek_expect_status(p, 0);
+	ck_assert_msg(!strncmp(p->out, "usage: xen-peek ", 16), "--help: %s",
+		      p->out);
+
+	free(want);
+	peek_free(p);
+	xfx_unmap(raw, PEEK_PAGES);
+	ck_assert_int_eq(xfx_dom_destroy(&d), 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ main */
 
 static void setup(void)
@@ -2264,17 +2728,22 @@ static void parent_cleanup(void)
 	xfx_close();
 }
 
+static void skip(const char *name, const char *why)
+{
+	const char *only = getenv("CK_RUN_CASE");
+
+	if (only && *only && strcmp(only, name))
+		return;         /* not selected anyway */
+	printf("SKIP: %s: %s\n", name, why);
+	n_skip++;
+}
+
 static void add(Suite *s, const char *name, const TTest *t, int idx, bool hvm)
 {
 	TCase *tc;
 
 	if (hvm && hvm_why && allow_no_hvm) {
-		const char *only = getenv("CK_RUN_CASE");
-
-		if (only && *only && strcmp(only, name))
-			return;         /* not selected anyway */
-		printf("SKIP: %s: %s\n", name, hvm_why);
-		n_skip++;
+		skip(name, hvm_why);
 		return;
 	}
 	tc = tcase_create(name);
@@ -2285,6 +2754,16 @@ static void add(Suite *s, const char *name, const TTest *t, int idx, bool hvm)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, t, idx, idx + 1);
 	suite_add_tcase(s, tc);
+}
+
+/* A test of examples/xen-peek (on an HVM domain but for one): skipped
+ * without --xen-peek. */
+static void add_peek(Suite *s, const char *name, const TTest *t, bool hvm)
+{
+	if (!xen_peek)
+		skip(name, "no --xen-peek PATH given");
+	else
+		add(s, name, t, 0, hvm);
 }
 
 static void add_kinds(Suite *s, const char *base, const TTest *t,
@@ -2336,6 +2815,12 @@ static Suite *xen_suite(void)
 	add_kinds(s, "access_map", access_map, XK_FOREIGN);
 	add_kinds(s, "access_fd", access_fd, XK_FOREIGN);
 	add_kinds(s, "access_dirty", access_dirty, XK_FOREIGN);
+	add_peek(s, "peek_hexdump", peek_hexdump, true);
+	add_peek(s, "peek_write", peek_write, true);
+	add_peek(s, "peek_fill", peek_fill, true);
+	add_peek(s, "peek_nonexistent_domain", peek_nonexistent_domain, false);
+	add_peek(s, "peek_unpopulated_gfn", peek_unpopulated_gfn, true);
+	add_peek(s, "peek_bad_args", peek_bad_args, true);
 	return s;
 }
 
@@ -2352,9 +2837,11 @@ int main(int argc, char **argv)
 			allow_no_hvm = true;
 		else if (!strcmp(argv[i], "--require-hvm"))
 			allow_no_hvm = false;
+		else if (!strcmp(argv[i], "--xen-peek") && i + 1 < argc)
+			xen_peek = argv[++i];
 		else {
 			fprintf(stderr, "usage: %s [--allow-no-hvm | "
-				"--require-hvm]\n", argv[0]);
+				"--require-hvm] [--xen-peek PATH]\n", argv[0]);
 			return 2;
 		}
 	}

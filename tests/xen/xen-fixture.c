@@ -310,6 +310,25 @@ int xfx_destroy_leftovers(void)
 	return destroyed;
 }
 
+int xfx_unpopulate(const struct xfx_dom *d, size_t page)
+{
+	xen_pfn_t gfn;
+	int rc;
+
+	if (d->kind != XFX_HVM || page >= d->npages || !xfx_xch)
+		return -EINVAL;
+	gfn = d->frames[page];
+	if (xc_domain_decrease_reservation_exact(xfx_xch, d->domid, 1, 0,
+						 &gfn)) {
+		rc = neg_errno();
+		XFX_ERR("xc_domain_decrease_reservation_exact(d%u, GFN %#"
+			PRIx64 "): %s\n", d->domid, (uint64_t)gfn,
+			strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
 int xfx_dom_exists(uint32_t domid)
 {
 	xc_domaininfo_t info;

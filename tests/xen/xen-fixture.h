@@ -65,6 +65,11 @@ void xfx_destroy_all(void);
  * (a test process that failed before its cleanup); returns how many. */
 int xfx_destroy_leftovers(void);
 
+/* Takes page `page` of HVM domain d out of its memory map, as a balloon
+ * driver would: GFN frames[page] is unpopulated from then on (a hole that
+ * mappings of it report).  d->frames is left as it was. */
+int xfx_unpopulate(const struct xfx_dom *d, size_t page);
+
 /* Whether domain domid exists (dying or not); negative errno on error. */
 int xfx_dom_exists(uint32_t domid);
 /* A domain id no domain has now (for the "non-existent domain" case). */
