@@ -165,6 +165,10 @@ static const struct bad_case bad_cases[] = {
 	{ "derived ref 2^32", G, 0, PAGE, 1ull << 44, -1, false, -EINVAL },
 	{ "derived refs reach 2^32", GN, 0, 2 * PAGE, 0xffffffffull << 12, -1, false, -EINVAL },
 	{ "derived ref 2^32, bit 63", G, 0, PAGE, (1ull << 63) | (1ull << 44), -1, false, -EINVAL },
+	/* libxengnttab counts pages in 32 bits: 2^32 pages are refused even
+	 * when the derived refs fit (refs 0 .. 2^32-1). */
+	{ "2^32 pages of grants", G, 0, 1ull << 44, 0, -1, false, -EINVAL },
+	{ "2^32 pages of grants on demand", GN, 0, 1ull << 44, 0, -1, false, -EINVAL },
 	/* UNIX needs an fd. */
 	{ "UNIX fd -1", U, 0, 4 * PAGE, 0, -1, false, -EBADF },
 	{ "UNIX fd -1, READONLY", U, VMMEM_XEN_READONLY, 4 * PAGE, 0, -1, false, -EBADF },
@@ -585,6 +589,14 @@ static void expect_writes_refused(struct vmmem *m, uint64_t gpa,
 	ck_assert_int_eq(vmmem_pread_fd(m, gpa, pfd[0], 4096, 0) < 0, 1);
 	close(pfd[0]);
 	close(pfd[1]);
+	/* Discarding would zero what the guest reads. */
+	{
+		struct vmmem_region *r = NULL;
+
+		ck_assert_int_eq(vmmem_find_region(m, gpa, &r, NULL), 0);
+		ck_assert_int_eq(vmmem_region_discard(r, 0, 4096), -EACCES);
+		vmmem_region_unref(r);
+	}
 	test_expect_bytes(m, gpa, orig, size);
 }
 

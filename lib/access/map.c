@@ -81,7 +81,8 @@ VMMEM_EXPORT int vmmem_map(struct vmmem *m, uint64_t gpa, uint64_t *len,
 	return 0;
 }
 
-/* The same GPA mapped twice gives the same pointer.  Of the records of that
+/* The same GPA mapped twice mostly gives the same pointer (a region mapped
+ * on demand may give a read and a write mapping different ones).  Of the records of that
  * pointer the one taken is the least capable that can account for the
  * bytes written: read-only records first (they only take 0), then the
  * shortest writable one that is long enough.  The capabilities nest, so no

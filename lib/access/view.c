@@ -13,12 +13,13 @@ int64_t view_begin_pinned(const struct slot *s, uint64_t gpa, uint64_t n,
 	if (!r->cache || (write && r->readonly))
 		return -EACCES;
 	n = mapcache_span(off, n);
-	ret = mapcache_pin(r->cache, off, n, write, &v->p, &v->pin);
+	ret = mapcache_pin(r->cache, off, n, write, PIN_BUCKET, &v->p, &v->pin);
 	if (ret && (off & (MAPCACHE_PAGE_SIZE - 1)) + n > MAPCACHE_PAGE_SIZE) {
 		/* A page further on may be the one the guest did not grant:
 		 * the first page alone lets a partial access get that far. */
 		n = MAPCACHE_PAGE_SIZE - (off & (MAPCACHE_PAGE_SIZE - 1));
-		ret = mapcache_pin(r->cache, off, n, write, &v->p, &v->pin);
+		ret = mapcache_pin(r->cache, off, n, write, PIN_RETRY, &v->p,
+				   &v->pin);
 	}
 	if (ret)
 		return ret;

@@ -15,6 +15,9 @@ VMMEM_EXPORT int vmmem_region_discard(struct vmmem_region *r, uint64_t offset,
 		return -EINVAL;
 	if (!len)
 		return 0;
+	/* Discarding zeroes what the guest sees: a write like any other. */
+	if (r->readonly)
+		return -EACCES;
 	if (r->kind == REGION_RAW || r->kind == REGION_XEN ||
 	    r->kind == REGION_LAZY)
 		return -EOPNOTSUPP;

@@ -47,8 +47,8 @@ size_t table_first_from(const struct table *t, uint64_t gpa)
 	return lo;
 }
 
-/* Retired tables whose reclamation has not run yet, of every vmmem. */
-static unsigned long retiring_all;
+/* Whether any table was ever handed to call_rcu. */
+static bool retired_any;
 
 static void table_reclaim(struct rcu_head *head)
 {
@@ -63,15 +63,17 @@ static void table_reclaim(struct rcu_head *head)
 	if (t->owner)
 		__atomic_sub_fetch(&t->owner->retiring, 1, __ATOMIC_RELEASE);
 	free(t);
-	__atomic_sub_fetch(&retiring_all, 1, __ATOMIC_RELEASE);
 }
 
 /* Callbacks still queued are this library's code: they must have run
  * before it is unloaded (dlclose) or the process ends (the memory they
- * free would be reported as leaked). */
+ * free would be reported as leaked).  A process that never hotplugged
+ * does not wait. */
 __attribute__((destructor)) static void space_unload(void)
 {
-	if (__atomic_load_n(&retiring_all, __ATOMIC_ACQUIRE))
+	/* Not the count: a callback that brought it to zero may still be
+	 * returning through this library's code.  Only the barrier knows. */
+	if (__atomic_load_n(&retired_any, __ATOMIC_ACQUIRE))
 		urcu_bp_barrier();
 }
 
@@ -111,7 +113,7 @@ void table_publish(struct vmmem *m, struct table *t)
 			old->owner = m;
 			__atomic_add_fetch(&m->retiring, 1, __ATOMIC_RELAXED);
 		}
-		__atomic_add_fetch(&retiring_all, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&retired_any, true, __ATOMIC_RELEASE);
 		urcu_bp_call_rcu(&old->rcu, table_reclaim);
 	}
 }

@@ -163,19 +163,20 @@ static uint8_t *map_pages(struct mapcache *c, uint64_t first, size_t count,
 /* A miss: the whole bucket in one call if the guest lets us, else exactly
  * the pages of this access. */
 static int map_entry(struct mapcache *c, uint64_t p0, uint64_t p1, bool write,
-		     struct mc_entry **out)
+		     bool whole, struct mc_entry **out)
 {
 	uint64_t first = p0 - p0 % MAPCACHE_BUCKET_PAGES;
 	uint64_t count = c->pages - first < MAPCACHE_BUCKET_PAGES ?
 				 c->pages - first : MAPCACHE_BUCKET_PAGES;
 	struct mc_entry *e = calloc(1, sizeof(*e));
-	uint8_t *addr;
-	int err;
+	uint8_t *addr = NULL;
+	int err = -EIO;
 
 	if (!e)
 		return -ENOMEM;
-	addr = map_pages(c, first, count, write, &err);
-	if (!addr && (first != p0 || count != p1 - p0 + 1)) {
+	if (whole)
+		addr = map_pages(c, first, count, write, &err);
+	if (!addr && (!whole || first != p0 || count != p1 - p0 + 1)) {
 		first = p0;
 		count = p1 - p0 + 1;
 		addr = map_pages(c, first, count, write, &err);
@@ -197,7 +198,8 @@ static int map_entry(struct mapcache *c, uint64_t p0, uint64_t p1, bool write,
 }
 
 int mapcache_pin(struct mapcache *c, uint64_t offset, uint64_t len,
-		 bool write, uint8_t **host, struct mc_entry **pin)
+		 bool write, enum pin_mode mode, uint8_t **host,
+		 struct mc_entry **pin)
 {
 	uint64_t p0 = offset >> MAPCACHE_PAGE_SHIFT;
 	uint64_t p1 = (offset + len - 1) >> MAPCACHE_PAGE_SHIFT;
@@ -209,8 +211,10 @@ int mapcache_pin(struct mapcache *c, uint64_t offset, uint64_t len,
 	if (e) {
 		c->st.hits++;
 	} else {
-		c->st.misses++;
-		ret = map_entry(c, p0, p1, write, &e);
+		/* A retry is the same access: its miss is counted. */
+		if (mode == PIN_BUCKET)
+			c->st.misses++;
+		ret = map_entry(c, p0, p1, write, mode == PIN_BUCKET, &e);
 	}
 	if (!ret) {
 		pin_entry(c, e);

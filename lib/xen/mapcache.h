@@ -48,10 +48,16 @@ static inline uint64_t mapcache_span(uint64_t offset, uint64_t len)
 	return len < room ? len : room;
 }
 
+enum pin_mode {
+	PIN_BUCKET,     /* a miss maps the whole bucket, else the pages */
+	PIN_RETRY,      /* after a failed PIN_BUCKET: just the pages */
+};
+
 /* Pins a mapping of [offset, offset + len), which must lie in one bucket;
  * *host points at offset.  Returns 0 or the mapper's negative errno. */
 int mapcache_pin(struct mapcache *c, uint64_t offset, uint64_t len,
-		 bool write, uint8_t **host, struct mc_entry **pin);
+		 bool write, enum pin_mode mode, uint8_t **host,
+		 struct mc_entry **pin);
 void mapcache_unpin(struct mapcache *c, struct mc_entry *pin);
 
 /* Drops every mapping: unpinned ones now, pinned ones at their last unpin.

@@ -39,6 +39,9 @@ int xen_opts_load(struct vmmem_xen_opts *o, uint64_t size,
 	}
 	if (o->gpa % XEN_PAGE_SIZE || range_wraps(o->gpa, size))
 		return -EINVAL;
+	/* libxengnttab counts pages in 32 bits. */
+	if ((o->xen_flags & VMMEM_XEN_GRANT) && pages > UINT32_MAX)
+		return -EINVAL;
 	if (o->grant_refs)
 		return o->num_grant_refs == pages ? 0 : -EINVAL;
 	if ((o->xen_flags & VMMEM_XEN_GRANT) &&
