@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "access/copy.h"
+#include "access/fast.h"
 #include "access/view.h"
 #include "dirty/dirty.h"
 #include "space/table.h"
@@ -66,28 +67,18 @@ static uint64_t transfer_backed(const struct table *t, uint64_t gpa,
  * saves no registers; anything else (several regions, a region mapped on
  * demand or read-only) leaves the section and goes to the slow path, which
  * starts over. */
-static inline __attribute__((always_inline)) bool transfer_fast(struct vmmem *m, uint64_t gpa, void *buf,
-				 size_t len, enum dir dir)
+static inline __attribute__((always_inline)) bool
+transfer_fast(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
+	      enum dir dir)
 {
-	const struct table *t;
-	const struct slot *s;
-	bool done = false;
+	bool done;
 
 	if (unlikely(!m || !buf || !small_copy(len) || range_wraps(gpa, len)))
 		return false;
 	if (unlikely(!space_try_enter()))
 		return false;
-	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
-	s = table_lookup(t, gpa);
-	if (likely(s && len - 1 <= s->last - gpa)) {
-		uint8_t *h = dir == TO_BUF ? s->host : s->whost;
-
-		if (likely(h)) {
-			transfer_piece(t, s, h + (gpa - s->gpa), gpa, buf, len,
-				       dir);
-			done = true;
-		}
-	}
+	done = slot_small_transfer(__atomic_load_n(&m->table, __ATOMIC_CONSUME),
+				   gpa, buf, len, dir == TO_GUEST);
 	space_exit();
 	return done;
 }

@@ -64,6 +64,25 @@ static inline void iotlb_exit(void)
 	urcu_bp_read_unlock();
 }
 
+/* The entry holding iova, or NULL: the branch-free search of the region
+ * table (lib/space/table.h), for the fast paths. */
+static inline const struct iotlb_entry *iotlb_lookup(const struct iotlb *t,
+						     uint64_t iova)
+{
+	const struct iotlb_entry *base = t->e;
+	size_t n = t->count;
+
+	if (unlikely(!n))
+		return NULL;
+	while (n > 1) {
+		size_t half = n / 2;
+
+		base = base[half].iova <= iova ? base + half : base;
+		n -= half;
+	}
+	return iova - base->iova <= base->last - base->iova ? base : NULL;
+}
+
 /* Translates the next pieces of a walk, at most max of them, and returns
  * how many; walk->stop says why it stopped short of the end. */
 size_t iotlb_translate(const struct iotlb *t, struct iotlb_walk *walk,

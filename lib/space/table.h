@@ -126,8 +126,10 @@ static inline const struct slot *table_lookup(const struct table *t,
 	}
 	if (gpa - base->gpa > base->last - base->gpa)
 		return NULL;
-	space_hint.table = t;
-	space_hint.idx = (size_t)(base - t->slots);
+	if (t->count >= 8) {          /* only read from 8 slots up */
+		space_hint.table = t;
+		space_hint.idx = (size_t)(base - t->slots);
+	}
 	return base;
 }
 
