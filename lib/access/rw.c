@@ -73,7 +73,8 @@ transfer_fast(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 {
 	bool done;
 
-	if (unlikely(!m || !buf || !small_copy(len) || range_wraps(gpa, len)))
+	if (unlikely(!m || !buf || !len || len > SSIZE_MAX ||
+		     range_wraps(gpa, len)))
 		return false;
 	if (unlikely(!space_try_enter()))
 		return false;
