@@ -2,17 +2,13 @@
 /* GPA ranges as host pointers and as scatter lists. */
 #include "space/table.h"
 
-VMMEM_EXPORT int vmmem_host_address(struct vmmem *m, uint64_t gpa,
-				    uint64_t len, void **host)
+static __attribute__((noinline)) int
+host_address_slow(struct vmmem *m, uint64_t gpa, uint64_t len, void **host)
 {
-	const struct table *t;
-	const struct slot *s;
+	const struct table *t = space_enter(m);
+	const struct slot *s = table_lookup(t, gpa);
 	int ret = 0;
 
-	if (!m || !host || !len || range_wraps(gpa, len))
-		return -EINVAL;
-	t = space_enter(m);
-	s = table_lookup(t, gpa);
 	if (!s)
 		ret = -EFAULT;
 	else if (len - 1 > s->last - gpa)
@@ -23,6 +19,28 @@ VMMEM_EXPORT int vmmem_host_address(struct vmmem *m, uint64_t gpa,
 		*host = s->host + (gpa - s->gpa);
 	space_exit();
 	return ret;
+}
+
+/* A thread liburcu-bp has registered takes no call but the lookup's: see
+ * space_try_enter(). */
+VMMEM_EXPORT int vmmem_host_address(struct vmmem *m, uint64_t gpa,
+				    uint64_t len, void **host)
+{
+	if (!m || !host || !len || range_wraps(gpa, len))
+		return -EINVAL;
+	if (likely(space_try_enter())) {
+		const struct table *t = __atomic_load_n(&m->table,
+							__ATOMIC_CONSUME);
+		const struct slot *s = table_lookup(t, gpa);
+
+		if (likely(s && len - 1 <= s->last - gpa && s->host)) {
+			*host = s->host + (gpa - s->gpa);
+			space_exit();
+			return 0;
+		}
+		space_exit();
+	}
+	return host_address_slow(m, gpa, len, host);
 }
 
 /* snprintf-like: the count needed is returned even when iovcnt is smaller,

@@ -100,37 +100,50 @@ struct lookup_hint {
 };
 extern __thread struct lookup_hint space_hint;
 
-/* The slot holding gpa, or NULL.  Branch-free search: the compiler turns the
- * conditional step into a cmov, so random addresses cost no mispredictions. */
-static inline const struct slot *table_lookup(const struct table *t,
-					      uint64_t gpa)
+/* The last slot starting at or below gpa (the first if none does), of n
+ * >= 1.  Branch-free: the compiler turns the conditional step into a cmov,
+ * so random addresses cost no mispredictions. */
+static inline const struct slot *slots_search(const struct slot *base,
+					      size_t n, uint64_t gpa)
 {
-	const struct slot *base = t->slots;
-	size_t n = t->count;
-
-	/* Below 8 slots the search costs no more than the hint, whose branch
-	 * mispredicts on scattered addresses. */
-	if (n >= 8 && space_hint.table == t && space_hint.idx < n) {
-		const struct slot *s = &base[space_hint.idx];
-
-		if (gpa - s->gpa <= s->last - s->gpa)
-			return s;
-	}
-	if (unlikely(!n))
-		return NULL;
 	while (n > 1) {
 		size_t half = n / 2;
 
 		base = base[half].gpa <= gpa ? base + half : base;
 		n -= half;
 	}
-	if (gpa - base->gpa > base->last - base->gpa)
-		return NULL;
-	if (t->count >= 8) {          /* only read from 8 slots up */
-		space_hint.table = t;
-		space_hint.idx = (size_t)(base - t->slots);
-	}
 	return base;
+}
+
+static inline bool slot_holds(const struct slot *s, uint64_t gpa)
+{
+	return gpa - s->gpa <= s->last - s->gpa;
+}
+
+/* The slot holding gpa, or NULL.  Below 8 slots a search costs no more
+ * than the hint, whose branch mispredicts on scattered addresses; the two
+ * cases are apart so that the small one keeps few values live. */
+static inline const struct slot *table_lookup(const struct table *t,
+					      uint64_t gpa)
+{
+	const struct slot *s;
+	size_t n = t->count;
+
+	if (n < 8) {
+		if (unlikely(!n))
+			return NULL;
+		s = slots_search(t->slots, n, gpa);
+		return slot_holds(s, gpa) ? s : NULL;
+	}
+	if (space_hint.table == t && space_hint.idx < n &&
+	    slot_holds(&t->slots[space_hint.idx], gpa))
+		return &t->slots[space_hint.idx];
+	s = slots_search(t->slots, n, gpa);
+	if (!slot_holds(s, gpa))
+		return NULL;
+	space_hint.table = t;
+	space_hint.idx = (size_t)(s - t->slots);
+	return s;
 }
 
 /* Bytes of the slot from gpa on, capped at len (slot->last may be 2^64-1). */
