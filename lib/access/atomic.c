@@ -28,63 +28,25 @@ static int lookup_aligned(const struct table *t, uint64_t gpa, size_t size,
 	return 0;
 }
 
-VMMEM_EXPORT int vmmem_load(struct vmmem *m, uint64_t gpa, size_t size,
-			    uint64_t *val, int order)
+static inline uint64_t load_at(const uint8_t *p, size_t size, int order)
 {
-	const struct slot *s;
-	struct view v;
-	uint8_t *p;
-	int ret;
-
-	if (!m || !val || (size != 1 && size != 2 && size != 4 && size != 8) ||
-	    (gpa & (size - 1)))
-		return -EINVAL;
-	/* The builtins want a constant order: consume is promoted to acquire,
-	 * as compilers do anyway. */
-	if (order != VMMEM_ORDER_RELAXED && order != VMMEM_ORDER_CONSUME &&
-	    order != VMMEM_ORDER_ACQUIRE && order != VMMEM_ORDER_SEQ_CST)
-		return -EINVAL;
-	ret = lookup_aligned(space_enter(m), gpa, size, false, &v, &s);
-	if (!ret) {
-		p = v.p;
 #define LOAD(type)                                                            \
 	(order == VMMEM_ORDER_RELAXED ?                                       \
-		 __atomic_load_n((type *)p, __ATOMIC_RELAXED) :               \
+		 __atomic_load_n((const type *)p, __ATOMIC_RELAXED) :         \
 	 order == VMMEM_ORDER_SEQ_CST ?                                       \
-		 __atomic_load_n((type *)p, __ATOMIC_SEQ_CST) :               \
-		 __atomic_load_n((type *)p, __ATOMIC_ACQUIRE))
-		switch (size) {
-		case 1: *val = LOAD(uint8_t); break;
-		case 2: *val = LOAD(uint16_t); break;
-		case 4: *val = LOAD(uint32_t); break;
-		default: *val = LOAD(uint64_t); break;
-		}
-#undef LOAD
-		view_end(&v);
+		 __atomic_load_n((const type *)p, __ATOMIC_SEQ_CST) :         \
+		 __atomic_load_n((const type *)p, __ATOMIC_ACQUIRE))
+	switch (size) {
+	case 1: return LOAD(uint8_t);
+	case 2: return LOAD(uint16_t);
+	case 4: return LOAD(uint32_t);
+	default: return LOAD(uint64_t);
 	}
-	space_exit();
-	return ret;
+#undef LOAD
 }
 
-VMMEM_EXPORT int vmmem_store(struct vmmem *m, uint64_t gpa, size_t size,
-			     uint64_t val, int order)
+static inline void store_at(uint8_t *p, size_t size, uint64_t val, int order)
 {
-	const struct table *t;
-	const struct slot *s;
-	struct view v;
-	uint8_t *p;
-	int ret;
-
-	if (!m || (size != 1 && size != 2 && size != 4 && size != 8) ||
-	    (gpa & (size - 1)))
-		return -EINVAL;
-	if (order != VMMEM_ORDER_RELAXED && order != VMMEM_ORDER_RELEASE &&
-	    order != VMMEM_ORDER_SEQ_CST)
-		return -EINVAL;
-	t = space_enter(m);
-	ret = lookup_aligned(t, gpa, size, true, &v, &s);
-	if (!ret) {
-		p = v.p;
 #define STORE(type)                                                           \
 	do {                                                                  \
 		if (order == VMMEM_ORDER_RELAXED)                             \
@@ -94,16 +56,112 @@ VMMEM_EXPORT int vmmem_store(struct vmmem *m, uint64_t gpa, size_t size,
 		else                                                          \
 			__atomic_store_n((type *)p, (type)val, __ATOMIC_SEQ_CST); \
 	} while (0)
-		switch (size) {
-		case 1: STORE(uint8_t); break;
-		case 2: STORE(uint16_t); break;
-		case 4: STORE(uint32_t); break;
-		default: STORE(uint64_t); break;
-		}
+	switch (size) {
+	case 1: STORE(uint8_t); break;
+	case 2: STORE(uint16_t); break;
+	case 4: STORE(uint32_t); break;
+	default: STORE(uint64_t); break;
+	}
 #undef STORE
+}
+
+/* The host address of an aligned access inside one slot that has one for
+ * it, else NULL (the slow path sorts out why). */
+static inline uint8_t *fast_target(const struct slot *s, uint64_t gpa,
+				   size_t size, bool write)
+{
+	uint8_t *h;
+
+	if (unlikely(!s || size - 1 > s->last - gpa))
+		return NULL;
+	h = write ? s->whost : s->host;
+	if (unlikely(!h))
+		return NULL;
+	h += gpa - s->gpa;
+	return ALIGNED_TO(h, size) ? h : NULL;
+}
+
+static __attribute__((noinline)) int
+load_slow(struct vmmem *m, uint64_t gpa, size_t size, uint64_t *val,
+	  int order)
+{
+	const struct slot *s;
+	struct view v;
+	int ret = lookup_aligned(space_enter(m), gpa, size, false, &v, &s);
+
+	if (!ret) {
+		*val = load_at(v.p, size, order);
+		view_end(&v);
+	}
+	space_exit();
+	return ret;
+}
+
+VMMEM_EXPORT int vmmem_load(struct vmmem *m, uint64_t gpa, size_t size,
+			    uint64_t *val, int order)
+{
+	if (!m || !val || (size != 1 && size != 2 && size != 4 && size != 8) ||
+	    (gpa & (size - 1)))
+		return -EINVAL;
+	/* The builtins want a constant order: consume is promoted to acquire,
+	 * as compilers do anyway. */
+	if (order != VMMEM_ORDER_RELAXED && order != VMMEM_ORDER_CONSUME &&
+	    order != VMMEM_ORDER_ACQUIRE && order != VMMEM_ORDER_SEQ_CST)
+		return -EINVAL;
+	if (likely(space_try_enter())) {
+		const struct table *t = __atomic_load_n(&m->table,
+							__ATOMIC_CONSUME);
+		uint8_t *p = fast_target(table_lookup(t, gpa), gpa, size, false);
+
+		if (likely(p))
+			*val = load_at(p, size, order);
+		space_exit();
+		if (likely(p))
+			return 0;
+	}
+	return load_slow(m, gpa, size, val, order);
+}
+
+static __attribute__((noinline)) int
+store_slow(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val,
+	   int order)
+{
+	const struct table *t = space_enter(m);
+	const struct slot *s;
+	struct view v;
+	int ret = lookup_aligned(t, gpa, size, true, &v, &s);
+
+	if (!ret) {
+		store_at(v.p, size, val, order);
 		view_end(&v);
 		dirty_note(t, s, gpa, size);
 	}
 	space_exit();
 	return ret;
+}
+
+VMMEM_EXPORT int vmmem_store(struct vmmem *m, uint64_t gpa, size_t size,
+			     uint64_t val, int order)
+{
+	if (!m || (size != 1 && size != 2 && size != 4 && size != 8) ||
+	    (gpa & (size - 1)))
+		return -EINVAL;
+	if (order != VMMEM_ORDER_RELAXED && order != VMMEM_ORDER_RELEASE &&
+	    order != VMMEM_ORDER_SEQ_CST)
+		return -EINVAL;
+	if (likely(space_try_enter())) {
+		const struct table *t = __atomic_load_n(&m->table,
+							__ATOMIC_CONSUME);
+		const struct slot *s = table_lookup(t, gpa);
+		uint8_t *p = fast_target(s, gpa, size, true);
+
+		if (likely(p)) {
+			store_at(p, size, val, order);
+			dirty_note(t, s, gpa, size);
+		}
+		space_exit();
+		if (likely(p))
+			return 0;
+	}
+	return store_slow(m, gpa, size, val, order);
 }
