@@ -18,8 +18,10 @@
 #   with CK_FORK=no (all of a Check program's tests in one process, as
 #   valgrind runs them: state carried from test to test, leaks at the end).
 # tsan: ./configure --enable-sanitizers=thread; make check runs
-#   tests/test-hotplug, tests/test-atomic, tests/test-iommu and the benchmark's
-#   --check, with tests/tsan.supp (it says why each entry is a false report).
+#   tests/test-hotplug, tests/test-atomic, tests/test-iommu, tests/test-lazy
+#   (the map cache of on-demand regions, lib/xen/mapcache.c) and the
+#   benchmark's --check, with tests/tsan.supp (it says why each entry is a
+#   false report).
 #
 # Any failed test, and any sanitizer report in any test's log (a second line
 # of defence: a report that did not fail its test), fails the run.
@@ -95,7 +97,7 @@ tsan)
 	# GCC warns (-Wtsan) that TSan ignores atomic_thread_fence, which
 	# lib/dirty/dirty.h uses; not an error here.
 	cfg=(--disable-werror)
-	tests="tests/test-hotplug tests/test-atomic tests/test-iommu bench/check-bench.sh"
+	tests="tests/test-hotplug tests/test-atomic tests/test-iommu tests/test-lazy bench/check-bench.sh"
 	timeout_mult=3
 	;;
 esac
