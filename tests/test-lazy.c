@@ -334,28 +334,6 @@ static void expect_mem(const uint8_t *got, const uint8_t *want, size_t len,
 				     i, got[i], want[i]);
 }
 
-/* The permissions /proc/self/maps gives the mapping holding p. */
-static void maps_perms(const void *p, char perms[5])
-{
-	FILE *fp = fopen("/proc/self/maps", "re");
-	char line[512];
-	bool found = false;
-
-	ck_assert_ptr_nonnull(fp);
-	while (!found && fgets(line, sizeof(line), fp)) {
-		unsigned long lo, hi;
-		char pr[5];
-
-		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, pr) == 3 &&
-		    (uintptr_t)p >= lo && (uintptr_t)p < hi) {
-			memcpy(perms, pr, 5);
-			found = true;
-		}
-	}
-	fclose(fp);
-	ck_assert_msg(found, "no mapping holds %p", p);
-}
-
 static void *xmalloc(size_t n)
 {
 	void *p = malloc(n);
@@ -1372,7 +1350,7 @@ START_TEST(cache_ro_rw)
 				   &hr), 0);
 	ck_assert(fake_holding(&E.f, hr, &l));
 	ck_assert(!l.writable);
-	maps_perms(hr, perms);
+	test_maps_perms(hr, perms);
 	ck_assert_str_eq(perms, "r--s");
 	len = 16;
 	ck_assert_int_eq(vmmem_map(E.m, GPA_LAZY + BUCKET, &len,
@@ -1380,7 +1358,7 @@ START_TEST(cache_ro_rw)
 	ck_assert_ptr_ne(hr, hw);
 	ck_assert(fake_holding(&E.f, hw, &l));
 	ck_assert(l.writable);
-	maps_perms(hw, perms);
+	test_maps_perms(hw, perms);
 	ck_assert_str_eq(perms, "rw-s");
 	/* The two views are of the same page. */
 	*(volatile uint8_t *)hw = 0x99;

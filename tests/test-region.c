@@ -25,29 +25,6 @@ static char tmpdir[256];       /* per-TCase scratch directory */
 
 /* ------------------------------------------------------------ helpers */
 
-/* Permissions ("rw-p", "rw-s", ...) of the mapping holding addr. */
-static void maps_perms(const void *addr, char perms[5])
-{
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512];
-	uintptr_t a = (uintptr_t)addr;
-	int found = 0;
-
-	ck_assert_ptr_nonnull(f);
-	while (!found && fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-		char p[5];
-
-		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, p) == 3 &&
-		    a >= lo && a < hi) {
-			memcpy(perms, p, 5);
-			found = 1;
-		}
-	}
-	fclose(f);
-	ck_assert_msg(found, "no mapping holds %p", addr);
-}
-
 static int fd_is_open(int fd)
 {
 	return fcntl(fd, F_GETFD) >= 0;
@@ -148,7 +125,7 @@ START_TEST(anon_default)
 
 	/* Private: the mapping is "p" and a forked child's write stays in
 	 * the child. */
-	maps_perms(h, perms);
+	test_maps_perms(h, perms);
 	ck_assert_str_eq(perms, "rw-p");
 	child_writes(h + 4096, 0x77);
 	ck_assert_uint_eq(h[4096], 0);
@@ -250,7 +227,7 @@ START_TEST(shareable_memfd)
 	ck_assert_mem_eq(buf, "world", 5);
 
 	/* Shared: a forked child's write is seen by the parent. */
-	maps_perms(h, perms);
+	test_maps_perms(h, perms);
 	ck_assert_str_eq(perms, "rw-s");
 	child_writes(h + 100, 0x42);
 	ck_assert_uint_eq(h[100], 0x42);
@@ -434,7 +411,7 @@ START_TEST(fd_tmpfile_shared)
 
 	h = test_region_host(r);
 	ck_assert_mem_eq(h, "file-data", 9);
-	maps_perms(h, perms);
+	test_maps_perms(h, perms);
 	ck_assert_str_eq(perms, "rw-s");
 
 	/* MAP_SHARED: writes land in the file (read back by path). */
@@ -526,7 +503,7 @@ START_TEST(fd_private)
 	ck_assert_uint_eq(flags, VMMEM_REGION_FD | VMMEM_REGION_PRIVATE);
 	h = test_region_host(r);
 	ck_assert(test_all_bytes(h, 'A', 64 * KIB));
-	maps_perms(h, perms);
+	test_maps_perms(h, perms);
 	ck_assert_str_eq(perms, "rw-p");
 
 	/* Writes stay in the process, the file keeps its data. */

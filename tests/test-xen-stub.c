@@ -63,27 +63,6 @@ static int reopen_rdonly(int fd)
 	return ro;
 }
 
-/* The permissions /proc/self/maps gives the mapping holding p ("r--s"). */
-static void maps_perms(const void *p, char perms[5])
-{
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512];
-	bool found = false;
-
-	ck_assert_ptr_nonnull(f);
-	while (!found && fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-		char pr[5];
-
-		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, pr) == 3 &&
-		    (uintptr_t)p >= lo && (uintptr_t)p < hi) {
-			memcpy(perms, pr, 5);
-			found = true;
-		}
-	}
-	fclose(f);
-	ck_assert_msg(found, "no mapping holds %p", p);
-}
 #endif
 
 /* -------------------------------------------------------- constants */
@@ -502,7 +481,7 @@ START_TEST(unix_region_rw)
 	ck_assert_uint_eq(rsize, size);
 	/* Mapped in advance, read-write, shared with the file. */
 	ck_assert_int_eq(vmmem_region_host_address(r, &h), 0);
-	maps_perms(h, perms);
+	test_maps_perms(h, perms);
 	ck_assert_str_eq(perms, "rw-s");
 	ck_assert_int_eq(vmmem_region_xen_invalidate(r), -ENOENT);
 	ck_assert_int_eq(vmmem_region_xen_cache_stats(r, &st), -ENOENT);
@@ -638,7 +617,7 @@ static void readonly_case(bool rdonly_fd)
 	ck_assert_uint_eq(domid, 0);
 	ck_assert_uint_eq(xflags, 0);
 	ck_assert_int_eq(vmmem_region_host_address(r, &h), 0);
-	maps_perms(h, perms);
+	test_maps_perms(h, perms);
 	ck_assert_str_eq(perms, "r--s");
 	ck_assert_int_eq(vmmem_new(&m, 0), 0);
 	ck_assert_int_eq(vmmem_add_region(m, gpa, r), 0);

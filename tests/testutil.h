@@ -261,6 +261,29 @@ static inline int test_maps_countable(void)
 #endif
 }
 
+/* Permissions ("rw-p", "rw-s", "r--s", ...) of the mapping holding addr. */
+static inline void test_maps_perms(const void *addr, char perms[5])
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	uintptr_t a = (uintptr_t)addr;
+	int found = 0;
+
+	ck_assert_ptr_nonnull(f);
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char p[5];
+
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, p) == 3 &&
+		    a >= lo && a < hi) {
+			memcpy(perms, p, 5);
+			found = 1;
+		}
+	}
+	fclose(f);
+	ck_assert_msg(found, "no mapping holds %p", addr);
+}
+
 /* Mappings of this process (lines of /proc/self/maps); always 0 where
  * they cannot be counted meaningfully (test_maps_countable()), so that a
  * test's before-and-after comparison holds trivially there.  The plain
