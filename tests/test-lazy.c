@@ -1003,6 +1003,44 @@ START_TEST(iommu)
 }
 END_TEST
 
+/* An exact IOVA write or fill across two IOTLB entries, the second
+ * backed by a read-only region: refused before a byte moves, the first
+ * entry's memory included (found by the fuzzer: the check of a range over
+ * several entries did not ask for write permission). */
+START_TEST(iommu_exact_into_readonly)
+{
+	const uint64_t iova = 0x40000000;
+	struct vmmem_iommu *io = NULL;
+	uint8_t buf[512], *before = xmalloc(PAGE);
+
+	env_init(64, 32, true, true);
+	memcpy(before, plain_host() + PLAIN_SIZE - PAGE, PAGE);
+	ck_assert_int_eq(vmmem_iommu_new(&io, E.m, NULL), 0);
+	ck_assert_int_eq(vmmem_iommu_update(io, iova, PAGE,
+					    GPA_PLAIN + PLAIN_SIZE - PAGE,
+					    VMMEM_PERM_READ | VMMEM_PERM_WRITE),
+			 0);
+	ck_assert_int_eq(vmmem_iommu_update(io, iova + PAGE, PAGE, GPA_LAZY,
+					    VMMEM_PERM_READ | VMMEM_PERM_WRITE),
+			 0);
+	memset(buf, 0x77, sizeof(buf));
+	ck_assert_int_eq(vmmem_iommu_write_exact(io, iova + PAGE - 256, buf,
+						 sizeof(buf)), -EACCES);
+	ck_assert_int_eq(vmmem_iommu_fill(io, iova + PAGE - 256, 0x77, 512),
+			 -EACCES);
+	expect_mem(plain_host() + PLAIN_SIZE - PAGE, before, PAGE,
+		   "plain memory before the read-only region");
+	/* Reads across both entries work. */
+	ck_assert_int_eq(vmmem_iommu_read_exact(io, iova + PAGE - 256, buf,
+						sizeof(buf)), 0);
+	expect_mem(buf, before + PAGE - 256, 256, "read, plain part");
+	expect_mem(buf + 256, E.f.ref, 256, "read, read-only part");
+	vmmem_iommu_free(io);
+	free(before);
+	env_fini();
+}
+END_TEST
+
 /* ================================================ cache behaviour */
 
 START_TEST(cache_hits)
@@ -1799,6 +1837,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, no_host_address);
 	tcase_add_test(tc, dirty_log);
 	tcase_add_test(tc, iommu);
+	tcase_add_test(tc, iommu_exact_into_readonly);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cache");

@@ -10,6 +10,7 @@
 #include <limits.h>
 
 #include "access/fast.h"
+#include "access/view.h"
 #include "iommu/iotlb.h"
 
 #define PIECES 16
@@ -106,6 +107,18 @@ static ssize_t transfer(struct vmmem_iommu *iommu, uint64_t iova, uint8_t *buf,
 
 enum exact_op { EXACT_READ, EXACT_WRITE, EXACT_FILL };
 
+/* Whether a piece is backed and, for a write, writable: checked for every
+ * piece before the first byte moves. */
+static int check_piece(struct vmmem *mem, const struct iova_piece *p,
+		       bool write)
+{
+	bool direct;
+	int ret = range_check(space_enter(mem), p->gpa, p->len, write, &direct);
+
+	space_exit();
+	return ret;
+}
+
 /* All or nothing: every byte translated with the permission and backed, or
  * nothing copied; check and copy use one IOTLB snapshot. */
 static int apply_exact(struct vmmem_iommu *iommu, uint64_t iova, uint64_t len,
@@ -134,7 +147,7 @@ static int apply_exact(struct vmmem_iommu *iommu, uint64_t iova, uint64_t len,
 		size_t n = iotlb_translate(t, &w, p, PIECES);
 
 		for (size_t i = 0; i < n && !ret; i++)
-			ret = vmmem_check_range(iommu->mem, p[i].gpa, p[i].len);
+			ret = check_piece(iommu->mem, &p[i], op != EXACT_READ);
 	}
 	/* A stop keeps the walk as it is: the miss handler is told where. */
 	if (!ret && w.stop == IOTLB_DONE)
