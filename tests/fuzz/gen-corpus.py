@@ -444,6 +444,161 @@ seed("empty", 0, 0)
 seed("empty-ranges", 3, 2)
 
 
+# Regions mapped on demand (op_region_lazy()): a flags byte (read-only,
+# how a refused page fails, whether grants follow), the pages - 1, the index
+# of the cache bound, then for the grants the pages not granted and those
+# granted read-only, each as pick_pages() reads them.
+LZ_BOUNDS = [16, 17, 24, 32, 48, 1, 4, 0]
+LZ_EINVAL, LZ_ENOMEM, LZ_UNTOUCHED, LZ_ZERO = range(4)
+
+
+def lz_pages(*pages):            # pick_pages(): none, one or two pages
+    return [len(pages)] + list(pages)
+
+
+def lz_bits(bits):               # pick_pages(): any pages (a & b)
+    return [3] + le(bits, 8) + le(bits, 8)
+
+
+def region_lazy(pages, bound=16, readonly=False, nerr=LZ_EINVAL,
+                not_granted=None, ro_granted=None):
+    grants = not_granted is not None or ro_granted is not None
+    v = (1 if readonly else 0) | (nerr << 2) | (0x40 if grants else 0)
+    out = [v, pages - 1, LZ_BOUNDS.index(bound)]
+    if grants:
+        out += (not_granted or lz_pages()) + (ro_granted or lz_pages())
+    return op("OP_REGION_LAZY", out)
+
+
+def region_lazy_bad(pages, minus=None):   # size 0, or pages * 4 KiB - 1 - minus
+    if minus is None:
+        return op("OP_REGION_LAZY", 0x87, pages - 1, 0)
+    return op("OP_REGION_LAZY", 7, pages - 1, 0, minus)
+
+
+def lazy_invalidate(lazy_idx, not_granted=None, ro_granted=None):
+    if not_granted is None and ro_granted is None:
+        return op("OP_LAZY_INVALIDATE", lazy_idx, 0)
+    return op("OP_LAZY_INVALIDATE", lazy_idx, 1, not_granted or lz_pages(),
+              ro_granted or lz_pages())
+
+
+def map_(g, n, flags, written=None):  # OP_MAP: flags 1 read, 2 write, 3 both
+    # the bytes written through a writable mapping, if the map succeeds
+    return op("OP_MAP", g, n, flags, [] if written is None else [written])
+
+
+B16 = 16 * P                      # a bucket of the map cache
+seed("lazy-basic", 0, 0,
+     region_lazy(20), add(0, place_anchor(0x10000)),
+     write(gpa_in(0, B16 - 0x10), len_u8(64)), read(gpa_in(0, B16 - 0x100), len_u16(0x2000)),
+     read_exact(gpa_in(0, 0), len_to_end(0)), write_exact(gpa_in(0, 0x3ffc), len_small(8)),
+     map_(gpa_in(0, 0xf000), len_pages(4), 3, 24), map_(gpa_in(0, 0xf000), len_pages(4), 1),
+     op("OP_UNMAP", 0, 0), op("OP_UNMAP", 0, 0),
+     op("OP_HOST_ADDRESS", gpa_in(0, 0x10), len_u8(16), 1),
+     op("OP_IOVEC", gpa_in(0, 0), len_u8(16), 2), op("OP_REGION_QUERY", 0),
+     store(3, 0, gpa_in(0, 0x2008), 0x1122334455667788), load(3, 2, gpa_in(0, 0x2008)),
+     op("OP_LE", 5, gpa_in(0, B16 - 4), le(0x0102030405060708, 8)),
+     fill(gpa_in(0, 0x3000), len_pages(2), 0x11),
+     copy_near(gpa_in(0, 0x100), 0x80, len_u16(0x3000)),
+     copy_near(gpa_in(0, 0x100), -0x80 & 0xffff, len_u16(0x3000)),
+     op("OP_DISCARD", 0, 0, 0, 1), check_all())
+seed("lazy-not-granted", 1, 0,
+     region_lazy(24, 17, nerr=LZ_EINVAL, not_granted=lz_pages(5), ro_granted=lz_pages(9)),
+     region_new(rsize_pages(2)), add(0, place_anchor(0x10000)), add(1, place_after(0)),
+     read(gpa_in(0, 0x3800), len_u16(0x3000)), read(gpa_in(0, 0x5000), len_small(8)),
+     write(gpa_in(0, 0x8000), len_u16(0x2000)), write(gpa_in(0, 0x9000), len_small(8)),
+     read(gpa_in(0, 0x9000), len_small(8)),
+     write_exact(gpa_in(0, 0x4ff0), len_small(24)), read_exact(gpa_in(0, 0x4ff0), len_small(24)),
+     fill(gpa_in(0, 0x4000), len_pages(2), 0x22),
+     map_(gpa_in(0, 0x3000), len_pages(4), 1), map_(gpa_in(0, 0x5000), len_pages(1), 1),
+     map_(gpa_in(0, 0x8800), len_pages(2), 2, 8),
+     load(2, 0, gpa_in(0, 0x5004)), store(2, 0, gpa_in(0, 0x9004), 7),
+     op("OP_FDIO", 1, 0, gpa_in(0, 0x3000), len_u16(0x3000), 2, le(0x10, 2)),
+     op("OP_FDIO", 3, 0, gpa_in(0, 0x3000), len_u16(0x3000), 2, le(0x10, 2)),
+     copy(gpa_in(0, 0x4800), gpa_in(1, 0), len_u16(0x1000)),
+     copy(gpa_in(1, 0), gpa_in(0, 0x4800), len_u16(0x1000)),
+     lazy_invalidate(0, lz_pages(), lz_pages(20)),
+     read(gpa_in(0, 0x3800), len_u16(0x3000)), write(gpa_raw(0x10000 + B16 - 0x10), len_u16(0x2000)),
+     lazy_invalidate(0), check_all())
+seed("lazy-errors", 0, 0,
+     region_lazy_bad(2), region_lazy_bad(3, 0), region_lazy_bad(1, 254),
+     region_lazy(4, 4, nerr=LZ_ENOMEM, not_granted=lz_pages(0)),
+     region_lazy(4, 0, nerr=LZ_UNTOUCHED, not_granted=lz_pages(1, 3)),
+     region_lazy(4, 1, nerr=LZ_ZERO, not_granted=lz_bits(0xa)),
+     add(0, place_anchor(0)), add(1, place_after(0)), add(2, place_after(1)),
+     read(gpa_in(0, 0), len_small(8)), read(gpa_in(1, 0x1000), len_small(8)),
+     read(gpa_in(2, 0x1000), len_small(8)), read(gpa_in(0, 0x3000), len_pages(5)),
+     write_exact(gpa_in(1, 0), len_pages(3)), fill(gpa_in(2, 0), len_pages(2), 3),
+     op("OP_REGION_QUERY", 1), check_all())
+seed("lazy-readonly", 2, 0,
+     region_lazy(8, 4, readonly=True), region_new(rsize_pages(2)),
+     add(0, place_anchor(0x10000)), add(1, place_before(0)),
+     write(gpa_in(0, 0x1ff0), len_u8(64)), write(gpa_in(1, 0), len_u8(16)),
+     write_exact(gpa_in(0, 0x1ff0), len_u8(64)), fill(gpa_in(1, 0), len_small(8), 1),
+     copy(gpa_in(1, 0), gpa_in(0, 0), len_u8(100)),
+     copy(gpa_in(0, 0x100), gpa_in(1, 0x10), len_u16(0x1200)),
+     map_(gpa_in(1, 0x10), len_pages(9), 1), map_(gpa_in(1, 0x10), len_pages(1), 2),
+     store(2, 0, gpa_in(1, 0x8), 1), load(2, 0, gpa_in(1, 0x8)),
+     op("OP_LE", 4, gpa_in(1, 0x10), le(0xffff, 8)), op("OP_LE", 1, gpa_in(1, 0x10), [0] * 8),
+     op("OP_FDIO", 1, 0, gpa_in(1, 0), len_u16(0x100), 2, le(0x10, 2)),
+     op("OP_FDIO", 3, 0, gpa_in(0, 0x1f00), len_u16(0x2000), 2, le(0x3000, 2)),
+     op("OP_DISCARD", 0, 0, 0, 1), op("OP_REGION_QUERY", 0), check_all())
+seed("lazy-evict-pinned", 0, 0,
+     region_lazy(48, 1), region_lazy(33, 0), add(0, place_anchor(0x10000)),
+     add(1, place_after(0)),
+     map_(gpa_in(0, 0x100), len_pages(20), 3, 8), map_(gpa_raw(0x10000 + B16), len_pages(20), 1),
+     map_(gpa_raw(0x40000 + 2 * B16 - 0x10), len_pages(3), 2, 16),
+     read(gpa_in(0, 0), len_to_end(1)), lazy_invalidate(0), lazy_invalidate(1),
+     write(gpa_in(0, 0x8000), len_pages(16)), map_(gpa_in(0, 0x100), len_pages(1), 1),
+     op("OP_UNMAP", 0, 0), op("OP_REGION_QUERY", 0), remove_exact(0, 0),
+     read(gpa_in(0, 0), len_pages(3)), check_all())
+seed("lazy-alias-copy", 1, 0,
+     region_lazy(17, 24), region_lazy(6, 16, not_granted=lz_pages(4)), region_new(rsize_pages(3)),
+     add(0, place_anchor(0)), add(0, place_after(0)), add(1, place_after(1)),
+     add(2, place_after(2)),
+     write(gpa_in(0, 0), len_u16(0x3000)),
+     copy(gpa_in(1, 0x10), gpa_in(0, 0), len_u16(0x2100)),
+     copy_near(gpa_in(0, 0xf000), 0x1800, len_u16(0x2000)),
+     copy_near(gpa_in(0, 0xf800), -0x1800 & 0xffff, len_u16(0x2000)),
+     copy(gpa_in(2, 0x3000), gpa_in(3, 0), len_u16(0x2000)),
+     copy(gpa_in(3, 0), gpa_in(2, 0x2800), len_u16(0x3000)),
+     copy(gpa_in(2, 0), gpa_in(1, 0), len_u16(0x6000)), check_all())
+seed("lazy-dirty-fdio", 0, 0,
+     region_lazy(40, 16), region_new(rsize_pages(1)), add(0, place_anchor(0x10000)),
+     add(1, place_after(0)), op("OP_DIRTY_START", 1),
+     op("OP_FDIO", 1, 0, gpa_in(0, 0x100), len_pages(9), 2, le(0x10, 2)),
+     op("OP_FDIO", 3, 0, gpa_in(0, 0x200), len_pages(30), 2, le(0x8000, 2)),
+     op("OP_FDIO", 0, 0, gpa_raw(0x10000 + 0x27000), len_u16(0x3000), 2, 0, 0),
+     map_(gpa_raw(0x10000 + 0x1f000), len_pages(2), 2, 40), op("OP_UNMAP", 0, 0),
+     store(0, 0, gpa_raw(0x10000 + 0x24000), 1), fill(gpa_in(0, 0xfff0), len_small(24), 9),
+     op("OP_DIRTY_HARVEST", 1, gpa_anchor(0x10000), len_pages(44)),
+     op("OP_DIRTY_MARK", gpa_in(0, 0x10), len_small(8)),
+     op("OP_DIRTY_TEST", gpa_in(0, 0)), check_all())
+seed("lazy-iommu", 0, 0,
+     region_lazy(20, 16, not_granted=lz_pages(18)), region_new(rsize_pages(2)),
+     add(0, place_anchor(0)), add(1, place_after(0)), iommu_new(0),
+     iommu_update(iova_anchor(0xc0000000), 1, [7], 0, 1, 3),
+     iommu_update(iova_anchor_plus(0xc0000000, 0x8000), 0, [], 1, 0, 3),
+     op("OP_IOMMU_UPDATE", iova_anchor(1 << 32), 1 | 0x80, 3, 3, gpa_raw(0xf000)),
+     op("OP_IOMMU_READ", iova_in(0, 0x100), len_pages(9), 1),
+     op("OP_IOMMU_WRITE", iova_in(0, 0x7f00), len_u16(0x200), 1),
+     op("OP_IOMMU_WRITE", iova_entry(2), len_pages(4), 1),
+     op("OP_IOMMU_WRITE_EXACT", iova_in(0, 0x7ff8), len_small(16), 1, 0, 0),
+     op("OP_IOMMU_READ_EXACT", iova_entry(2), len_pages(4), 1, 0, 0),
+     op("OP_IOMMU_FILL", iova_entry(0), len_pages(9), le(0x142, 2)),
+     op("OP_IOMMU_FILL", iova_entry(2), len_pages(4), le(0x143, 2)),
+     op("OP_IOMMU_LOAD", 3, 3, iova_in(0, 8), [0] * 8, 1),
+     op("OP_IOMMU_STORE", 2, 4, iova_in(2, 0x2004), le(0xdeadbeef, 8)),
+     op("OP_IOMMU_IOVEC", iova_in(0, 0x800), len_u16(0x2000), 4, 1),
+     op("OP_IOMMU_MAP", iova_in(2, 0x800), len_u16(0x2000), 3, 16),
+     op("OP_IOMMU_MAP", iova_in(2, 0x2800), len_u16(0x100), 1),
+     op("OP_IOMMU_UNMAP", 0, 0),
+     op("OP_IOMMU_FDIO", 1, 0, iova_in(0, 0x10), len_u16(0x8000), 2, 0, 0),
+     op("OP_IOMMU_FDIO", 3, 0, iova_in(2, 0x10), len_u16(0x3000), 2, 0, 0),
+     check_all())
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(HERE, "corpus")
     os.makedirs(out, exist_ok=True)

@@ -30,6 +30,30 @@
  * Host addresses are known to the model: raw memory is the harness's own,
  * and a mapped region's address is read once, when it is created.
  *
+ * Regions mapped on demand (the Xen grant backend's NO_ADVANCE_MAP) are
+ * made with the internal region_new_lazy() over a fake mapper, as in
+ * tests/test-lazy.c: the guest memory is a memfd of the region's own, which
+ * the model's store mirrors; a map call mmaps the pages asked for (PROT_READ
+ * for a read-only entry) and refuses pages the "guest" did not grant, or
+ * granted read-only (for a writable map), with the error the region was
+ * given.  The cache bound is mostly small (1 to 48 pages, where a bucket
+ * is 16), so entries are evicted all the time; some regions are read-only.
+ * Every map
+ * call must stay in the region and in one bucket, every unmap must name a
+ * live mapping with its count, and once everything is released no mapping
+ * may be left.  The model predicts the accesses from the pages alone, which
+ * is exact because a page's grant only changes together with an
+ * invalidation of the cache (an op of its own): a view of a lazy region
+ * covers up to the end of its 64 KiB bucket if every page of that is
+ * granted, else just up to the end of its first page (the retry of
+ * lib/access/view.c), and fails with the mapper's error if that page is
+ * refused.  So partial accesses stop at the first refused page, the exact
+ * ones and fill fail with its error after doing the bytes before it, a copy
+ * goes through a 4 KiB buffer chunk by chunk, vmmem_map() maps up to a
+ * bucket end or a page end, writes to a read-only region fail with -EACCES,
+ * and host addresses and scatter lists fail with -ENXIO.  The cache's
+ * counters are checked against the fake mapper's live mappings.
+ *
  * Everything is freed at the end of each input (LeakSanitizer is on), and
  * the harness also checks that no file descriptor leaked and that each raw
  * region's release callback ran exactly once, and never while the region
@@ -55,6 +79,10 @@
 #include <unistd.h>
 
 #include "libvmmem.h"
+/* Internal: region_new_lazy() and the map cache, for regions mapped on
+ * demand over the harness's fake mapper. */
+#include "vmmem-private.h"
+#include "xen/mapcache.h"
 
 /* ------------------------------------------------------------------ poll */
 
@@ -100,6 +128,11 @@ int poll(struct pollfd *fds, nfds_t nfds, int timeout)
 _Static_assert(ARENA == 64 * 1024 && FDFILE == 64 * 1024, "the pattern covers the shared stores");
 #define IOFILE      (512 * 1024) /* the file of the fd I/O functions */
 #define MAXWORDS    4096         /* harvest bitmap words */
+#define LZ_MAXPAGES 48           /* a lazy region's pages (a placement's
+				  * dirty bits must fit one word) */
+#define LZ_MAXLIVE  1024         /* live mappings of one lazy region */
+#define BUCKET      (MAPCACHE_BUCKET_PAGES * PAGE)  /* of the map cache */
+#define FDIO_MAX_IOV 64          /* pieces of one fd I/O call (lib/access/fdio.c) */
 
 /* ----------------------------------------------------------------- input */
 
@@ -262,6 +295,9 @@ static unsigned ebit(long e)
 	case E2BIG: return 1u << 9;
 	case EOPNOTSUPP: return 1u << 10;
 	case ENXIO: return 1u << 11;
+	case EPERM: return 1u << 12;
+	case EIO: return 1u << 13;
+	case ENOMEM: return 1u << 14;
 	default: return 1u << 31;
 	}
 }
@@ -270,12 +306,13 @@ static unsigned ebit(long e)
 
 static const char *errs_str(unsigned errs)
 {
-	static char s[160];
+	static char s[200];
 	static const struct { int e; const char *n; } names[] = {
 		{ EINVAL, "EINVAL" }, { EFAULT, "EFAULT" }, { ERANGE, "ERANGE" },
 		{ ENOENT, "ENOENT" }, { EEXIST, "EEXIST" }, { EBUSY, "EBUSY" },
 		{ EAGAIN, "EAGAIN" }, { EACCES, "EACCES" }, { EBADF, "EBADF" },
 		{ E2BIG, "E2BIG" }, { EOPNOTSUPP, "EOPNOTSUPP" }, { ENXIO, "ENXIO" },
+		{ EPERM, "EPERM" }, { EIO, "EIO" }, { ENOMEM, "ENOMEM" },
 	};
 
 	s[0] = 0;
@@ -318,7 +355,7 @@ static bool wraps(uint64_t start, uint64_t len)
 
 /* ----------------------------------------------------------------- model */
 
-enum kind { K_ANON, K_MEMFD, K_FD, K_RAW_OWN, K_RAW_ARENA };
+enum kind { K_ANON, K_MEMFD, K_FD, K_RAW_OWN, K_RAW_ARENA, K_LAZY };
 
 struct mbuf {
 	uint8_t *shadow;              /* what the memory must hold */
@@ -332,8 +369,9 @@ struct mreg {
 	enum kind kind;
 	int buf;                      /* backing store and offset in it */
 	uint64_t off, size;
-	uint8_t *host;                /* host address of byte 0 */
+	uint8_t *host;                /* host address of byte 0; NULL: lazy */
 	unsigned int flags;           /* expected vmmem_region_flags() */
+	bool lazy, readonly;          /* mapped on demand (lz[] of its index) */
 	bool has_release;
 	int refs;                     /* references the harness holds */
 	bool gone;                    /* may have been destroyed */
@@ -407,6 +445,135 @@ static uint8_t *big, *scratch;
 static uint8_t *arena;
 static int fd_probe_base;
 static uint64_t syspage;
+
+/* ------------------------------------------------------ the fake mapper */
+
+/*
+ * The mapper of the lazy regions, one context per region (lz[i] for
+ * regs[i]): guest memory is a memfd, a map call an mmap of the pages asked
+ * for, read-only for a read-only entry.  A map call that includes a page
+ * not granted fails with the region's error (nerr); one that includes a
+ * page granted read-only, if writable, with -EPERM.  Map calls come under
+ * the cache's lock; unmaps may also come from liburcu's call_rcu thread,
+ * when the region is destroyed, but then nothing else uses the context.
+ */
+struct lzmap {
+	uint8_t *addr;
+	uint64_t first, count;        /* pages */
+	bool writable;
+};
+
+/* How a map call fails for a page not granted: sets -EINVAL (what Xen
+ * does), sets -ENOMEM, leaves *err alone, or sets 0 (the cache makes the
+ * last two -EIO). */
+enum { LZ_EINVAL, LZ_ENOMEM, LZ_UNTOUCHED, LZ_ZERO, LZ_NERR };
+
+static struct lazy {
+	int memfd;
+	uint8_t *view;                /* the harness's own read-write mapping */
+	uint64_t pages;
+	size_t max_pages;             /* the cache's bound (0: the default) */
+	bool readonly;
+	uint64_t not_granted;         /* bit p: page p */
+	uint64_t ro_granted;
+	int nerr;                     /* LZ_* */
+	int reg;
+	struct lzmap live[LZ_MAXLIVE];
+	int nlive;
+} lz[MAXREG];
+
+/* The error the library reports when page p, mapped alone, is refused; 0
+ * if it is not. */
+static int lz_page_err(const struct lazy *z, uint64_t p, bool write)
+{
+	static const int nerr[LZ_NERR] = { -EINVAL, -ENOMEM, -EIO, -EIO };
+
+	if (z->not_granted >> p & 1)
+		return nerr[z->nerr];
+	if (write && (z->ro_granted >> p & 1))
+		return -EPERM;
+	return 0;
+}
+
+static void *lz_map(void *ctx, uint64_t first, size_t count, bool writable,
+		    int *err)
+{
+	struct lazy *z = ctx;
+	void *p;
+
+	if (!count || count > MAPCACHE_BUCKET_PAGES || first >= z->pages ||
+	    count > z->pages - first ||
+	    first / MAPCACHE_BUCKET_PAGES != (first + count - 1) / MAPCACHE_BUCKET_PAGES)
+		fail("lazy region %d: map of pages %#llx + %zu, outside the region "
+		     "or across buckets", z->reg, (unsigned long long)first, count);
+	if (writable && z->readonly)
+		fail("lazy region %d: writable map of a read-only region", z->reg);
+	for (uint64_t i = first; i < first + count; i++) {
+		if (z->not_granted >> i & 1) {
+			if (z->nerr == LZ_EINVAL)
+				*err = -EINVAL;
+			else if (z->nerr == LZ_ENOMEM)
+				*err = -ENOMEM;
+			else if (z->nerr == LZ_ZERO)
+				*err = 0;
+			return NULL;
+		}
+		if (writable && (z->ro_granted >> i & 1)) {
+			*err = -EPERM;
+			return NULL;
+		}
+	}
+	if (z->nlive == LZ_MAXLIVE)
+		fail("lazy region %d: more than %d live mappings", z->reg, LZ_MAXLIVE);
+	p = mmap(NULL, count * PAGE, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+		 MAP_SHARED, z->memfd, (off_t)(first * PAGE));
+	if (p == MAP_FAILED)
+		fail("lazy region %d: mmap: %s", z->reg, strerror(errno));
+	z->live[z->nlive++] = (struct lzmap){ p, first, count, writable };
+	return p;
+}
+
+static void lz_unmap(void *ctx, void *addr, size_t count)
+{
+	struct lazy *z = ctx;
+	int k = 0;
+
+	while (k < z->nlive && z->live[k].addr != addr)
+		k++;
+	if (k == z->nlive)
+		fail("lazy region %d: unmap of %p, not a live mapping", z->reg, addr);
+	if (z->live[k].count != count)
+		fail("lazy region %d: unmap of %p with %zu pages, mapped with %llu",
+		     z->reg, addr, count, (unsigned long long)z->live[k].count);
+	if (munmap(addr, count * PAGE) < 0)
+		fail("lazy region %d: munmap: %s", z->reg, strerror(errno));
+	z->live[k] = z->live[--z->nlive];
+}
+
+static const struct mapcache_ops lz_ops = { .map = lz_map, .unmap = lz_unmap };
+
+static uint64_t lz_live_pages(const struct lazy *z)
+{
+	uint64_t n = 0;
+
+	for (int k = 0; k < z->nlive; k++)
+		n += z->live[k].count;
+	return n;
+}
+
+/* The live mapping that holds [host, host + len), or NULL. */
+static const struct lzmap *lz_holding(const struct lazy *z, const uint8_t *host,
+				      uint64_t len)
+{
+	for (int k = 0; k < z->nlive; k++) {
+		const struct lzmap *l = &z->live[k];
+
+		if (host >= l->addr && (uint64_t)(host - l->addr) < l->count * PAGE &&
+		    len <= l->count * PAGE - (uint64_t)(host - l->addr))
+			return l;
+	}
+	return NULL;
+}
 
 static uint8_t *shadow_at(int i, uint64_t gpa)
 {
@@ -483,6 +650,113 @@ static void m_access(uint64_t gpa, uint8_t *data, uint64_t n, bool write)
 			memmove(data + done, shadow_at(i, gpa + done), k);
 		done += k;
 	}
+}
+
+/*
+ * What a view (lib/access/view.h) covers of [gpa, gpa + len), gpa in
+ * placement i: the bytes from gpa on, at least one, or 0 with the error in
+ * *err.  A region with a host address gives up to its end.  A lazy one
+ * refuses a write if read-only; else it gives up to the end of the bucket if
+ * the mapper grants every page of that, and otherwise retries with the
+ * first page alone: up to the end of that page, or the error of its map
+ * call.
+ */
+static uint64_t m_view(int i, uint64_t gpa, uint64_t len, bool write, int *err)
+{
+	const struct mreg *r = &regs[pl[i].reg];
+	uint64_t n = min64(len, pl_avail(i, gpa)), off, p0;
+
+	if (!r->lazy)
+		return n;
+	if (write && r->readonly) {
+		*err = -EACCES;
+		return 0;
+	}
+	off = gpa - pl[i].gpa;
+	n = min64(n, BUCKET - off % BUCKET);
+	p0 = off / PAGE;
+	for (uint64_t p = p0; p <= (off + n - 1) / PAGE; p++) {
+		int e = lz_page_err(&lz[pl[i].reg], p, write);
+
+		if (e && p == p0) {
+			*err = e;
+			return 0;
+		}
+		if (e)
+			return PAGE - off % PAGE;
+	}
+	return n;
+}
+
+/* How far an access from gpa gets, view after view, as the partial
+ * accesses, the exact ones after their check, and the fd functions (at most
+ * max_views views) go: the bytes, and in *err why it stopped short (-EFAULT
+ * at a hole, or the view's error; 0 after max_views). */
+static uint64_t m_reach(uint64_t gpa, uint64_t len, bool write, int max_views,
+			int *err)
+{
+	uint64_t done = 0;
+
+	*err = 0;
+	for (int views = 0; done < len && views < max_views; views++) {
+		int i = pl_find(gpa + done);
+		uint64_t n;
+
+		if (i < 0) {
+			*err = -EFAULT;
+			break;
+		}
+		n = m_view(i, gpa + done, len - done, write, err);
+		if (!n)
+			break;
+		done += n;
+	}
+	return done;
+}
+
+enum touch { M_LAZY, M_READONLY };
+
+/* Whether the backed part of [gpa, gpa + len) from gpa on touches a lazy
+ * (or a read-only) region. */
+static bool m_touches(uint64_t gpa, uint64_t len, enum touch what)
+{
+	uint64_t done = 0;
+
+	while (done < len) {
+		int i = pl_find(gpa + done);
+
+		if (i < 0)
+			break;
+		if (what == M_LAZY ? regs[pl[i].reg].lazy : regs[pl[i].reg].readonly)
+			return true;
+		done += min64(len - done, pl_avail(i, gpa + done));
+	}
+	return false;
+}
+
+/*
+ * The all-or-nothing functions (vmmem_read_exact(3), vmmem_fill(3)): first
+ * the check, -EFAULT for a hole and, for a write, -EACCES for a read-only
+ * region, nothing done; then the access, which stops at a page the mapper
+ * refuses and fails with its error after doing the bytes before it.  Returns
+ * the errors; *n is the bytes done (len on success).
+ */
+static unsigned m_exact(uint64_t gpa, uint64_t len, bool write, uint64_t *n)
+{
+	unsigned errs = 0;
+	int err;
+
+	*n = 0;
+	if (!len)
+		return 0;
+	if (m_backed(gpa, len) != len)
+		errs |= B(EFAULT);
+	if (write && m_touches(gpa, len, M_READONLY))
+		errs |= B(EACCES);
+	if (errs)
+		return errs;
+	*n = m_reach(gpa, len, write, INT_MAX, &err);
+	return *n < len ? B(-err) : 0;
 }
 
 static uint64_t pg_first(int i)
@@ -704,6 +978,14 @@ static bool is_pattern(const uint8_t *p, uint64_t n)
 	return true;
 }
 
+/* Fresh data in the buffer of a write expected to copy n of its len bytes,
+ * and in more of it (up to 64 KiB), so that bytes copied where the model
+ * expects none differ from what memory held. */
+static void write_data(uint8_t *buf, uint64_t n, uint64_t len)
+{
+	rnd_fill(buf, min64(len, n > 16 * PAGE ? n : 16 * PAGE));
+}
+
 /* Checks buf[0, n) against the model's bytes of [gpa, gpa + n). */
 static void check_bytes(const char *what, uint64_t gpa, const uint8_t *buf,
 			uint64_t n)
@@ -785,8 +1067,12 @@ static void check_region_queries(int i)
 	CHECK(ret == 0 && flags == m->flags, "vmmem_region_flags: %d %#x, expected %#x",
 	      ret, flags, m->flags);
 	ret = vmmem_region_host_address(m->r, &host);
-	CHECK(ret == 0 && host == m->host, "vmmem_region_host_address: %d %p, expected %p",
-	      ret, host, (void *)m->host);
+	if (m->lazy)
+		CHECK(ret == -ENXIO && !host, "vmmem_region_host_address: %d %p, expected -ENXIO",
+		      ret, host);
+	else
+		CHECK(ret == 0 && host == m->host, "vmmem_region_host_address: %d %p, expected %p",
+		      ret, host, (void *)m->host);
 	ret = vmmem_region_check(m->r);
 	CHECK(ret == 0, "vmmem_region_check: %d, expected 0 (nothing truncates)", ret);
 	ret = vmmem_region_fd(m->r, &off);
@@ -979,6 +1265,138 @@ static void op_region_fd(void)
 	}
 }
 
+/* Pages of a lazy region from the input: none, one or two, or some
+ * (sparse random bits), within the region's pages. */
+static uint64_t pick_pages(uint64_t pages)
+{
+	uint64_t mask = (1ull << pages) - 1, v;
+	uint8_t m = u8();
+
+	switch (m % 4) {
+	case 0: v = 0; break;
+	case 1: v = 1ull << (u8() % pages); break;
+	case 2: v = 1ull << (u8() % pages); v |= 1ull << (u8() % pages); break;
+	default: v = u64() & u64(); break;
+	}
+	return v & mask;
+}
+
+/*
+ * A region mapped on demand over the fake mapper (region_new_lazy()), with
+ * a memfd of its own filled with random bytes, a cache bound of a few
+ * pages, and maybe read-only, with pages not granted, or granted read-only;
+ * or a size that is not a multiple of the page, refused.
+ */
+static void op_region_lazy(void)
+{
+	static const size_t bounds[] = { 16, 17, 24, 32, 48, 1, 4, 0 };
+	uint8_t v = u8();
+	uint64_t pages = 1 + u8() % LZ_MAXPAGES, size = pages * PAGE;
+	size_t max_pages = bounds[u8() % 8];
+	struct vmmem_region *r = (struct vmmem_region *)&v;
+	struct lazy *z;
+	int i = nregs, ret;
+
+	if (nregs == MAXREG)
+		return;
+	z = &lz[i];
+	*z = (struct lazy){ .memfd = -1, .reg = i, .max_pages = max_pages,
+			    .readonly = v % 4 == 1, .nerr = (v >> 2) % LZ_NERR };
+	if (v % 8 == 7) {
+		size = (v & 0x80) ? 0 : size - 1 - u8();
+		TR("region_new_lazy/invalid", size);
+		ret = region_new_lazy(&r, size, &lz_ops, z, max_pages, false);
+		failed_ok("region_new_lazy", ret, B(EINVAL), false);
+		CHECK(r == (struct vmmem_region *)&v, "region_new_lazy wrote *out on failure");
+		return;
+	}
+	z->pages = pages;
+	if (v & 0x40) {
+		z->not_granted = pick_pages(pages);
+		z->ro_granted = pick_pages(pages);
+	}
+	z->memfd = memfd_create("vmmem-fuzz-lazy", MFD_CLOEXEC);
+	if (z->memfd < 0 || ftruncate(z->memfd, (off_t)size) < 0)
+		fail("lazy region's memfd: %s", strerror(errno));
+	z->view = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, z->memfd, 0);
+	if (z->view == MAP_FAILED)
+		fail("lazy region's memfd: mmap: %s", strerror(errno));
+	rnd_fill(z->view, size);
+	bufs[2 + i] = (struct mbuf){ .shadow = malloc(size), .host = z->view,
+				     .size = size, .used = true };
+	CHECK(bufs[2 + i].shadow, "out of memory");
+	memcpy(bufs[2 + i].shadow, z->view, size);
+	TR("region_new_lazy", size, max_pages, z->readonly, z->not_granted, z->ro_granted,
+	   (uint64_t)z->nerr);
+	ret = region_new_lazy(&r, size, &lz_ops, z, max_pages, z->readonly);
+	tr_ret(ret);
+	CHECK(ret == 0, "region_new_lazy: %d", ret);
+	new_reg(r, K_LAZY, 2 + i, 0, size, NULL, 0);
+	regs[i].lazy = true;
+	regs[i].readonly = z->readonly;
+	check_region_queries(i);
+}
+
+/* The cache of lazy region r against the fake mapper: the pages it counts
+ * as mapped are the fake's live ones; none is pinned unless a vmmem_map()
+ * mapping of the region is live, and there are more than the bound only
+ * while all are pinned (vmmem_region_xen_cache_stats(3)); after an
+ * invalidation, only pinned ones are left. */
+static void lz_check_cache(int r, bool invalidated)
+{
+	struct vmmem_xen_cache_stats st = { .sz = sizeof(st) };
+	uint64_t bound = lz[r].max_pages ? lz[r].max_pages : MAPCACHE_DEFAULT_PAGES;
+	bool mapped = false;
+
+	for (int k = 0; k < nmaps; k++)
+		mapped |= maps[k].reg == r;
+	mapcache_stats(regs[r].r->cache, &st);
+	CHECK(st.mapped_pages == lz_live_pages(&lz[r]),
+	      "lazy region %d: the cache counts %llu pages mapped, the mapper %llu", r,
+	      (unsigned long long)st.mapped_pages, (unsigned long long)lz_live_pages(&lz[r]));
+	CHECK(st.pinned_pages <= st.mapped_pages && (mapped || !st.pinned_pages),
+	      "lazy region %d: %llu of %llu pages pinned, %s vmmem_map() mapping live", r,
+	      (unsigned long long)st.pinned_pages, (unsigned long long)st.mapped_pages,
+	      mapped ? "a" : "no");
+	CHECK(st.mapped_pages <= bound || st.mapped_pages == st.pinned_pages,
+	      "lazy region %d: %llu pages mapped (%llu pinned), over the bound of %llu", r,
+	      (unsigned long long)st.mapped_pages, (unsigned long long)st.pinned_pages,
+	      (unsigned long long)bound);
+	CHECK(!invalidated || st.mapped_pages == st.pinned_pages,
+	      "lazy region %d: %llu pages still mapped after an invalidation, %llu pinned", r,
+	      (unsigned long long)st.mapped_pages, (unsigned long long)st.pinned_pages);
+}
+
+static int pick_live_lazy(void)
+{
+	int live[MAXREG], n = 0;
+
+	for (int r = 0; r < nregs; r++)
+		if (!regs[r].gone && regs[r].lazy)
+			live[n++] = r;
+	n = pick_idx(n);
+	return n < 0 ? -1 : live[n];
+}
+
+/* mapcache_invalidate(), as vmmem_region_xen_invalidate(3) does it; the
+ * guest may change its grants meanwhile (only here: a mapping the cache
+ * still had would keep a page it no longer grants).  The data stays. */
+static void op_lazy_invalidate(void)
+{
+	int i = pick_live_lazy();
+	uint8_t m = u8();
+
+	if (i < 0)
+		return;
+	if (m & 1) {
+		lz[i].not_granted = pick_pages(lz[i].pages);
+		lz[i].ro_granted = pick_pages(lz[i].pages);
+	}
+	TR("mapcache_invalidate", i, lz[i].not_granted, lz[i].ro_granted);
+	mapcache_invalidate(regs[i].r->cache);
+	lz_check_cache(i, true);
+}
+
 static void op_region_ref(void)
 {
 	int i = pick_live_reg();
@@ -1008,6 +1426,7 @@ static void op_region_query(void)
 {
 	int i = pick_live_reg();
 	uint32_t d, f;
+	bool invalidated;
 	int ret;
 
 	if (i < 0)
@@ -1024,11 +1443,31 @@ static void op_region_query(void)
 	CHECK(vmmem_region_xen(regs[i].r, NULL, &f) == -EINVAL, "vmmem_region_xen(NULL)");
 	CHECK(vmmem_region_xen(regs[i].r, &d, NULL) == -EINVAL, "vmmem_region_xen(NULL)");
 	ret = vmmem_region_xen_invalidate(regs[i].r);
+	invalidated = ret == 0;
 #ifdef HAVE_XEN
-	CHECK(ret == -ENOENT, "vmmem_region_xen_invalidate: %d", ret);  /* no map cache */
+	/* Only a lazy region has a map cache. */
+	CHECK(ret == (regs[i].lazy ? 0 : -ENOENT), "vmmem_region_xen_invalidate: %d", ret);
 #else
 	CHECK(ret == -EOPNOTSUPP, "vmmem_region_xen_invalidate: %d", ret);
 #endif
+	{
+		struct vmmem_xen_cache_stats st = { .sz = sizeof(st) }, want = st;
+
+		ret = vmmem_region_xen_cache_stats(regs[i].r, &st);
+#ifdef HAVE_XEN
+		if (regs[i].lazy) {
+			mapcache_stats(regs[i].r->cache, &want);
+			CHECK(ret == 0 && !memcmp(&st, &want, sizeof(st)),
+			      "vmmem_region_xen_cache_stats: %d, or not the cache's counters", ret);
+		} else {
+			CHECK(ret == -ENOENT, "vmmem_region_xen_cache_stats: %d", ret);
+		}
+#else
+		CHECK(ret == -EOPNOTSUPP, "vmmem_region_xen_cache_stats: %d", ret);
+#endif
+	}
+	if (regs[i].lazy)
+		lz_check_cache(i, invalidated);
 }
 
 static void op_discard(void)
@@ -1046,8 +1485,10 @@ static void op_discard(void)
 	if (offset % syspage || len % syspage || offset > regs[i].size ||
 	    len > regs[i].size - offset)
 		errs |= B(EINVAL);
-	if (regs[i].kind == K_RAW_OWN || regs[i].kind == K_RAW_ARENA)
+	if (regs[i].kind == K_RAW_OWN || regs[i].kind == K_RAW_ARENA || regs[i].lazy)
 		errs |= B(EOPNOTSUPP);
+	if (regs[i].readonly)
+		errs |= B(EACCES);
 	TR("region_discard", i, offset, len);
 	ret = vmmem_region_discard(regs[i].r, offset, len);
 	if (failed_ok("vmmem_region_discard", ret, errs, len == 0))
@@ -1256,20 +1697,23 @@ static void op_rw(bool write)
 	unsigned errs = 0;
 	uint8_t *buf;
 	ssize_t ret;
+	int err;
 
 	if ((nullbuf && len) || len > SSIZE_MAX || wraps(gpa, len))
 		errs |= B(EINVAL);
 	if (!wraps(gpa, len) && len) {
-		p = m_backed(gpa, len);
+		/* Up to a hole, a read-only region (write) or a page the
+		 * mapper refuses; if that is gpa, its error. */
+		p = m_reach(gpa, len, write, INT_MAX, &err);
 		if (!p)
-			errs |= B(EFAULT);
+			errs |= B(-err);
 	}
 	if (p > BIG)
 		return;
 	buf = nullbuf ? NULL : bufptr(len);
 	if (buf) {
 		if (write)
-			rnd_fill(buf, min64(p, len));
+			write_data(buf, p, len);
 		else
 			fill_pattern(buf, min64(min64(len, BIG), p + 64));
 	}
@@ -1295,7 +1739,7 @@ static void op_rw(bool write)
 
 static void op_rw_exact(bool write)
 {
-	uint64_t gpa = pick_gpa(), len = pick_len(gpa);
+	uint64_t gpa = pick_gpa(), len = pick_len(gpa), n = 0;
 	bool nullbuf = (u8() & 15) == 0;
 	unsigned errs = 0;
 	uint8_t *buf;
@@ -1303,14 +1747,14 @@ static void op_rw_exact(bool write)
 
 	if ((nullbuf && len) || len > SSIZE_MAX || wraps(gpa, len))
 		errs |= B(EINVAL);
-	if (!wraps(gpa, len) && len && m_backed(gpa, len) != len)
-		errs |= B(EFAULT);
-	if (!errs && len > BIG)
+	else
+		errs |= m_exact(gpa, len, write, &n);
+	if (n > BIG || (!errs && len > BIG))
 		return;
 	buf = nullbuf ? NULL : bufptr(len);
 	if (buf) {
 		if (write)
-			rnd_fill(buf, errs ? 0 : len);
+			write_data(buf, errs ? n : len, len);
 		else
 			fill_pattern(buf, min64(len, BIG));
 	}
@@ -1318,9 +1762,16 @@ static void op_rw_exact(bool write)
 	ret = write ? vmmem_write_exact(mem, gpa, buf, len)
 		    : vmmem_read_exact(mem, gpa, buf, len);
 	if (failed_ok(write ? "vmmem_write_exact" : "vmmem_read_exact", ret, errs, false)) {
-		if (buf && !write)
-			CHECK(is_pattern(buf, min64(len, BIG)),
+		/* Nothing copied, or the bytes before a refused page. */
+		if (buf && !write) {
+			check_bytes("vmmem_read_exact (failed)", gpa, buf, n);
+			CHECK(is_pattern(buf + n, min64(len, BIG) - n),
 			      "vmmem_read_exact wrote the buffer on failure");
+		}
+		if (write) {
+			m_access(gpa, buf, n, true);
+			m_mark(gpa, n);
+		}
 		return;
 	}
 	CHECK(ret == 0, "exact access returned %d", ret);
@@ -1346,15 +1797,16 @@ static void op_le(void)
 	static const unsigned sizes[] = { 2, 4, 8 };
 	uint8_t m = u8() % 6;
 	unsigned n = sizes[m % 3];
-	uint64_t gpa = pick_gpa(), val = u64(), got = 0x5a5a5a5a5a5a5a5aull;
+	uint64_t gpa = pick_gpa(), val = u64(), got = 0x5a5a5a5a5a5a5a5aull, done = 0;
 	unsigned errs = 0;
 	uint8_t b[8];
 	int ret;
 
+	/* vmmem_read_exact(3) and vmmem_write_exact(3) */
 	if (wraps(gpa, n))
 		errs |= B(EINVAL) | B(EFAULT);
-	else if (m_backed(gpa, n) != n)
-		errs |= B(EFAULT);
+	else
+		errs |= m_exact(gpa, n, m >= 3, &done);
 	TR(m < 3 ? "read_le" : "write_le", gpa, n, val);
 	if (m < 3) {
 		uint16_t v16 = 0x5a5a;
@@ -1381,12 +1833,12 @@ static void op_le(void)
 			ret = vmmem_write_le32(mem, gpa, (uint32_t)val);
 		else
 			ret = vmmem_write_le64(mem, gpa, val);
-		if (failed_ok("vmmem_write_le", ret, errs, false))
-			return;
 		for (unsigned k = 0; k < n; k++)
 			b[k] = (uint8_t)(val >> (8 * k));
-		m_access(gpa, b, n, true);
-		m_mark(gpa, n);
+		if (!failed_ok("vmmem_write_le", ret, errs, false))
+			done = n;
+		m_access(gpa, b, done, true);
+		m_mark(gpa, done);
 	}
 }
 
@@ -1408,9 +1860,9 @@ static bool store_order_ok(int o)
 }
 
 /* The errors of vmmem_load()/vmmem_store() at gpa, arguments aside. */
-static unsigned atomic_addr_errs(uint64_t gpa, size_t size)
+static unsigned atomic_addr_errs(uint64_t gpa, size_t size, bool write)
 {
-	int i;
+	int i, err;
 
 	if (wraps(gpa, size))
 		return B(EFAULT);
@@ -1419,6 +1871,14 @@ static unsigned atomic_addr_errs(uint64_t gpa, size_t size)
 		return B(EFAULT);
 	if (size > pl_avail(i, gpa))
 		return m_backed(gpa, size) == size ? B(ERANGE) : B(EFAULT);
+	if (regs[pl[i].reg].lazy) {
+		/* The view first (a misaligned access may cross a page, and
+		 * then gets its first page), then the alignment of the
+		 * mapping, which is that of the offset in the region. */
+		if (!m_view(i, gpa, size, write, &err))
+			return B(-err);
+		return (gpa - pl[i].gpa) % size ? B(EINVAL) : 0;
+	}
 	if ((uintptr_t)host_at(i, gpa) % size)
 		return B(EINVAL);
 	return 0;
@@ -1440,7 +1900,7 @@ static void op_load_store(bool store)
 	} else {
 		if (gpa % size)
 			errs |= B(EINVAL);
-		errs |= atomic_addr_errs(gpa, size);
+		errs |= atomic_addr_errs(gpa, size, store);
 	}
 	if (nullval || !(store ? store_order_ok(order) : load_order_ok(order)))
 		errs |= B(EINVAL);
@@ -1468,21 +1928,26 @@ static void op_fill(void)
 {
 	uint64_t gpa = pick_gpa(), len = pick_len(gpa);
 	int byte = (int)u16() - 0x100;
+	uint64_t n = 0;
 	unsigned errs = 0;
 	int ret;
 
 	if (wraps(gpa, len))
 		errs |= B(EINVAL);
-	else if (len && m_backed(gpa, len) != len)
-		errs |= B(EFAULT);
+	else
+		errs |= m_exact(gpa, len, true, &n);
+	if (!errs && len > BIG)
+		return;                 /* more than the model's scratch */
 	TR("fill", gpa, len, (uint64_t)byte);
 	ret = vmmem_fill(mem, gpa, byte, len);
-	if (failed_ok("vmmem_fill", ret, errs, false))
-		return;
-	CHECK(ret == 0, "vmmem_fill: %d", ret);
-	memset(scratch, (unsigned char)byte, len);
-	m_access(gpa, scratch, len, true);
-	m_mark(gpa, len);
+	if (!failed_ok("vmmem_fill", ret, errs, false)) {
+		CHECK(ret == 0, "vmmem_fill: %d", ret);
+		n = len;
+	}
+	/* All, nothing, or the bytes before a refused page. */
+	memset(scratch, (unsigned char)byte, n);
+	m_access(gpa, scratch, n, true);
+	m_mark(gpa, n);
 }
 
 /* Do distinct placements touched by the two ranges share backing bytes? */
@@ -1557,6 +2022,34 @@ static bool copy_pieces(uint64_t dst, uint64_t src, uint64_t len, bool apply)
 	return true;
 }
 
+/* vmmem_copy(3) of ranges that touch a lazy region, which has no address
+ * to memmove between: through a buffer of 4 KiB, chunk after chunk, from
+ * the end when the destination starts inside the source, each chunk read
+ * whole before it is written; a refused page stops it with its error after
+ * what came before.  Applied to the model; returns 0 or the error. */
+static int m_copy_bounced(uint64_t dst, uint64_t src, uint64_t len)
+{
+	bool backwards = dst > src && dst - src < len;
+	uint8_t chunk[PAGE];
+	int err;
+
+	for (uint64_t done = 0; done < len;) {
+		uint64_t n = min64(len - done, PAGE), k;
+		uint64_t at = backwards ? len - done - n : done;
+
+		if (m_reach(src + at, n, false, INT_MAX, &err) < n)
+			return err;
+		m_access(src + at, chunk, n, false);
+		k = m_reach(dst + at, n, true, INT_MAX, &err);
+		m_access(dst + at, chunk, k, true);
+		m_mark(dst + at, k);
+		if (k < n)
+			return err;
+		done += n;
+	}
+	return 0;
+}
+
 static void op_copy(void)
 {
 	uint8_t m = u8();
@@ -1564,20 +2057,30 @@ static void op_copy(void)
 			dst + (uint64_t)(int64_t)(int16_t)u16();
 	uint64_t len = pick_len((m & 2) ? src : dst);
 	unsigned errs = 0;
-	int ret;
+	bool bounced;
+	int ret, err = 0;
 
 	if (wraps(dst, len) || wraps(src, len))
 		errs |= B(EINVAL);
 	else if (len && (m_backed(src, len) != len || m_backed(dst, len) != len))
 		errs |= B(EFAULT);
-	if (!errs && len && ranges_alias(dst, src, len) && !copy_pieces(dst, src, len, false))
+	if (!(errs & B(EINVAL)) && len && m_touches(dst, len, M_READONLY))
+		errs |= B(EACCES);
+	bounced = !errs && len && (m_touches(src, len, M_LAZY) || m_touches(dst, len, M_LAZY));
+	if (!errs && !bounced && len > BIG)
+		return;                 /* more than the model's scratch */
+	if (!errs && len && !bounced && ranges_alias(dst, src, len) &&
+	    !copy_pieces(dst, src, len, false))
 		return;
-	TR("copy", dst, src, len);
+	TR("copy", dst, src, len, bounced);
+	/* Applied to the model before the call: nothing reads it meanwhile. */
+	if (bounced)
+		err = m_copy_bounced(dst, src, len);
 	ret = vmmem_copy(mem, dst, src, len);
-	if (failed_ok("vmmem_copy", ret, errs, false))
+	if (failed_ok("vmmem_copy", ret, errs | (err ? B(-err) : 0), false))
 		return;
 	CHECK(ret == 0, "vmmem_copy: %d", ret);
-	if (!len)
+	if (!len || bounced)
 		return;
 	if (!ranges_alias(dst, src, len)) {
 		/* memmove(3): the destination gets what the source held. */
@@ -1616,6 +2119,8 @@ static void op_host_address(void)
 			errs |= B(EFAULT);
 		else if (len > pl_avail(i, gpa))
 			errs |= B(ERANGE);
+		else if (regs[pl[i].reg].lazy)
+			errs |= B(ENXIO);
 	}
 	TR("host_address", gpa, len, nullhost);
 	ret = vmmem_host_address(mem, gpa, len, nullhost ? NULL : &host);
@@ -1628,6 +2133,25 @@ static void op_host_address(void)
 	check_bytes("vmmem_host_address", gpa, host, min64(len, 64));
 	if (u8() & 1)
 		poke(host, gpa, len);
+}
+
+/* The error of vmmem_iovec() over [gpa, gpa + len): that of its first byte,
+ * in GPA order, that cannot be described, a hole (-EFAULT) or a lazy region
+ * (-ENXIO); 0 if none. */
+static unsigned m_iovec_err(uint64_t gpa, uint64_t len)
+{
+	uint64_t done = 0;
+
+	while (done < len) {
+		int i = pl_find(gpa + done);
+
+		if (i < 0)
+			return B(EFAULT);
+		if (regs[pl[i].reg].lazy)
+			return B(ENXIO);
+		done += min64(len - done, pl_avail(i, gpa + done));
+	}
+	return 0;
 }
 
 /* Checks iov[0, min(cnt, needed)) against the pieces of [gpa, gpa + len). */
@@ -1670,6 +2194,8 @@ static void op_iovec(void)
 		errs |= B(EINVAL);
 	else if (m_backed(gpa, len) != len)
 		errs |= B(EFAULT);
+	if (!wraps(gpa, len) && m_touches(gpa, len, M_LAZY))
+		errs |= B(ENXIO);       /* no host address to give */
 	TR("iovec", gpa, len, cnt, !iov);
 	ret = vmmem_iovec(mem, gpa, len, iov, cnt);
 	if (failed_ok("vmmem_iovec", ret, errs, false)) {
@@ -1689,13 +2215,47 @@ static void op_iovec(void)
 
 /* A second live mapping with the same pointer but another GPA or region
  * would leave the model unable to tell which one an unmap ends; the man
- * page does not say, so such a call is not made. */
-static bool map_ambiguous(uint8_t *host, uint64_t gpa, int reg)
+ * page does not say, so such a call (at gpa, in placement i) is not made.
+ * The pointer into a lazy region is not known before the call: it is that
+ * of a live mapping of the same bytes of the region if they share a cache
+ * entry, so none may be live at another GPA. */
+static bool map_ambiguous(int i, uint64_t gpa)
 {
-	for (int i = 0; i < nmaps; i++)
-		if (maps[i].host == host && (maps[i].gpa != gpa || maps[i].reg != reg))
+	int reg = pl[i].reg;
+
+	for (int k = 0; k < nmaps; k++) {
+		if (maps[k].gpa == gpa && maps[k].reg == reg)
+			continue;
+		if (regs[reg].lazy ? maps[k].reg == reg &&
+				     maps[k].gpa - maps[k].pgpa == gpa - pl[i].gpa
+				   : maps[k].host == host_at(i, gpa))
 			return true;
+	}
 	return false;
+}
+
+/* The pointer vmmem_map() gave for gpa in lazy placement i: inside one live
+ * mapping the mapper made of the region, at the offset of gpa, for the
+ * length mapped, writable if asked; and, as a pointer, no other live
+ * mapping's but one of the same GPA. */
+static void check_lazy_pointer(const char *what, int i, uint64_t gpa,
+			       const uint8_t *host, uint64_t len, bool write)
+{
+	const struct lzmap *l = lz_holding(&lz[pl[i].reg], host, len);
+	uint64_t off = gpa - pl[i].gpa;
+
+	CHECK(l, "%s: %p + %#llx is not in a live mapping of lazy region %d", what,
+	      (const void *)host, (unsigned long long)len, pl[i].reg);
+	CHECK(l->first * PAGE + (uint64_t)(host - l->addr) == off,
+	      "%s: %p maps offset %#llx of lazy region %d, expected %#llx", what,
+	      (const void *)host, (unsigned long long)(l->first * PAGE + (uint64_t)(host - l->addr)),
+	      pl[i].reg, (unsigned long long)off);
+	CHECK(!write || l->writable, "%s: %p is in a read-only mapping", what,
+	      (const void *)host);
+	for (int k = 0; k < nmaps; k++)
+		CHECK(maps[k].host != host || (maps[k].gpa == gpa && maps[k].reg == pl[i].reg),
+		      "%s: %p is also the pointer of a live mapping at %#llx", what,
+		      (const void *)host, (unsigned long long)maps[k].gpa);
 }
 
 static void add_mapping(uint8_t *host, uint64_t gpa, uint64_t len,
@@ -1725,7 +2285,8 @@ static void op_map(void)
 	unsigned int flags = m % 5;
 	void *host = &len;
 	unsigned errs = 0;
-	int i = pl_find(gpa), ret;
+	uint64_t want = 0;
+	int i = pl_find(gpa), ret, err;
 
 	if (nmaps == MAXMAP)
 		return;
@@ -1733,7 +2294,13 @@ static void op_map(void)
 		errs |= B(EINVAL);
 	if (i < 0)
 		errs |= B(EFAULT);
-	if (!errs && map_ambiguous(host_at(i, gpa), gpa, pl[i].reg))
+	if (!errs) {
+		/* Up to the end of the region, or of the view of a lazy one. */
+		want = m_view(i, gpa, len, flags & VMMEM_MAP_WRITE, &err);
+		if (!want)
+			errs |= B(-err);
+	}
+	if (!errs && map_ambiguous(i, gpa))
 		return;
 	TR("map", gpa, len, flags, (m & 0x20) != 0);
 	ret = vmmem_map(mem, gpa, (m & 0x20) && (m & 0x40) ? NULL : &l, flags,
@@ -1742,9 +2309,15 @@ static void op_map(void)
 		CHECK(l == len && host == (void *)&len, "vmmem_map wrote *len or *host on failure");
 		return;
 	}
-	CHECK(host == host_at(i, gpa) && l == min64(len, pl_avail(i, gpa)),
-	      "vmmem_map: %p %#llx, expected %p %#llx", host, (unsigned long long)l,
-	      (void *)host_at(i, gpa), (unsigned long long)min64(len, pl_avail(i, gpa)));
+	if (regs[pl[i].reg].lazy) {
+		CHECK(l == want, "vmmem_map: length %#llx, expected %#llx",
+		      (unsigned long long)l, (unsigned long long)want);
+		check_lazy_pointer("vmmem_map", i, gpa, host, l, flags & VMMEM_MAP_WRITE);
+	} else {
+		CHECK(host == host_at(i, gpa) && l == want,
+		      "vmmem_map: %p %#llx, expected %p %#llx", host, (unsigned long long)l,
+		      (void *)host_at(i, gpa), (unsigned long long)want);
+	}
 	add_mapping(host, gpa, l, flags);
 }
 
@@ -1842,6 +2415,7 @@ static struct fdio_exp fdio_model(enum fdop op, uint64_t gpa, int sel,
 	struct fdio_exp e = { 0 };
 	bool positional = op == OP_PREAD_FD || op == OP_PWRITE_FD;
 	uint64_t p;
+	int err;
 
 	e.to_guest = op == OP_READ_FD || op == OP_PREAD_FD;
 	if (len > SSIZE_MAX || wraps(gpa, len) || (positional && offset < 0))
@@ -1852,9 +2426,11 @@ static struct fdio_exp fdio_model(enum fdop op, uint64_t gpa, int sel,
 	e.zero_ok = !len && sel != FD_NEG;
 	if (!len || wraps(gpa, len))
 		return e;
-	p = m_backed(gpa, len);
+	/* One piece per region, per bucket of a lazy one, up to a hole, a
+	 * read-only region (into guest memory) or a refused page. */
+	p = m_reach(gpa, len, e.to_guest, FDIO_MAX_IOV, &err);
 	if (!p)
-		e.errs |= B(EFAULT);
+		e.errs |= B(-err);
 	if (e.errs)
 		return e;
 	e.pos = positional ? (uint64_t)offset : iopos[sel];
@@ -2410,7 +2986,7 @@ static void op_iommu_rw(bool write)
 	unsigned perm = write ? VMMEM_PERM_WRITE : VMMEM_PERM_READ;
 	struct tp t[MAXENT];
 	unsigned errs = 0;
-	int n = 0, stop = T_DONE;
+	int n = 0, stop = T_DONE, err = 0;
 	uint8_t *buf;
 	ssize_t ret;
 
@@ -2420,21 +2996,24 @@ static void op_iommu_rw(bool write)
 		errs |= B(EINVAL);
 	if (!errs && len) {
 		stop = m_translate(iova, len, perm, t, &n, &at, &left);
+		/* Each piece by vmmem_read(3) or vmmem_write(3); hole: one
+		 * stopped short (a hole, a read-only region, a refused
+		 * page), err why. */
 		for (int i = 0; i < n && !hole; i++) {
-			uint64_t b = m_backed(t[i].gpa, t[i].len);
+			uint64_t b = m_reach(t[i].gpa, t[i].len, write, INT_MAX, &err);
 
 			done += b;
 			hole = b < t[i].len;
 		}
 		if (!done)
-			errs |= hole ? B(EFAULT) : stop == T_MISS ? B(EAGAIN) : B(EACCES);
+			errs |= hole ? B(-err) : stop == T_MISS ? B(EAGAIN) : B(EACCES);
 	}
 	if (done > BIG)
 		return;
 	buf = nullbuf ? NULL : bufptr(len);
 	if (buf) {
 		if (write)
-			rnd_fill(buf, done);
+			write_data(buf, done, len);
 		else
 			fill_pattern(buf, min64(min64(len, BIG), done + 64));
 	}
@@ -2472,13 +3051,13 @@ static void op_iommu_exact(int kind)
 	static const char *const names[] = {
 		"vmmem_iommu_read_exact", "vmmem_iommu_write_exact", "vmmem_iommu_fill",
 	};
-	uint64_t iova = pick_iova(), len = pick_len(iova), at = 0, left = 0;
+	uint64_t iova = pick_iova(), len = pick_len(iova), at = 0, left = 0, done = 0;
 	bool nullbuf = kind != 2 && (u8() & 15) == 0;
 	unsigned perm = kind == 0 ? VMMEM_PERM_READ : VMMEM_PERM_WRITE;
-	int byte = (int)u16() - 0x100, n = 0, stop = T_DONE, ret;
+	int byte = (int)u16() - 0x100, n = 0, stop = T_DONE, ret, err;
 	struct tp t[MAXENT];
 	unsigned errs = 0;
-	bool hole = false;
+	bool hole = false, ro = false;
 	uint8_t *buf = NULL;
 
 	if (!iommu)
@@ -2487,19 +3066,36 @@ static void op_iommu_exact(int kind)
 		errs |= B(EINVAL);
 	if (!errs && len) {
 		stop = m_translate(iova, len, perm, t, &n, &at, &left);
-		for (int i = 0; i < n && !hole; i++)
+		for (int i = 0; i < n && !hole; i++) {
+			ro |= kind != 0 && m_touches(t[i].gpa, t[i].len, M_READONLY);
 			hole = m_backed(t[i].gpa, t[i].len) < t[i].len;
+		}
+		/* A write to a read-only region: all or nothing, as the check
+		 * of vmmem_write_exact(3) makes it (within one entry, before
+		 * a hole, its error may come first). */
 		if (hole)
-			errs |= B(EFAULT);
+			errs |= B(EFAULT) | (ro ? B(EACCES) : 0);
+		else if (stop != T_DONE && ro)
+			errs |= B(EACCES);      /* the pieces are checked first */
 		else if (stop != T_DONE)
 			errs |= stop == T_MISS ? B(EAGAIN) : B(EACCES);
+		else if (ro)
+			errs |= B(EACCES);
+		/* Then piece after piece, up to a page the mapper refuses. */
+		for (int i = 0; !errs && i < n; i++) {
+			uint64_t k = m_reach(t[i].gpa, t[i].len, kind != 0, INT_MAX, &err);
+
+			done += k;
+			if (k < t[i].len)
+				errs |= B(-err);
+		}
 	}
-	if (!errs && len > BIG)
+	if (done > BIG || (!errs && len > BIG))
 		return;
 	if (kind != 2 && !nullbuf) {
 		buf = bufptr(len);
 		if (kind == 1)
-			rnd_fill(buf, errs ? 0 : len);
+			write_data(buf, errs ? done : len, len);
 		else
 			fill_pattern(buf, min64(len, BIG));
 	}
@@ -2513,24 +3109,28 @@ static void op_iommu_exact(int kind)
 		ret = vmmem_iommu_fill(iommu, iova, byte, len);
 	if (failed_ok(names[kind], ret, errs, false)) {
 		miss_end(names[kind], errs == B(EAGAIN), at, left, perm);
-		if (kind == 0 && buf)
-			CHECK(is_pattern(buf, min64(len, BIG)), "%s wrote the buffer on failure",
-			      names[kind]);
-		return;
+	} else {
+		miss_end(names[kind], false, 0, 0, 0);
+		CHECK(ret == 0, "%s: %d", names[kind], ret);
+		done = len;
 	}
-	miss_end(names[kind], false, 0, 0, 0);
-	CHECK(ret == 0, "%s: %d", names[kind], ret);
+	/* All, nothing, or the bytes before a refused page. */
 	if (kind == 2)
-		memset(scratch, (unsigned char)byte, len);
-	for (uint64_t off = 0, i = 0; off < len; i++) {
+		memset(scratch, (unsigned char)byte, done);
+	for (uint64_t off = 0, i = 0; off < done; i++) {
+		uint64_t k = min64(t[i].len, done - off);
+
 		if (kind == 0) {
-			check_bytes(names[kind], t[i].gpa, buf + off, t[i].len);
+			check_bytes(names[kind], t[i].gpa, buf + off, k);
 		} else {
-			m_access(t[i].gpa, kind == 1 ? buf + off : scratch, t[i].len, true);
-			m_mark(t[i].gpa, t[i].len);
+			m_access(t[i].gpa, kind == 1 ? buf + off : scratch, k, true);
+			m_mark(t[i].gpa, k);
 		}
-		off += t[i].len;
+		off += k;
 	}
+	if (kind == 0 && buf)
+		CHECK(is_pattern(buf + done, min64(len, BIG) - done),
+		      "%s wrote the buffer past what it copied", names[kind]);
 }
 
 static void op_iommu_load_store(bool store)
@@ -2561,7 +3161,7 @@ static void op_iommu_load_store(bool store)
 			errs |= B(ERANGE);
 		else
 			errs |= (t[0].gpa % size ? B(EINVAL) : 0) |
-				atomic_addr_errs(t[0].gpa, size);
+				atomic_addr_errs(t[0].gpa, size, store);
 	}
 	TR(store ? "iommu_store" : "iommu_load", iova, size, (uint64_t)order, val);
 	miss_begin();
@@ -2595,7 +3195,7 @@ static void op_iommu_iovec(void)
 	struct tp t[MAXENT];
 	unsigned errs = 0;
 	int n = 0, stop = T_DONE, expect = 0, ret;
-	bool hole = false;
+	unsigned bad = 0;
 
 	if (!iommu) {
 		free(iov);
@@ -2609,13 +3209,14 @@ static void op_iommu_iovec(void)
 		errs |= B(EINVAL);
 	if (!errs && len) {
 		stop = m_translate(iova, len, perm, t, &n, &at, &left);
-		for (int i = 0; i < n && !hole; i++) {
-			hole = m_backed(t[i].gpa, t[i].len) < t[i].len;
-			if (!hole)
+		/* The first byte that cannot be described decides. */
+		for (int i = 0; i < n && !bad; i++) {
+			bad = m_iovec_err(t[i].gpa, t[i].len);
+			if (!bad)
 				expect += m_pieces(t[i].gpa, t[i].len);
 		}
-		if (hole)
-			errs |= B(EFAULT);
+		if (bad)
+			errs |= bad;
 		else if (stop != T_DONE)
 			errs |= stop == T_MISS ? B(EAGAIN) : B(EACCES);
 	}
@@ -2642,7 +3243,8 @@ static void op_iommu_map(void)
 	void *host = &len;
 	struct tp t[MAXENT];
 	unsigned errs = 0;
-	int n = 0, stop = T_DONE, i = -1, ret;
+	uint64_t want = 0;
+	int n = 0, stop = T_DONE, i = -1, ret, err;
 	bool pre = false;
 
 	if (!iommu || nmaps == MAXMAP)
@@ -2656,10 +3258,13 @@ static void op_iommu_map(void)
 		if (!n) {
 			errs |= stop == T_MISS ? B(EAGAIN) : B(EACCES);
 		} else {
+			/* vmmem_map(3) of the first entry's piece. */
 			i = pl_find(t[0].gpa);
 			if (i < 0)
 				errs |= B(EFAULT);
-			else if (map_ambiguous(host_at(i, t[0].gpa), t[0].gpa, pl[i].reg))
+			else if (!(want = m_view(i, t[0].gpa, t[0].len, flags & VMMEM_MAP_WRITE, &err)))
+				errs |= B(-err);
+			else if (map_ambiguous(i, t[0].gpa))
 				return;
 		}
 	}
@@ -2674,10 +3279,17 @@ static void op_iommu_map(void)
 		return;
 	}
 	miss_end("vmmem_iommu_map", false, 0, 0, 0);
-	CHECK(host == host_at(i, t[0].gpa) && l == min64(t[0].len, pl_avail(i, t[0].gpa)),
-	      "vmmem_iommu_map: %p %#llx, expected %p %#llx", host, (unsigned long long)l,
-	      (void *)host_at(i, t[0].gpa),
-	      (unsigned long long)min64(t[0].len, pl_avail(i, t[0].gpa)));
+	if (regs[pl[i].reg].lazy) {
+		CHECK(l == want, "vmmem_iommu_map: length %#llx, expected %#llx",
+		      (unsigned long long)l, (unsigned long long)want);
+		check_lazy_pointer("vmmem_iommu_map", i, t[0].gpa, host, l,
+				   flags & VMMEM_MAP_WRITE);
+	} else {
+		CHECK(host == host_at(i, t[0].gpa) && l == want,
+		      "vmmem_iommu_map: %p %#llx, expected %p %#llx", host,
+		      (unsigned long long)l, (void *)host_at(i, t[0].gpa),
+		      (unsigned long long)want);
+	}
 	add_mapping(host, t[0].gpa, l, flags);
 }
 
@@ -2841,6 +3453,9 @@ static void check_all(void)
 			     b, (unsigned long long)k, bufs[b].host[k], bufs[b].shadow[k]);
 		}
 	}
+	for (int r = 0; r < nregs; r++)
+		if (regs[r].lazy && !regs[r].gone)
+			lz_check_cache(r, false);
 	for (int i = 0; dirty_on && i < npl; i++)
 		for (uint64_t p = pg_first(i); p <= pg_last(i); p++) {
 			uint64_t g = p << dsh > pl[i].gpa ? p << dsh : pl[i].gpa;
@@ -2868,7 +3483,8 @@ enum op {
 	OP_IOMMU_READ, OP_IOMMU_WRITE, OP_IOMMU_READ_EXACT,
 	OP_IOMMU_WRITE_EXACT, OP_IOMMU_FILL, OP_IOMMU_LOAD, OP_IOMMU_STORE,
 	OP_IOMMU_IOVEC, OP_IOMMU_MAP, OP_IOMMU_UNMAP, OP_IOMMU_FDIO,
-	OP_IOMMU_HANDLER, OP_NULL_ARGS, OP_CHECK_ALL,
+	OP_IOMMU_HANDLER, OP_NULL_ARGS, OP_CHECK_ALL, OP_REGION_LAZY,
+	OP_LAZY_INVALIDATE,
 	NOPS
 };
 
@@ -2924,6 +3540,8 @@ static void do_op(uint8_t code)
 	case OP_IOMMU_FDIO: op_iommu_fdio(); break;
 	case OP_IOMMU_HANDLER: op_iommu_handler(); break;
 	case OP_NULL_ARGS: op_null_args(); break;
+	case OP_REGION_LAZY: op_region_lazy(); break;
+	case OP_LAZY_INVALIDATE: op_lazy_invalidate(); break;
 	default: check_all(); break;
 	}
 }
@@ -3157,6 +3775,16 @@ static void teardown(uint8_t how)
 
 		CHECK(n == (regs[r].has_release ? 1 : 0),
 		      "region %d: release called %d times after everything was freed", r, n);
+	}
+	/* The regions are gone: so must every mapping of the lazy ones be. */
+	for (int r = 0; r < nregs; r++) {
+		if (!regs[r].lazy)
+			continue;
+		CHECK(!lz[r].nlive, "lazy region %d: %d mapping(s) of %llu pages left after "
+		      "it was released", r, lz[r].nlive,
+		      (unsigned long long)lz_live_pages(&lz[r]));
+		munmap(lz[r].view, lz[r].pages * PAGE);
+		close(lz[r].memfd);
 	}
 	for (int b = 0; b < MAXBUF; b++)
 		free(bufs[b].shadow);
