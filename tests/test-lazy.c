@@ -46,8 +46,8 @@
  * guest and the library does not synchronise plain accesses to it, so those
  * races are the test's setup.  tests/tsan.supp cannot name them: a function
  * entry (concurrency_fn, reader_main) matches every report of the test, the
- * map cache's own included (their stacks, and the readers' creation stack,
- * run through those functions), and TSan does not apply an entry matching
+ * map cache's own included (every access the test's threads make runs
+ * through one of those functions), and TSan does not apply an entry matching
  * the report's location (the memfd) when the location has no symbol.  So
  * the fake mapper marks each mapping it makes, guest bytes and nothing
  * else, as a benign race for TSan when the test asks; a race on the map
