@@ -241,6 +241,20 @@ static inline int test_count_fds(void)
 	return n;
 }
 
+/* Whether this process runs under valgrind, whose scheduler runs one
+ * thread at a time: tests that wait for other threads to make progress
+ * take fewer rounds there. */
+static inline int test_under_valgrind(void)
+{
+	const char *v = getenv("VMMEM_TEST_VALGRIND");
+
+#ifdef TEST_HAVE_VALGRIND_H
+	if (RUNNING_ON_VALGRIND)
+		return 1;
+#endif
+	return v && *v && strcmp(v, "0") != 0;
+}
+
 /* Whether the number of mappings of this process says anything about the
  * library: not under valgrind, ASan or TSan, whose allocators map memory of
  * their own on demand (a malloc in libc or in Check can add or split a
@@ -251,13 +265,7 @@ static inline int test_maps_countable(void)
 #ifdef TEST_SANITIZER_ALLOCATOR
 	return 0;
 #else
-	const char *v = getenv("VMMEM_TEST_VALGRIND");
-
-#ifdef TEST_HAVE_VALGRIND_H
-	if (RUNNING_ON_VALGRIND)
-		return 0;
-#endif
-	return !(v && *v && strcmp(v, "0") != 0);
+	return !test_under_valgrind();
 #endif
 }
 
