@@ -431,26 +431,6 @@ END_TEST
 #ifdef HAVE_XEN
 /* ------------------------------------- UNIX regions (Xen build only) */
 
-/* What the library and libc set up once per process (RCU registration and
- * the call_rcu thread, stdio), so that counting mappings afterwards says
- * something about the regions. */
-static void warm_up(void)
-{
-	struct vmmem_region *r = test_region(64 * KIB);
-	struct vmmem *m = NULL;
-
-	ck_assert_int_eq(vmmem_new(&m, 0), 0);
-	ck_assert_int_eq(vmmem_add_region(m, 0, r), 0);
-	vmmem_region_unref(r);
-	ck_assert_int_eq(vmmem_check_range(m, 0, 1), 0);
-	/* A removal makes vmmem_free() wait for liburcu's call_rcu thread,
-	 * whose first free() maps its malloc arena. */
-	ck_assert_int_eq(vmmem_remove_region(m, 0, 64 * KIB, NULL), 0);
-	vmmem_free(m);
-	test_count_maps();
-	test_count_fds();
-}
-
 START_TEST(unix_region_rw)
 {
 	const size_t fsize = 256 * KIB, off = 64 * KIB, size = 128 * KIB;
@@ -467,7 +447,6 @@ START_TEST(unix_region_rw)
 	void *h = NULL;
 	char perms[5];
 
-	warm_up();
 	fds = test_count_fds();
 	maps = test_count_maps();
 	o.fd = fd;
@@ -595,7 +574,6 @@ static void readonly_case(bool rdonly_fd)
 	char perms[5];
 	int pfd[2];
 
-	warm_up();
 	fds = test_count_fds();
 	maps = test_count_maps();
 	test_pattern(want, size, 5);

@@ -305,10 +305,12 @@ static inline int test_count_maps(void)
 
 	if (!test_maps_countable())
 		return 0;
-	/* liburcu's call_rcu thread maps its stack when a process first
-	 * retires a region table, and its malloc arena when it first frees
-	 * one, whenever it runs: let both happen before anything is counted
-	 * (a removal makes vmmem_free() wait for that thread). */
+	/* What is set up once per process, whenever it first happens: the
+	 * reader registration of liburcu-bp (a first access), and liburcu's
+	 * call_rcu thread, which maps its stack when a region table is first
+	 * retired and its malloc arena when it first frees one.  Let all of it
+	 * happen before anything is counted (a removal makes vmmem_free()
+	 * wait for that thread). */
 	if (!warmed) {
 		struct vmmem *m = NULL;
 		struct vmmem_region *r = test_region(64 * KIB);
@@ -317,6 +319,7 @@ static inline int test_count_maps(void)
 		ck_assert_int_eq(vmmem_new(&m, 0), 0);
 		ck_assert_int_eq(vmmem_add_region(m, 0, r), 0);
 		vmmem_region_unref(r);
+		ck_assert_int_eq(vmmem_check_range(m, 0, 1), 0);
 		ck_assert_int_eq(vmmem_remove_region(m, 0, 64 * KIB, NULL), 0);
 		vmmem_free(m);
 	}
