@@ -10,6 +10,20 @@
 #include "dirty/dirty.h"
 #include "space/table.h"
 
+/* Copies n bytes between buf and guest, the host address of gpa in slot
+ * s; a write is logged in the dirty log. */
+static inline __attribute__((always_inline)) void
+guest_transfer(const struct table *t, const struct slot *s, uint8_t *guest,
+	       uint64_t gpa, uint8_t *buf, uint64_t n, bool write)
+{
+	if (write) {
+		copy_to_guest(guest, buf, n);
+		dirty_note(t, s, gpa, n);
+	} else {
+		copy_from_guest(buf, guest, n);
+	}
+}
+
 static inline __attribute__((always_inline)) bool
 slot_small_transfer(const struct table *t, uint64_t gpa, uint8_t *buf,
 		    size_t len, bool write)
@@ -20,13 +34,8 @@ slot_small_transfer(const struct table *t, uint64_t gpa, uint8_t *buf,
 		uint8_t *h = write ? s->whost : s->host;
 
 		if (likely(h)) {
-			h += gpa - s->gpa;
-			if (write) {
-				copy_to_guest(h, buf, len);
-				dirty_note(t, s, gpa, len);
-			} else {
-				copy_from_guest(buf, h, len);
-			}
+			guest_transfer(t, s, h + (gpa - s->gpa), gpa, buf, len,
+				       write);
 			return true;
 		}
 	}

@@ -19,19 +19,6 @@ static int check_args(struct vmmem *m, uint64_t gpa, const void *buf,
 
 enum dir { TO_BUF, TO_GUEST };
 
-/* One piece of a transfer, inside one slot, at guest; writes are logged. */
-static inline __attribute__((always_inline)) void
-transfer_piece(const struct table *t, const struct slot *s, uint8_t *guest,
-	       uint64_t gpa, uint8_t *buf, uint64_t n, enum dir dir)
-{
-	if (dir == TO_BUF) {
-		copy_from_guest(buf, guest, n);
-	} else {
-		copy_to_guest(guest, buf, n);
-		dirty_note(t, s, gpa, n);
-	}
-}
-
 /* Transfers as much of [gpa, gpa + len) as is backed without a hole and
  * returns how much that was; *err tells why it stopped short, if it did
  * for another reason than a hole. */
@@ -54,8 +41,8 @@ static uint64_t transfer_backed(const struct table *t, uint64_t gpa,
 			*err = (int)n;
 			break;
 		}
-		transfer_piece(t, s, v.p, gpa + done, buf + done, (uint64_t)n,
-			       dir);
+		guest_transfer(t, s, v.p, gpa + done, buf + done, (uint64_t)n,
+			       dir == TO_GUEST);
 		view_end(&v);
 		done += (uint64_t)n;
 	}

@@ -2496,6 +2496,23 @@ START_TEST(peek_hexdump)
 }
 END_TEST
 
+/* A successful --write or --fill of [gpa, gpa + n): exit 0, the guest
+ * holds want, and xen-peek said so and dumped the bytes. */
+static void peek_expect_wrote(struct peek *p, const uint8_t *raw,
+			      const uint8_t *want, uint64_t gpa, size_t n)
+{
+	char *dump, *exp;
+
+	peek_expect_status(p, 0);
+	expect_guest(p, raw, want);
+	dump = dump_text(gpa, want + gpa, n);
+	ck_assert_int_ge(asprintf(&exp, "wrote %zu bytes at GPA %#" PRIx64 "\n%s",
+				  n, gpa, dump), 0);
+	expect_text(p, exp);
+	free(exp);
+	free(dump);
+}
+
 /* --write at unaligned GPAs across page boundaries: exactly those bytes
  * change; xen-peek says so and dumps them. */
 START_TEST(peek_write)
@@ -2503,31 +2520,16 @@ START_TEST(peek_write)
 	struct xfx_dom d;
 	struct peek *p = peek_new();
 	uint8_t *raw, *want;
-	char *dump, *exp;
 
 	raw = peek_dom(&d, 22, &want);
 	/* "Hello" at 0x2ffe: "He" at the end of page 2, "llo" in page 3 */
 	peek_run(p, "--domid %u --gpa 0x2ffe --write 48656c6c6f", d.domid);
 	memcpy(want + 0x2ffe, "Hello", 5);
-	peek_expect_status(p, 0);
-	expect_guest(p, raw, want);
-	dump = dump_text(0x2ffe, want + 0x2ffe, 5);
-	ck_assert_int_ge(asprintf(&exp, "wrote 5 bytes at GPA 0x2ffe\n%s",
-				  dump), 0);
-	expect_text(p, exp);
-	free(exp);
-	free(dump);
+	peek_expect_wrote(p, raw, want, 0x2ffe, 5);
 	/* upper-case hex with a matching --len, across 0x1000 */
 	peek_run(p, "--domid %u --gpa 0xfff --len 3 --write C0FFEE", d.domid);
 	memcpy(want + 0xfff, "\xc0\xff\xee", 3);
-	peek_expect_status(p, 0);
-	expect_guest(p, raw, want);
-	dump = dump_text(0xfff, want + 0xfff, 3);
-	ck_assert_int_ge(asprintf(&exp, "wrote 3 bytes at GPA 0xfff\n%s",
-				  dump), 0);
-	expect_text(p, exp);
-	free(exp);
-	free(dump);
+	peek_expect_wrote(p, raw, want, 0xfff, 3);
 
 	free(want);
 	peek_free(p);
@@ -2542,21 +2544,13 @@ START_TEST(peek_fill)
 	struct xfx_dom d;
 	struct peek *p = peek_new();
 	uint8_t *raw, *want;
-	char *dump, *exp;
 
 	raw = peek_dom(&d, 23, &want);
 	/* 0x4ff3..0x6012: pages 4, 5 and 6 */
 	peek_run(p, "--domid %u --gpa 0x4ff3 --len 0x1020 --fill 0xab",
 		 d.domid);
 	memset(want + 0x4ff3, 0xab, 0x1020);
-	peek_expect_status(p, 0);
-	expect_guest(p, raw, want);
-	dump = dump_text(0x4ff3, want + 0x4ff3, 0x1020);
-	ck_assert_int_ge(asprintf(&exp, "wrote 4128 bytes at GPA 0x4ff3\n%s",
-				  dump), 0);
-	expect_text(p, exp);
-	free(exp);
-	free(dump);
+	peek_expect_wrote(p, raw, want, 0x4ff3, 0x1020);
 	/* --fill 0: one byte on each side of 0x7000 */
 	peek_run(p, "--domid %u --gpa 0x6fff --len 2 --fill 0", d.domid);
 	want[0x6fff] = want[0x7000] = 0;
