@@ -7,8 +7,8 @@
 #   asan  ./configure --enable-sanitizers=address,undefined, then the whole
 #         make check, once in Check's fork mode and once with CK_FORK=no;
 #   tsan  ./configure --enable-sanitizers=thread, then make check of the
-#         concurrency tests: test-hotplug, test-atomic, test-iommu and
-#         vmmem-bench --check (suppressions: tests/tsan.supp, with reasons).
+#         concurrency tests: test-hotplug, test-atomic, test-iommu, test-lazy,
+#         test-fastpath and vmmem-bench --check (suppressions: tests/tsan.supp, with reasons).
 # A failed build or test, or any sanitizer report in any test's log, fails
 # the step.  About 2.5 minutes on CI's 2 cores.
 set -euo pipefail

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /* Single-copy atomic loads and stores with a C11 memory order. */
 #include "access/copy.h"
+#include "access/fast.h"
 #include "access/view.h"
 #include "dirty/dirty.h"
 #include "space/table.h"
@@ -70,15 +71,9 @@ static inline void store_at(uint8_t *p, size_t size, uint64_t val, int order)
 static inline uint8_t *fast_target(const struct slot *s, uint64_t gpa,
 				   size_t size, bool write)
 {
-	uint8_t *h;
+	uint8_t *h = slot_host(s, gpa, size, write);
 
-	if (unlikely(!s || size - 1 > s->last - gpa))
-		return NULL;
-	h = write ? s->whost : s->host;
-	if (unlikely(!h))
-		return NULL;
-	h += gpa - s->gpa;
-	return ALIGNED_TO(h, size) ? h : NULL;
+	return h && ALIGNED_TO(h, size) ? h : NULL;
 }
 
 static __attribute__((noinline)) int
@@ -97,6 +92,34 @@ load_slow(struct vmmem *m, uint64_t gpa, size_t size, uint64_t *val,
 	return ret;
 }
 
+/* No call, as the transfers' fast path (rw.c); big: see
+ * space_big_table(). */
+static inline __attribute__((always_inline)) bool
+load_fast(struct vmmem *m, uint64_t gpa, size_t size, uint64_t *val,
+	  int order, bool big)
+{
+	const struct table *t;
+	uint8_t *p;
+
+	if (unlikely(!space_fast_enter()))
+		return false;
+	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
+	p = fast_target(big ? table_lookup(t, gpa) : table_lookup_small(t, gpa),
+			gpa, size, false);
+	if (likely(p))
+		*val = load_at(p, size, order);
+	space_fast_exit();
+	return p;
+}
+
+static __attribute__((noinline)) int
+load_big(struct vmmem *m, uint64_t gpa, size_t size, uint64_t *val, int order)
+{
+	if (load_fast(m, gpa, size, val, order, true))
+		return 0;
+	return load_slow(m, gpa, size, val, order);
+}
+
 VMMEM_EXPORT int vmmem_load(struct vmmem *m, uint64_t gpa, size_t size,
 			    uint64_t *val, int order)
 {
@@ -108,17 +131,10 @@ VMMEM_EXPORT int vmmem_load(struct vmmem *m, uint64_t gpa, size_t size,
 	if (order != VMMEM_ORDER_RELAXED && order != VMMEM_ORDER_CONSUME &&
 	    order != VMMEM_ORDER_ACQUIRE && order != VMMEM_ORDER_SEQ_CST)
 		return -EINVAL;
-	if (likely(space_try_enter())) {
-		const struct table *t = __atomic_load_n(&m->table,
-							__ATOMIC_CONSUME);
-		uint8_t *p = fast_target(table_lookup(t, gpa), gpa, size, false);
-
-		if (likely(p))
-			*val = load_at(p, size, order);
-		space_exit();
-		if (likely(p))
-			return 0;
-	}
+	if (unlikely(space_big_table(m)))
+		return load_big(m, gpa, size, val, order);
+	if (likely(load_fast(m, gpa, size, val, order, false)))
+		return 0;
 	return load_slow(m, gpa, size, val, order);
 }
 
@@ -140,6 +156,35 @@ store_slow(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val,
 	return ret;
 }
 
+static inline __attribute__((always_inline)) bool
+store_fast(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val,
+	   int order, bool big)
+{
+	const struct table *t;
+	const struct slot *s;
+	uint8_t *p;
+
+	if (unlikely(!space_fast_enter()))
+		return false;
+	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
+	s = big ? table_lookup(t, gpa) : table_lookup_small(t, gpa);
+	p = fast_target(s, gpa, size, true);
+	if (likely(p)) {
+		store_at(p, size, val, order);
+		dirty_note_small(t, s, gpa, size);
+	}
+	space_fast_exit();
+	return p;
+}
+
+static __attribute__((noinline)) int
+store_big(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val, int order)
+{
+	if (store_fast(m, gpa, size, val, order, true))
+		return 0;
+	return store_slow(m, gpa, size, val, order);
+}
+
 VMMEM_EXPORT int vmmem_store(struct vmmem *m, uint64_t gpa, size_t size,
 			     uint64_t val, int order)
 {
@@ -149,19 +194,9 @@ VMMEM_EXPORT int vmmem_store(struct vmmem *m, uint64_t gpa, size_t size,
 	if (order != VMMEM_ORDER_RELAXED && order != VMMEM_ORDER_RELEASE &&
 	    order != VMMEM_ORDER_SEQ_CST)
 		return -EINVAL;
-	if (likely(space_try_enter())) {
-		const struct table *t = __atomic_load_n(&m->table,
-							__ATOMIC_CONSUME);
-		const struct slot *s = table_lookup(t, gpa);
-		uint8_t *p = fast_target(s, gpa, size, true);
-
-		if (likely(p)) {
-			store_at(p, size, val, order);
-			dirty_note(t, s, gpa, size);
-		}
-		space_exit();
-		if (likely(p))
-			return 0;
-	}
+	if (unlikely(space_big_table(m)))
+		return store_big(m, gpa, size, val, order);
+	if (likely(store_fast(m, gpa, size, val, order, false)))
+		return 0;
 	return store_slow(m, gpa, size, val, order);
 }

@@ -12,87 +12,106 @@
 
 #define ALIGNED_TO(p, n) (((uintptr_t)(p) & ((n) - 1)) == 0)
 
-static inline void copy_from_guest(void *dst, const uint8_t *guest, size_t len)
+/* A copy of 1, 2, 4, 8 or 16 bytes, each a constant-size copy the
+ * compiler makes without a call; false for any other length, copying
+ * nothing. */
+static inline bool copy_small_from_guest(void *dst, const uint8_t *guest,
+					 size_t len)
 {
 	switch (len) {
 	case 1:
 		*(uint8_t *)dst = __atomic_load_n(guest, __ATOMIC_RELAXED);
-		return;
+		return true;
 	case 2:
 		if (ALIGNED_TO(guest, 2)) {
 			uint16_t v = __atomic_load_n((const uint16_t *)guest,
 						     __ATOMIC_RELAXED);
 			memcpy(dst, &v, 2);
-			return;
+		} else {
+			memcpy(dst, guest, 2);
 		}
-		break;
+		return true;
 	case 4:
 		if (ALIGNED_TO(guest, 4)) {
 			uint32_t v = __atomic_load_n((const uint32_t *)guest,
 						     __ATOMIC_RELAXED);
 			memcpy(dst, &v, 4);
-			return;
+		} else {
+			memcpy(dst, guest, 4);
 		}
-		break;
+		return true;
 	case 8:
 		if (ALIGNED_TO(guest, 8)) {
 			uint64_t v = __atomic_load_n((const uint64_t *)guest,
 						     __ATOMIC_RELAXED);
 			memcpy(dst, &v, 8);
-			return;
+		} else {
+			memcpy(dst, guest, 8);
 		}
-		break;
-	case 16:                /* a virtio descriptor: no call for it */
+		return true;
+	case 16:                /* a virtio descriptor */
 		memcpy(dst, guest, 16);
-		return;
+		return true;
+	default:
+		return false;
 	}
-	memcpy(dst, guest, len);
 }
 
-static inline void copy_to_guest(uint8_t *guest, const void *src, size_t len)
+static inline bool copy_small_to_guest(uint8_t *guest, const void *src,
+				       size_t len)
 {
 	switch (len) {
 	case 1:
 		__atomic_store_n(guest, *(const uint8_t *)src, __ATOMIC_RELAXED);
-		return;
+		return true;
 	case 2:
 		if (ALIGNED_TO(guest, 2)) {
 			uint16_t v;
 
 			memcpy(&v, src, 2);
 			__atomic_store_n((uint16_t *)guest, v, __ATOMIC_RELAXED);
-			return;
+		} else {
+			memcpy(guest, src, 2);
 		}
-		break;
+		return true;
 	case 4:
 		if (ALIGNED_TO(guest, 4)) {
 			uint32_t v;
 
 			memcpy(&v, src, 4);
 			__atomic_store_n((uint32_t *)guest, v, __ATOMIC_RELAXED);
-			return;
+		} else {
+			memcpy(guest, src, 4);
 		}
-		break;
+		return true;
 	case 8:
 		if (ALIGNED_TO(guest, 8)) {
 			uint64_t v;
 
 			memcpy(&v, src, 8);
 			__atomic_store_n((uint64_t *)guest, v, __ATOMIC_RELAXED);
-			return;
+		} else {
+			memcpy(guest, src, 8);
 		}
-		break;
+		return true;
 	case 16:
 		memcpy(guest, src, 16);
-		return;
+		return true;
+	default:
+		return false;
 	}
-	memcpy(guest, src, len);
 }
 
-/* The sizes the access fast paths copy without a call. */
-static inline bool small_copy(size_t len)
+static inline void copy_from_guest(void *dst, const uint8_t *guest, size_t len)
 {
-	return len == 1 || len == 2 || len == 4 || len == 8 || len == 16;
+	if (!copy_small_from_guest(dst, guest, len))
+		memcpy(dst, guest, len);
+}
+
+static inline void copy_to_guest(uint8_t *guest, const void *src, size_t len)
+{
+	if (!copy_small_to_guest(guest, src, len))
+		memcpy(guest, src, len);
 }
 
 #endif

@@ -24,9 +24,11 @@ guest_transfer(const struct table *t, const struct slot *s, uint8_t *guest,
 	}
 }
 
+/* A transfer wholly inside the slot of gpa, which has a host address for
+ * it; false, having done nothing, otherwise. */
 static inline __attribute__((always_inline)) bool
-slot_small_transfer(const struct table *t, uint64_t gpa, uint8_t *buf,
-		    size_t len, bool write)
+slot_transfer(const struct table *t, uint64_t gpa, uint8_t *buf,
+	      size_t len, bool write)
 {
 	const struct slot *s = table_lookup(t, gpa);
 
@@ -40,6 +42,44 @@ slot_small_transfer(const struct table *t, uint64_t gpa, uint8_t *buf,
 		}
 	}
 	return false;
+}
+
+/* The host address of gpa in slot s for len bytes to read or write; NULL
+ * when s is, when the range runs past it, or when the slot has no such
+ * address (mapped on demand, or read-only for a write). */
+static inline __attribute__((always_inline)) uint8_t *
+slot_host(const struct slot *s, uint64_t gpa, uint64_t len, bool write)
+{
+	uint8_t *h;
+
+	if (unlikely(!s || len - 1 > s->last - gpa))
+		return NULL;
+	h = write ? s->whost : s->host;
+	if (unlikely(!h))
+		return NULL;
+	return h + (gpa - s->gpa);
+}
+
+/* slot_transfer() for 1, 2, 4, 8 or 16 bytes, the shape of virtio ring
+ * fields and descriptors, making no call; big: t may have any number of
+ * slots, else only fewer than LOOKUP_HINT_MIN (see space_big_table()).
+ * False, having done nothing, for anything out of the ordinary. */
+static inline __attribute__((always_inline)) bool
+slot_transfer_small(const struct table *t, uint64_t gpa, uint8_t *buf,
+		    size_t len, bool write, bool big)
+{
+	const struct slot *s = big ? table_lookup(t, gpa)
+				   : table_lookup_small(t, gpa);
+	uint8_t *h = slot_host(s, gpa, len, write);
+
+	if (unlikely(!h))
+		return false;
+	if (!write)
+		return copy_small_from_guest(buf, h, len);
+	if (!copy_small_to_guest(h, buf, len))
+		return false;
+	dirty_note_small(t, s, gpa, len);
+	return true;
 }
 
 #endif

@@ -5,10 +5,14 @@
 static __attribute__((noinline)) int
 host_address_slow(struct vmmem *m, uint64_t gpa, uint64_t len, void **host)
 {
-	const struct table *t = space_enter(m);
-	const struct slot *s = table_lookup(t, gpa);
+	const struct table *t;
+	const struct slot *s;
 	int ret = 0;
 
+	if (!m || !host || !len || range_wraps(gpa, len))
+		return -EINVAL;
+	t = space_enter(m);
+	s = table_lookup(t, gpa);
 	if (!s)
 		ret = -EFAULT;
 	else if (len - 1 > s->last - gpa)
@@ -21,24 +25,44 @@ host_address_slow(struct vmmem *m, uint64_t gpa, uint64_t len, void **host)
 	return ret;
 }
 
-/* A thread liburcu-bp has registered takes no call but the lookup's: see
- * space_try_enter(). */
+/* No call, as the transfers' fast path (rw.c); what it does not take, the
+ * slow path does or refuses. */
+static inline __attribute__((always_inline)) bool
+host_address_fast(struct vmmem *m, uint64_t gpa, uint64_t len, void **host,
+		  bool big)
+{
+	const struct table *t;
+	const struct slot *s;
+	bool done = false;
+
+	if (unlikely(!space_fast_enter()))
+		return false;
+	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
+	s = big ? table_lookup(t, gpa) : table_lookup_small(t, gpa);
+	if (likely(s && len - 1 <= s->last - gpa && s->host)) {
+		*host = s->host + (gpa - s->gpa);
+		done = true;
+	}
+	space_fast_exit();
+	return done;
+}
+
+static __attribute__((noinline)) int
+host_address_big(struct vmmem *m, uint64_t gpa, uint64_t len, void **host)
+{
+	if (host_address_fast(m, gpa, len, host, true))
+		return 0;
+	return host_address_slow(m, gpa, len, host);
+}
+
 VMMEM_EXPORT int vmmem_host_address(struct vmmem *m, uint64_t gpa,
 				    uint64_t len, void **host)
 {
-	if (!m || !host || !len || range_wraps(gpa, len))
-		return -EINVAL;
-	if (likely(space_try_enter())) {
-		const struct table *t = __atomic_load_n(&m->table,
-							__ATOMIC_CONSUME);
-		const struct slot *s = table_lookup(t, gpa);
-
-		if (likely(s && len - 1 <= s->last - gpa && s->host)) {
-			*host = s->host + (gpa - s->gpa);
-			space_exit();
+	if (likely(m && host)) {
+		if (unlikely(space_big_table(m)))
+			return host_address_big(m, gpa, len, host);
+		if (host_address_fast(m, gpa, len, host, false))
 			return 0;
-		}
-		space_exit();
 	}
 	return host_address_slow(m, gpa, len, host);
 }

@@ -50,4 +50,22 @@ static inline void dirty_note(const struct table *t, const struct slot *s,
 		dirty_log_set(s->dirty, first, last);
 }
 
+/* dirty_note() for a write of 16 bytes at most: pages are 4 KiB or more,
+ * so it touches two at most, and no call keeps the fast paths free of
+ * register saves. */
+static inline void dirty_note_small(const struct table *t,
+				    const struct slot *s, uint64_t gpa,
+				    uint64_t len)
+{
+	uint64_t first, last;
+
+	if (likely(!s->dirty))
+		return;
+	first = gpa >> t->dirty_shift;
+	last = (gpa + (len - 1)) >> t->dirty_shift;
+	dirty_log_set_one(s->dirty, first);
+	if (last != first)
+		dirty_log_set_one(s->dirty, last);
+}
+
 #endif

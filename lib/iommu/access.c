@@ -46,20 +46,18 @@ iova_fast(struct vmmem_iommu *iommu, uint64_t iova, void *buf, size_t len,
 	const struct iotlb_entry *e;
 	bool done = false;
 
-	if (unlikely(!iommu || !buf || !small_copy(len) || range_wraps(iova, len)))
+	/* No wrap-around checks: an access inside an IOTLB entry and a slot
+	 * cannot wrap, and slot_transfer_small() refuses other lengths. */
+	if (unlikely(!iommu || !buf))
 		return false;
-	if (unlikely(!space_try_enter()))
+	if (unlikely(!space_fast_enter()))
 		return false;
 	e = iotlb_lookup(__atomic_load_n(&iommu->tlb, __ATOMIC_CONSUME), iova);
-	if (likely(e && (e->perm & need) == need && len - 1 <= e->last - iova)) {
-		uint64_t gpa = e->gpa + (iova - e->iova);
-
-		if (likely(!range_wraps(gpa, len)))
-			done = slot_small_transfer(
-				__atomic_load_n(&iommu->mem->table, __ATOMIC_CONSUME),
-				gpa, buf, len, write);
-	}
-	space_exit();
+	if (likely(e && (e->perm & need) == need && len - 1 <= e->last - iova))
+		done = slot_transfer_small(
+			__atomic_load_n(&iommu->mem->table, __ATOMIC_CONSUME),
+			e->gpa + (iova - e->iova), buf, len, write, true);
+	space_fast_exit();
 	return done;
 }
 

@@ -105,6 +105,8 @@ void table_publish(struct vmmem *m, struct table *t)
 	struct table *old = m->table;
 
 	__atomic_store_n(&m->table, t, __ATOMIC_RELEASE);
+	__atomic_store_n(&m->big_table, t->count >= LOOKUP_HINT_MIN,
+			 __ATOMIC_RELAXED);
 	if (old) {
 		/* Only a table holding a region's last place in the space
 		 * makes vmmem_free() wait: the caller may expect that

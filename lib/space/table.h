@@ -58,6 +58,7 @@ struct map_bucket {
 
 struct vmmem {
 	struct table *table;          /* RCU-published */
+	bool big_table;               /* table->count >= LOOKUP_HINT_MIN */
 	pthread_mutex_t lock;         /* serialises writers */
 	unsigned long retiring;       /* retired tables holding a region */
 	struct map_bucket maps[MAP_BUCKETS];   /* open vmmem_map() mappings */
@@ -72,17 +73,35 @@ static inline struct table *space_enter(struct vmmem *m)
 	return __atomic_load_n(&m->table, __ATOMIC_CONSUME);
 }
 
-/* space_enter() for the fast paths: a thread liburcu-bp has not
- * registered yet gets false (its first access takes the slow path, which
- * registers it) instead of a call, so a fast path that makes no call at all
- * needs no stack frame. */
-static inline bool space_try_enter(void)
+/* The fast paths' read-side section: liburcu-bp's own lock, for the case
+ * that is nearly always the one: a thread liburcu-bp has registered, not
+ * inside a section already, on a kernel with membarrier (liburcu-bp's
+ * writers then fence for the readers, so entering and leaving are plain
+ * stores).  Otherwise false, and the caller takes its slow path, whose
+ * full lock registers the thread, nests, or fences.  Nothing stays live in
+ * between (the exit finds the reader again), so a fast path making no call
+ * keeps its values in caller-saved registers and saves none. */
+static inline bool space_fast_enter(void)
 {
-	if (unlikely(!URCU_TLS(urcu_bp_reader)))
+	struct urcu_bp_reader *r = URCU_TLS(urcu_bp_reader);
+
+	if (unlikely(!r || !CMM_LOAD_SHARED(urcu_bp_has_sys_membarrier) ||
+		     (r->ctr & URCU_BP_GP_CTR_NEST_MASK)))
 		return false;
 	cmm_barrier();
-	_urcu_bp_read_lock_update(URCU_TLS(urcu_bp_reader)->ctr);
+	_CMM_STORE_SHARED(r->ctr, _CMM_LOAD_SHARED(urcu_bp_gp.ctr));
+	cmm_barrier();
 	return true;
+}
+
+static inline void space_fast_exit(void)
+{
+	struct urcu_bp_reader *r;
+
+	cmm_barrier();
+	r = URCU_TLS(urcu_bp_reader);
+	_CMM_STORE_SHARED(r->ctr, r->ctr - URCU_BP_GP_COUNT);
+	cmm_barrier();
 }
 
 static inline void space_exit(void)
@@ -120,16 +139,34 @@ static inline bool slot_holds(const struct slot *s, uint64_t gpa)
 	return gpa - s->gpa <= s->last - s->gpa;
 }
 
-/* The slot holding gpa, or NULL.  Below 8 slots a search costs no more
- * than the hint, whose branch mispredicts on scattered addresses; the two
- * cases are apart so that the small one keeps few values live. */
+/* Below this many slots a search costs no more than the lookup hint,
+ * whose branch mispredicts on scattered addresses. */
+#define LOOKUP_HINT_MIN 8
+
+/* The slot holding gpa in a table of fewer than LOOKUP_HINT_MIN slots, or
+ * NULL: also for any other table, which the caller then looks up with
+ * table_lookup().  Apart from it so that the fast paths of small tables
+ * keep few values live. */
+static inline const struct slot *table_lookup_small(const struct table *t,
+						    uint64_t gpa)
+{
+	size_t n = t->count;
+	const struct slot *s;
+
+	if (unlikely(n - 1 >= LOOKUP_HINT_MIN - 1))     /* 0, or too many */
+		return NULL;
+	s = slots_search(t->slots, n, gpa);
+	return slot_holds(s, gpa) ? s : NULL;
+}
+
+/* The slot holding gpa, or NULL. */
 static inline const struct slot *table_lookup(const struct table *t,
 					      uint64_t gpa)
 {
 	const struct slot *s;
 	size_t n = t->count;
 
-	if (n < 8) {
+	if (n < LOOKUP_HINT_MIN) {
 		if (unlikely(!n))
 			return NULL;
 		s = slots_search(t->slots, n, gpa);
@@ -144,6 +181,13 @@ static inline const struct slot *table_lookup(const struct table *t,
 	space_hint.table = t;
 	space_hint.idx = (size_t)(s - t->slots);
 	return s;
+}
+
+/* Which fast path suits the current table: read before entering a
+ * section, so it may be stale; each path checks the table it gets. */
+static inline bool space_big_table(const struct vmmem *m)
+{
+	return __atomic_load_n(&m->big_table, __ATOMIC_RELAXED);
 }
 
 /* Bytes of the slot from gpa on, capped at len (slot->last may be 2^64-1). */

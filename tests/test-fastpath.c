@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* The small accesses' fast paths against what they stand for: every table
+ * size on both sides of the lookup hint's threshold, tables growing and
+ * shrinking across it (the fast path picked before the section may be the
+ * wrong one), threads liburcu-bp has not registered yet, and calls from
+ * inside a caller's own liburcu-bp read-side section.  Each case must give
+ * what the slow path gives. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <urcu/urcu-bp.h>
+
+#include "testutil.h"
+
+#define SLOT_SIZE   (64 * KIB)
+#define SLOT_STRIDE (128 * KIB)     /* a hole after every region */
+#define MAX_SLOTS   12
+
+static uint64_t slot_gpa(unsigned int i)
+{
+	return (uint64_t)i * SLOT_STRIDE;
+}
+
+static void add_slot(struct vmmem *m, unsigned int i)
+{
+	struct vmmem_region *r = test_region(SLOT_SIZE);
+
+	ck_assert_int_eq(vmmem_add_region(m, slot_gpa(i), r), 0);
+	vmmem_region_unref(r);
+}
+
+/* The offsets tried in every region: its first byte, the middle, its
+ * last 16 bytes, unaligned ones. */
+static const uint64_t offsets[] = { 0, 8, 0x7ff1, SLOT_SIZE - 16, 3 };
+static const size_t sizes[] = { 1, 2, 4, 8, 16 };
+
+static uint8_t value_byte(uint64_t gpa, size_t k)
+{
+	return (uint8_t)(gpa * 7 + k * 13 + 1);
+}
+
+static void check_atomics(struct vmmem *m, uint64_t gpa)
+{
+	uint64_t v = 0;
+
+	ck_assert_int_eq(vmmem_store(m, gpa, 8, gpa ^ 0x5a5a, 0), 0);
+	ck_assert_int_eq(vmmem_load(m, gpa, 8, &v, VMMEM_ORDER_ACQUIRE), 0);
+	ck_assert_uint_eq(v, gpa ^ 0x5a5a);
+}
+
+/* Writes through the fast paths and reads back through every one of them,
+ * checked against the region's memory itself. */
+static void check_present(struct vmmem *m, unsigned int i)
+{
+	for (size_t o = 0; o < sizeof(offsets) / sizeof(offsets[0]); o++) {
+		for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
+			uint64_t gpa = slot_gpa(i) + offsets[o];
+			size_t len = sizes[z];
+			uint8_t in[16], out[16];
+			uint8_t *host = test_host_of_gpa(m, gpa);
+			void *p = NULL;
+
+			for (size_t k = 0; k < len; k++)
+				in[k] = value_byte(gpa + len, k);
+			ck_assert_int_eq(vmmem_write_exact(m, gpa, in, len), 0);
+			ck_assert_mem_eq(host, in, len);
+			memset(out, 0, sizeof(out));
+			ck_assert_int_eq(vmmem_read_exact(m, gpa, out, len), 0);
+			ck_assert_mem_eq(out, in, len);
+			memset(out, 0, sizeof(out));
+			ck_assert_int_eq(vmmem_read(m, gpa, out, len), (ssize_t)len);
+			ck_assert_mem_eq(out, in, len);
+			ck_assert_int_eq(vmmem_write(m, gpa, in, len), (ssize_t)len);
+			ck_assert_int_eq(vmmem_host_address(m, gpa, len, &p), 0);
+			ck_assert_ptr_eq(p, host);
+		}
+		check_atomics(m, slot_gpa(i) + (offsets[o] & ~7ull));
+	}
+}
+
+/* Every access just past the region, in the hole, is refused. */
+static void check_absent(struct vmmem *m, uint64_t gpa)
+{
+	uint8_t buf[16] = { 0 };
+	uint64_t v;
+	void *p;
+
+	ck_assert_int_eq(vmmem_read(m, gpa, buf, 8), -EFAULT);
+	ck_assert_int_eq(vmmem_write(m, gpa, buf, 8), -EFAULT);
+	ck_assert_int_eq(vmmem_read_exact(m, gpa, buf, 16), -EFAULT);
+	ck_assert_int_eq(vmmem_write_exact(m, gpa, buf, 4), -EFAULT);
+	ck_assert_int_eq(vmmem_host_address(m, gpa, 8, &p), -EFAULT);
+	ck_assert_int_eq(vmmem_load(m, gpa, 4, &v, VMMEM_ORDER_RELAXED), -EFAULT);
+	ck_assert_int_eq(vmmem_store(m, gpa, 4, 1, VMMEM_ORDER_RELAXED), -EFAULT);
+}
+
+/* A small access running off the end of its region into the hole. */
+static void check_overrun(struct vmmem *m, unsigned int i)
+{
+	uint64_t gpa = slot_gpa(i) + SLOT_SIZE - 4;
+	uint8_t buf[8] = { 0 };
+	void *p;
+
+	ck_assert_int_eq(vmmem_read_exact(m, gpa, buf, 8), -EFAULT);
+	ck_assert_int_eq(vmmem_write_exact(m, gpa, buf, 8), -EFAULT);
+	ck_assert_int_eq(vmmem_read(m, gpa, buf, 8), 4);
+	ck_assert_int_eq(vmmem_host_address(m, gpa, 8, &p), -EFAULT);
+}
+
+START_TEST(every_table_size)
+{
+	for (unsigned int n = 0; n <= MAX_SLOTS; n++) {
+		struct vmmem *m = NULL;
+
+		ck_assert_int_eq(vmmem_new(&m, 0), 0);
+		for (unsigned int i = 0; i < n; i++)
+			add_slot(m, i);
+		for (unsigned int i = 0; i < n; i++) {
+			check_present(m, i);
+			check_overrun(m, i);
+			check_absent(m, slot_gpa(i) + SLOT_SIZE);
+		}
+		check_absent(m, slot_gpa(n));
+		vmmem_free(m);
+	}
+}
+END_TEST
+
+START_TEST(grow_and_shrink)
+{
+	struct vmmem *m = NULL;
+
+	ck_assert_int_eq(vmmem_new(&m, 0), 0);
+	for (unsigned int n = 1; n <= MAX_SLOTS; n++) {
+		add_slot(m, n - 1);
+		for (unsigned int i = 0; i < n; i++)
+			check_present(m, i);
+	}
+	for (unsigned int n = MAX_SLOTS; n > 0; n--) {
+		ck_assert_int_eq(vmmem_remove_region(m, slot_gpa(n - 1),
+						     SLOT_SIZE, NULL), 0);
+		check_absent(m, slot_gpa(n - 1));
+		for (unsigned int i = 0; i + 1 < n; i++)
+			check_present(m, i);
+	}
+	vmmem_free(m);
+}
+END_TEST
+
+/* Inside the caller's own section the fast paths step aside and the slow
+ * ones nest theirs: same results, and the caller's section still holds. */
+START_TEST(inside_callers_section)
+{
+	struct vmmem *m = NULL;
+
+	for (unsigned int n = 3; n <= 9; n += 6) {
+		ck_assert_int_eq(vmmem_new(&m, 0), 0);
+		for (unsigned int i = 0; i < n; i++)
+			add_slot(m, i);
+		urcu_bp_read_lock();
+		for (unsigned int i = 0; i < n; i++)
+			check_present(m, i);
+		check_absent(m, slot_gpa(n));
+		ck_assert(urcu_bp_read_ongoing());
+		urcu_bp_read_unlock();
+		ck_assert(!urcu_bp_read_ongoing());
+		vmmem_free(m);
+	}
+}
+END_TEST
+
+struct first_access {
+	struct vmmem *m;
+	int op;
+	int ret;
+	uint64_t v;
+};
+
+/* The first call a new thread makes, before liburcu-bp knows it. */
+static void *first_access_thread(void *arg)
+{
+	struct first_access *a = arg;
+	void *p;
+
+	switch (a->op) {
+	case 0:
+		a->ret = vmmem_read_exact(a->m, 8, &a->v, 8);
+		break;
+	case 1:
+		a->ret = (int)vmmem_read(a->m, 8, &a->v, 8);
+		break;
+	case 2:
+		a->ret = vmmem_write_exact(a->m, 16, &a->v, 8);
+		break;
+	case 3:
+		a->ret = vmmem_host_address(a->m, 8, 8, &p);
+		a->v = (uintptr_t)p;
+		break;
+	case 4:
+		a->ret = vmmem_load(a->m, 8, 8, &a->v, VMMEM_ORDER_ACQUIRE);
+		break;
+	default:
+		a->ret = vmmem_store(a->m, 16, 8, a->v, VMMEM_ORDER_RELEASE);
+		break;
+	}
+	return NULL;
+}
+
+START_TEST(first_access_of_a_thread)
+{
+	for (unsigned int n = 1; n <= 9; n += 8) {
+		struct vmmem *m = NULL;
+		uint8_t *host;
+
+		ck_assert_int_eq(vmmem_new(&m, 0), 0);
+		for (unsigned int i = 0; i < n; i++)
+			add_slot(m, i);
+		host = test_host_of_gpa(m, 0);
+		memcpy(host + 8, &(uint64_t){ 0x1122334455667788ull }, 8);
+		for (int op = 0; op < 6; op++) {
+			struct first_access a = { .m = m, .op = op,
+						  .v = 0xabcdef00ull + (uint64_t)op };
+			pthread_t t;
+			uint64_t w;
+
+			ck_assert_int_eq(pthread_create(&t, NULL,
+							first_access_thread, &a), 0);
+			ck_assert_int_eq(pthread_join(t, NULL), 0);
+			ck_assert_int_eq(a.ret, op == 1 ? 8 : 0);
+			memcpy(&w, host + 16, 8);
+			if (op == 0 || op == 1 || op == 4)
+				ck_assert_uint_eq(a.v, 0x1122334455667788ull);
+			else if (op == 3)
+				ck_assert_uint_eq(a.v, (uintptr_t)(host + 8));
+			else
+				ck_assert_uint_eq(w, 0xabcdef00ull + (uint64_t)op);
+		}
+		vmmem_free(m);
+	}
+}
+END_TEST
+
+struct flipper {
+	struct vmmem *m;
+	volatile int stop;
+};
+
+/* Adds and removes the region that takes the table over the hint's
+ * threshold and back, so readers' choice of fast path is often stale. */
+static void *flip_threshold(void *arg)
+{
+	struct flipper *f = arg;
+	struct vmmem_region *r = test_region(SLOT_SIZE);
+
+	while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE)) {
+		if (vmmem_add_region(f->m, slot_gpa(7), r) ||
+		    vmmem_remove_region(f->m, slot_gpa(7), SLOT_SIZE, NULL))
+			break;
+	}
+	vmmem_region_unref(r);
+	return NULL;
+}
+
+START_TEST(threshold_flips_under_readers)
+{
+	struct flipper f = { 0 };
+	int rounds = test_under_valgrind() ? 2000 : 200000;
+	pthread_t t;
+
+	ck_assert_int_eq(vmmem_new(&f.m, 0), 0);
+	for (unsigned int i = 0; i < 7; i++) {
+		uint64_t v = 0x0101010101010101ull * (i + 1);
+
+		add_slot(f.m, i);
+		ck_assert_int_eq(vmmem_write_exact(f.m, slot_gpa(i) + 64, &v, 8), 0);
+	}
+	ck_assert_int_eq(pthread_create(&t, NULL, flip_threshold, &f), 0);
+	for (int k = 0; k < rounds; k++) {
+		unsigned int i = (unsigned int)k % 7;
+		uint64_t v = 0;
+		void *p;
+
+		ck_assert_int_eq(vmmem_read_exact(f.m, slot_gpa(i) + 64, &v, 8), 0);
+		ck_assert_uint_eq(v, 0x0101010101010101ull * (i + 1));
+		ck_assert_int_eq(vmmem_load(f.m, slot_gpa(i) + 64, 8, &v,
+					    VMMEM_ORDER_RELAXED), 0);
+		ck_assert_uint_eq(v, 0x0101010101010101ull * (i + 1));
+		ck_assert_int_eq(vmmem_host_address(f.m, slot_gpa(i) + 64, 8, &p), 0);
+		ck_assert_int_eq(vmmem_host_address(f.m, slot_gpa(8), 8, &p),
+				 -EFAULT);
+	}
+	__atomic_store_n(&f.stop, 1, __ATOMIC_RELEASE);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	vmmem_free(f.m);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("fastpath");
+	TCase *tc = tcase_create("fastpath");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, every_table_size);
+	tcase_add_test(tc, grow_and_shrink);
+	tcase_add_test(tc, inside_callers_section);
+	tcase_add_test(tc, first_access_of_a_thread);
+	tcase_add_test(tc, threshold_flips_under_readers);
+	suite_add_tcase(s, tc);
+	return test_run(s);
+}
