@@ -102,6 +102,30 @@ static inline bool copy_small_to_guest(uint8_t *guest, const void *src,
 	}
 }
 
+/* A copy of fewer than 16 bytes of any length, without a call: a piece of
+ * a small access split by a region boundary (not single-copy atomic, as
+ * no access across a boundary can be). */
+static inline void copy_short(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	if (n & 8) {
+		memcpy(dst, src, 8);
+		dst += 8;
+		src += 8;
+	}
+	if (n & 4) {
+		memcpy(dst, src, 4);
+		dst += 4;
+		src += 4;
+	}
+	if (n & 2) {
+		memcpy(dst, src, 2);
+		dst += 2;
+		src += 2;
+	}
+	if (n & 1)
+		*dst = *src;
+}
+
 static inline void copy_from_guest(void *dst, const uint8_t *guest, size_t len)
 {
 	if (!copy_small_from_guest(dst, guest, len))

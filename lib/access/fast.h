@@ -24,26 +24,6 @@ guest_transfer(const struct table *t, const struct slot *s, uint8_t *guest,
 	}
 }
 
-/* A transfer wholly inside the slot of gpa, which has a host address for
- * it; false, having done nothing, otherwise. */
-static inline __attribute__((always_inline)) bool
-slot_transfer(const struct table *t, uint64_t gpa, uint8_t *buf,
-	      size_t len, bool write)
-{
-	const struct slot *s = table_lookup(t, gpa);
-
-	if (likely(s && len - 1 <= s->last - gpa)) {
-		uint8_t *h = write ? s->whost : s->host;
-
-		if (likely(h)) {
-			guest_transfer(t, s, h + (gpa - s->gpa), gpa, buf, len,
-				       write);
-			return true;
-		}
-	}
-	return false;
-}
-
 /* The host address of gpa in slot s for len bytes to read or write; NULL
  * when s is, when the range runs past it, or when the slot has no such
  * address (mapped on demand, or read-only for a write). */
@@ -60,8 +40,39 @@ slot_host(const struct slot *s, uint64_t gpa, uint64_t len, bool write)
 	return h + (gpa - s->gpa);
 }
 
-/* slot_transfer() for 1, 2, 4, 8 or 16 bytes, the shape of virtio ring
- * fields and descriptors, making no call; big: t may have any number of
+/* A transfer of at most 16 bytes that runs from slot s into the next one,
+ * contiguous with it: a small access across the boundary of two regions.
+ * False, having done nothing, if anything else is in the way. */
+static inline __attribute__((always_inline)) bool
+slot_transfer_straddle(const struct table *t, const struct slot *s,
+		       uint64_t gpa, uint8_t *buf, size_t len, bool write)
+{
+	const struct slot *next = s + 1;
+	uint64_t head = s->last - gpa + 1, tail = len - head;
+	uint8_t *h, *nh;
+
+	if (len > 16 || next == t->slots + t->count ||
+	    next->gpa != s->last + 1 || tail - 1 > next->last - next->gpa)
+		return false;
+	h = write ? s->whost : s->host;
+	nh = write ? next->whost : next->host;
+	if (!h || !nh)
+		return false;
+	h += gpa - s->gpa;
+	if (write) {
+		copy_short(h, buf, head);
+		copy_short(nh, buf + head, tail);
+		dirty_note_small(t, s, gpa, head);
+		dirty_note_small(t, next, next->gpa, tail);
+	} else {
+		copy_short(buf, h, head);
+		copy_short(buf + head, nh, tail);
+	}
+	return true;
+}
+
+/* A transfer of 1, 2, 4, 8 or 16 bytes inside one slot, the shape of
+ * virtio ring fields and descriptors, making no call; big: t may have any number of
  * slots, else only fewer than LOOKUP_HINT_MIN (see space_big_table()).
  * False, having done nothing, for anything out of the ordinary. */
 static inline __attribute__((always_inline)) bool

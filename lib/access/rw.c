@@ -49,20 +49,77 @@ static uint64_t transfer_backed(const struct table *t, uint64_t gpa,
 	return done;
 }
 
-/* Anything the fast path did not take, in one section: first the same
- * one-region transfer at any length (bulk copies), then piece by piece. */
+/* A transfer over slots that follow one another without a hole, from
+ * the slot of gpa on, each with a host address for it: a buffer inside one
+ * region or straddling two.  Checked whole before a byte moves, so false
+ * means nothing was done; the caller then goes piece by piece. */
+static bool transfer_direct(const struct table *t, uint64_t gpa, uint8_t *buf,
+			    uint64_t len, bool write)
+{
+	const struct slot *first = table_lookup(t, gpa);
+	const struct slot *end = t->slots + t->count, *s = first;
+	uint64_t at = gpa, left = len, done, n;
+
+	if (!first)
+		return false;
+	for (;;) {
+		if (!(write ? s->whost : s->host))
+			return false;
+		n = slot_avail(s, at, left);
+		left -= n;
+		if (!left)
+			break;
+		at += n;
+		if (++s == end || s->gpa != at)
+			return false;
+	}
+	for (s = first, at = gpa, done = 0; done < len; s++) {
+		uint8_t *h = write ? s->whost : s->host;
+
+		n = slot_avail(s, at, len - done);
+		guest_transfer(t, s, h + (at - s->gpa), at, buf + done, n, write);
+		done += n;
+		at += n;
+	}
+	return true;
+}
+
+/* The first thing the slow paths try: a small access across the boundary
+ * of two contiguous regions, as cheaply as the fast path would (it stays
+ * out of the fast path, whose registers it would crowd). */
+static bool transfer_straddle(struct vmmem *m, uint64_t gpa, void *buf,
+			      size_t len, enum dir dir)
+{
+	const struct table *t;
+	const struct slot *s;
+	bool done;
+
+	if (len > 16 || !m || !buf || !space_fast_enter())
+		return false;
+	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
+	s = table_lookup(t, gpa);
+	done = s && slot_transfer_straddle(t, s, gpa, buf, len, dir == TO_GUEST);
+	space_fast_exit();
+	return done;
+}
+
+/* Anything the fast path did not take, in one section: first directly
+ * (bulk copies, boundaries of contiguous regions), then piece by piece. */
 static __attribute__((noinline)) ssize_t
 transfer_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	      enum dir dir)
 {
 	const struct table *t;
 	uint64_t done;
-	int ret = check_args(m, gpa, buf, len);
+	int ret;
 
+	if (transfer_straddle(m, gpa, buf, len, dir))
+		return (ssize_t)len;
+	ret = check_args(m, gpa, buf, len);
 	if (ret || !len)
 		return ret;
 	t = space_enter(m);
-	if (slot_transfer(t, gpa, buf, len, dir == TO_GUEST))
+	if (transfer_direct(t, gpa, buf, len, dir == TO_GUEST))
 		done = len;
 	else
 		done = transfer_backed(t, gpa, buf, len, dir, &ret);
@@ -81,12 +138,15 @@ transfer_exact_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 {
 	const struct table *t;
 	bool direct;
-	int ret = check_args(m, gpa, buf, len);
+	int ret;
 
+	if (transfer_straddle(m, gpa, buf, len, dir))
+		return 0;
+	ret = check_args(m, gpa, buf, len);
 	if (ret || !len)
 		return ret;
 	t = space_enter(m);
-	if (slot_transfer(t, gpa, buf, len, dir == TO_GUEST))
+	if (transfer_direct(t, gpa, buf, len, dir == TO_GUEST))
 		ret = 0;
 	else if (!(ret = range_check(t, gpa, len, dir == TO_GUEST, &direct)) &&
 		 transfer_backed(t, gpa, buf, len, dir, &ret) != len && !ret)
@@ -126,10 +186,40 @@ transfer_big(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	return transfer_slow(m, gpa, buf, len, dir);
 }
 
+/* Bulk copies inside one region: the small ones' fast path with a call to
+ * memcpy, out of line as that call needs registers saved. */
+static __attribute__((noinline)) ssize_t
+transfer_bulk(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
+	      enum dir dir, bool exact)
+{
+	const struct table *t;
+	const struct slot *s;
+	uint8_t *h;
+
+	if (len > SSIZE_MAX || !space_fast_enter())
+		goto slow;
+	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
+	s = table_lookup(t, gpa);
+	h = slot_host(s, gpa, len, dir == TO_GUEST);
+	if (!h) {
+		space_fast_exit();
+		goto slow;
+	}
+	guest_transfer(t, s, h, gpa, buf, len, dir == TO_GUEST);
+	space_fast_exit();
+	return exact ? 0 : (ssize_t)len;
+slow:
+	if (exact)
+		return transfer_exact_slow(m, gpa, buf, len, dir);
+	return transfer_slow(m, gpa, buf, len, dir);
+}
+
 static inline __attribute__((always_inline)) ssize_t
 transfer(struct vmmem *m, uint64_t gpa, void *buf, size_t len, enum dir dir)
 {
 	if (likely(m && buf)) {
+		if (unlikely(len > 16))
+			return transfer_bulk(m, gpa, buf, len, dir, false);
 		if (unlikely(space_big_table(m)))
 			return transfer_big(m, gpa, buf, len, dir, false);
 		if (transfer_fast(m, gpa, buf, len, dir, false))
@@ -143,6 +233,8 @@ transfer_exact(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	       enum dir dir)
 {
 	if (likely(m && buf)) {
+		if (unlikely(len > 16))
+			return (int)transfer_bulk(m, gpa, buf, len, dir, true);
 		if (unlikely(space_big_table(m)))
 			return (int)transfer_big(m, gpa, buf, len, dir, true);
 		if (transfer_fast(m, gpa, buf, len, dir, false))
