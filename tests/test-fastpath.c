@@ -296,6 +296,61 @@ START_TEST(threshold_flips_under_readers)
 }
 END_TEST
 
+/* Small accesses across the boundary of two contiguous regions (the slow
+ * paths' direct case): every length and split, both pages logged dirty,
+ * and a boundary with a hole behind it refused whole. */
+START_TEST(straddling_a_boundary)
+{
+	struct vmmem *m = NULL;
+	uint64_t edge = SLOT_SIZE;
+
+	ck_assert_int_eq(vmmem_new(&m, 0), 0);
+	add_slot(m, 0);
+	{
+		struct vmmem_region *r = test_region(SLOT_SIZE);
+
+		ck_assert_int_eq(vmmem_add_region(m, edge, r), 0);
+		vmmem_region_unref(r);
+	}
+	ck_assert_int_eq(vmmem_dirty_start(m, 4096), 0);
+	for (size_t len = 2; len <= 16; len++) {
+		for (size_t head = 1; head < len; head++) {
+			uint64_t gpa = edge - head;
+			uint8_t in[16], out[16];
+
+			for (size_t k = 0; k < len; k++)
+				in[k] = value_byte(gpa, k + len);
+			ck_assert_int_eq(vmmem_dirty_clear(m, 0, 2 * SLOT_SIZE), 0);
+			ck_assert_int_eq(vmmem_write_exact(m, gpa, in, len), 0);
+			ck_assert_mem_eq(test_host_of_gpa(m, gpa), in, head);
+			ck_assert_mem_eq(test_host_of_gpa(m, edge), in + head,
+					 len - head);
+			ck_assert_int_eq(vmmem_dirty_test(m, gpa), 1);
+			ck_assert_int_eq(vmmem_dirty_test(m, edge), 1);
+			ck_assert_int_eq(vmmem_dirty_test(m, edge + 4096), 0);
+			memset(out, 0, sizeof(out));
+			ck_assert_int_eq(vmmem_read_exact(m, gpa, out, len), 0);
+			ck_assert_mem_eq(out, in, len);
+			memset(out, 0, sizeof(out));
+			ck_assert_int_eq(vmmem_read(m, gpa, out, len), (ssize_t)len);
+			ck_assert_mem_eq(out, in, len);
+			ck_assert_int_eq(vmmem_write(m, gpa, out, len), (ssize_t)len);
+		}
+	}
+	/* The second region ends at 2 * SLOT_SIZE, a hole follows. */
+	{
+		uint8_t before[8], buf[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+		uint64_t gpa = 2 * SLOT_SIZE - 3;
+
+		memcpy(before, test_host_of_gpa(m, gpa), 3);
+		ck_assert_int_eq(vmmem_write_exact(m, gpa, buf, 8), -EFAULT);
+		ck_assert_mem_eq(test_host_of_gpa(m, gpa), before, 3);
+		ck_assert_int_eq(vmmem_write(m, gpa, buf, 8), 3);
+	}
+	vmmem_free(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fastpath");
@@ -307,6 +362,7 @@ int main(void)
 	tcase_add_test(tc, inside_callers_section);
 	tcase_add_test(tc, first_access_of_a_thread);
 	tcase_add_test(tc, threshold_flips_under_readers);
+	tcase_add_test(tc, straddling_a_boundary);
 	suite_add_tcase(s, tc);
 	return test_run(s);
 }
