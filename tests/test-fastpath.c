@@ -351,6 +351,42 @@ START_TEST(straddling_a_boundary)
 }
 END_TEST
 
+/* A region ending at 2^64 - 1, where the padded search of the fast paths
+ * finds padding instead: tables of 3 and 9 slots (5 and 7 pads). */
+START_TEST(top_of_the_address_space)
+{
+	for (unsigned int n = 2; n <= 8; n += 6) {
+		uint64_t top = UINT64_MAX - SLOT_SIZE + 1, v = 0;
+		uint8_t byte = 0x5c, got = 0;
+		struct vmmem_region *r = test_region(SLOT_SIZE);
+		struct vmmem *m = NULL;
+		void *p = NULL;
+
+		ck_assert_int_eq(vmmem_new(&m, 0), 0);
+		for (unsigned int i = 0; i < n; i++)
+			add_slot(m, i);
+		ck_assert_int_eq(vmmem_add_region(m, top, r), 0);
+		ck_assert_int_eq(vmmem_write_exact(m, UINT64_MAX, &byte, 1), 0);
+		ck_assert_int_eq(vmmem_read_exact(m, UINT64_MAX, &got, 1), 0);
+		ck_assert_uint_eq(got, 0x5c);
+		ck_assert_int_eq(vmmem_read(m, UINT64_MAX, &got, 1), 1);
+		ck_assert_int_eq(vmmem_host_address(m, UINT64_MAX, 1, &p), 0);
+		ck_assert_ptr_eq(p, (uint8_t *)test_region_host(r) + SLOT_SIZE - 1);
+		ck_assert_int_eq(vmmem_load(m, UINT64_MAX, 1, &v,
+					    VMMEM_ORDER_RELAXED), 0);
+		ck_assert_uint_eq(v, 0x5c);
+		ck_assert_int_eq(vmmem_store(m, UINT64_MAX, 1, 0x77,
+					     VMMEM_ORDER_RELAXED), 0);
+		ck_assert_uint_eq(((uint8_t *)test_region_host(r))[SLOT_SIZE - 1],
+				  0x77);
+		ck_assert_int_eq(vmmem_read_exact(m, UINT64_MAX, &v, 2), -EINVAL);
+		check_present(m, n - 1);
+		vmmem_region_unref(r);
+		vmmem_free(m);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fastpath");
@@ -363,6 +399,7 @@ int main(void)
 	tcase_add_test(tc, first_access_of_a_thread);
 	tcase_add_test(tc, threshold_flips_under_readers);
 	tcase_add_test(tc, straddling_a_boundary);
+	tcase_add_test(tc, top_of_the_address_space);
 	suite_add_tcase(s, tc);
 	return test_run(s);
 }

@@ -104,7 +104,7 @@ load_fast(struct vmmem *m, uint64_t gpa, size_t size, uint64_t *val,
 	if (unlikely(!space_fast_enter()))
 		return false;
 	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
-	p = fast_target(big ? table_lookup(t, gpa) : table_lookup_small(t, gpa),
+	p = fast_target(big ? table_lookup_big(t, gpa) : table_lookup_small(t, gpa),
 			gpa, size, false);
 	if (likely(p))
 		*val = load_at(p, size, order);
@@ -167,7 +167,7 @@ store_fast(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val,
 	if (unlikely(!space_fast_enter()))
 		return false;
 	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
-	s = big ? table_lookup(t, gpa) : table_lookup_small(t, gpa);
+	s = big ? table_lookup_big(t, gpa) : table_lookup_small(t, gpa);
 	p = fast_target(s, gpa, size, true);
 	if (likely(p)) {
 		store_at(p, size, val, order);

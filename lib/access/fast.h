@@ -79,7 +79,7 @@ static inline __attribute__((always_inline)) bool
 slot_transfer_small(const struct table *t, uint64_t gpa, uint8_t *buf,
 		    size_t len, bool write, bool big)
 {
-	const struct slot *s = big ? table_lookup(t, gpa)
+	const struct slot *s = big ? table_lookup_big(t, gpa)
 				   : table_lookup_small(t, gpa);
 	uint8_t *h = slot_host(s, gpa, len, write);
 

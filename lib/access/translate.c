@@ -38,7 +38,7 @@ host_address_fast(struct vmmem *m, uint64_t gpa, uint64_t len, void **host,
 	if (unlikely(!space_fast_enter()))
 		return false;
 	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
-	s = big ? table_lookup(t, gpa) : table_lookup_small(t, gpa);
+	s = big ? table_lookup_big(t, gpa) : table_lookup_small(t, gpa);
 	if (likely(s && len - 1 <= s->last - gpa && s->host)) {
 		*host = s->host + (gpa - s->gpa);
 		done = true;

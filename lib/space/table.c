@@ -8,13 +8,19 @@ __thread struct lookup_hint space_hint;
 
 struct table *table_alloc(size_t count)
 {
-	size_t bytes = sizeof(struct table) + count * sizeof(struct slot);
+	size_t span = count ? 1 : 0, bytes;
 	struct table *t;
 
+	while (span < count)
+		span *= 2;
+	bytes = sizeof(struct table) + span * sizeof(struct slot);
 	if (posix_memalign((void **)&t, 64, bytes))
 		return NULL;
 	memset(t, 0, bytes);
 	t->count = count;
+	t->span = span;
+	for (size_t i = count; i < span; i++)
+		t->slots[i].gpa = t->slots[i].last = UINT64_MAX;
 	return t;
 }
 

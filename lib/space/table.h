@@ -39,12 +39,15 @@ struct table {
 	struct rcu_head rcu;
 	struct vmmem *owner;          /* retired with drop_region set */
 	size_t count;
+	size_t span;                  /* count rounded up to a power of two */
 	unsigned int dirty_shift;     /* log2 of the dirty page size, 0 = off */
 	/* Released with the table, once no reader can still see it: */
 	struct vmmem_region *drop_region;   /* a removed region's reference */
 	struct dirty_log *drop_log;         /* its dirty log */
 	bool drop_logs;                     /* every slot's log (logging off) */
-	struct slot slots[];          /* sorted by gpa, non-overlapping */
+	/* Sorted by gpa, non-overlapping; slots[count..span) are padding at
+	 * gpa 2^64-1 with no host address, for slots_search_span(). */
+	struct slot slots[];
 };
 
 #define MAP_BUCKETS 64
@@ -134,6 +137,18 @@ static inline const struct slot *slots_search(const struct slot *base,
 	return base;
 }
 
+/* slots_search() over the slots padded to a power of two: a fixed number
+ * of halvings with no length to keep, about half the instructions per
+ * step.  It may return padding (for gpa 2^64-1 only), which has no host
+ * address, so only the fast paths use it: they take the slow path then. */
+static inline const struct slot *slots_search_span(const struct slot *base,
+						   size_t span, uint64_t gpa)
+{
+	for (size_t step = span / 2; step; step /= 2)
+		base = base[step].gpa <= gpa ? base + step : base;
+	return base;
+}
+
 static inline bool slot_holds(const struct slot *s, uint64_t gpa)
 {
 	return gpa - s->gpa <= s->last - s->gpa;
@@ -155,8 +170,28 @@ static inline const struct slot *table_lookup_small(const struct table *t,
 
 	if (unlikely(n - 1 >= LOOKUP_HINT_MIN - 1))     /* 0, or too many */
 		return NULL;
-	s = slots_search(t->slots, n, gpa);
+	s = slots_search_span(t->slots, t->span, gpa);
 	return slot_holds(s, gpa) ? s : NULL;
+}
+
+/* table_lookup() for the fast paths of big tables: the same hint, the
+ * padded search (see slots_search_span()). */
+static inline const struct slot *table_lookup_big(const struct table *t,
+						  uint64_t gpa)
+{
+	const struct slot *s;
+	size_t n = t->count, idx = space_hint.idx;
+
+	if (unlikely(!n))
+		return NULL;
+	if (space_hint.table == t && idx < n && slot_holds(&t->slots[idx], gpa))
+		return &t->slots[idx];
+	s = slots_search_span(t->slots, t->span, gpa);
+	if (!slot_holds(s, gpa))
+		return NULL;
+	space_hint.table = t;
+	space_hint.idx = (size_t)(s - t->slots);
+	return s;
 }
 
 /* The slot holding gpa, or NULL. */
