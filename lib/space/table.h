@@ -174,16 +174,20 @@ static inline const struct slot *table_lookup_small(const struct table *t,
 	return slot_holds(s, gpa) ? s : NULL;
 }
 
-/* table_lookup() for the fast paths of big tables: the same hint, the
- * padded search (see slots_search_span()). */
+/* table_lookup() for the fast paths of any table: the same hint from
+ * LOOKUP_HINT_MIN slots up, the padded search (see slots_search_span()). */
 static inline const struct slot *table_lookup_big(const struct table *t,
 						  uint64_t gpa)
 {
 	const struct slot *s;
 	size_t n = t->count, idx = space_hint.idx;
 
-	if (unlikely(!n))
-		return NULL;
+	if (n < LOOKUP_HINT_MIN) {
+		if (unlikely(!n))
+			return NULL;
+		s = slots_search_span(t->slots, t->span, gpa);
+		return slot_holds(s, gpa) ? s : NULL;
+	}
 	if (space_hint.table == t && idx < n && slot_holds(&t->slots[idx], gpa))
 		return &t->slots[idx];
 	s = slots_search_span(t->slots, t->span, gpa);
