@@ -387,6 +387,45 @@ START_TEST(top_of_the_address_space)
 }
 END_TEST
 
+/* Two regions covering the whole address space, the second from an odd
+ * GPA: a zero-length access at 0 must touch nothing (the boundary path once
+ * took it for an access running into the second region and copied 2^64 -
+ * 0x10001 bytes' low bits of it).  The second region's host address is
+ * never valid memory, so any access to it faults. */
+START_TEST(zero_length_beside_the_whole_space)
+{
+	static uint8_t low[0x10001];
+	uint64_t split = sizeof(low);
+	struct vmmem_region *a = NULL, *b = NULL;
+	struct vmmem *m = NULL;
+	uint8_t buf[32];
+
+	memset(buf, 0x11, sizeof(buf));
+	ck_assert_int_eq(vmmem_new(&m, 0), 0);
+	ck_assert_int_eq(vmmem_region_new_raw(&a, low, split, NULL, NULL, 0), 0);
+	ck_assert_int_eq(vmmem_region_new_raw(&b, (void *)(uintptr_t)4096,
+					      0 - split, NULL, NULL, 0), 0);
+	ck_assert_int_eq(vmmem_add_region(m, 0, a), 0);
+	ck_assert_int_eq(vmmem_add_region(m, split, b), 0);
+	ck_assert_int_eq(vmmem_read(m, 0, buf + 8, 0), 0);
+	ck_assert_int_eq(vmmem_read_exact(m, 0, buf + 8, 0), 0);
+	ck_assert_int_eq(vmmem_write(m, 0, buf + 8, 0), 0);
+	ck_assert_int_eq(vmmem_write_exact(m, 0, buf + 8, 0), 0);
+	ck_assert(test_all_bytes(buf, 0x11, sizeof(buf)));
+	ck_assert(test_all_bytes(low, 0, sizeof(low)));
+	/* A small access wholly inside the first region, inside the test's
+	 * own section so that the slow paths take it. */
+	urcu_bp_read_lock();
+	ck_assert_int_eq(vmmem_write_exact(m, split - 8, buf, 8), 0);
+	ck_assert_int_eq(vmmem_read(m, 0, buf + 8, 0), 0);
+	urcu_bp_read_unlock();
+	ck_assert_mem_eq(low + split - 8, buf, 8);
+	vmmem_region_unref(a);
+	vmmem_region_unref(b);
+	vmmem_free(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("fastpath");
@@ -400,6 +439,7 @@ int main(void)
 	tcase_add_test(tc, threshold_flips_under_readers);
 	tcase_add_test(tc, straddling_a_boundary);
 	tcase_add_test(tc, top_of_the_address_space);
+	tcase_add_test(tc, zero_length_beside_the_whole_space);
 	suite_add_tcase(s, tc);
 	return test_run(s);
 }

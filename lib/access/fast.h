@@ -51,7 +51,8 @@ slot_transfer_straddle(const struct table *t, const struct slot *s,
 	uint64_t head = s->last - gpa + 1, tail = len - head;
 	uint8_t *h, *nh;
 
-	if (len > 16 || next == t->slots + t->count ||
+	/* head >= len: the access does not leave s (len 0 included). */
+	if (len > 16 || head >= len || next == t->slots + t->count ||
 	    next->gpa != s->last + 1 || tail - 1 > next->last - next->gpa)
 		return false;
 	h = write ? s->whost : s->host;

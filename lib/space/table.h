@@ -88,7 +88,10 @@ static inline bool space_fast_enter(void)
 {
 	struct urcu_bp_reader *r = URCU_TLS(urcu_bp_reader);
 
-	if (unlikely(!r || !CMM_LOAD_SHARED(urcu_bp_has_sys_membarrier) ||
+	/* A plain read, as liburcu's own lock does: the flag is set once at
+	 * its initialisation, and is the constant 1 when liburcu is built to
+	 * require membarrier. */
+	if (unlikely(!r || !urcu_bp_has_sys_membarrier ||
 		     (r->ctr & URCU_BP_GP_CTR_NEST_MASK)))
 		return false;
 	cmm_barrier();
