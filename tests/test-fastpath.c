@@ -49,6 +49,22 @@ static void check_atomics(struct vmmem *m, uint64_t gpa)
 	ck_assert_uint_eq(v, gpa ^ 0x5a5a);
 }
 
+/* What was written at gpa reads back through the exact and the partial
+ * read, and writes again through the partial write. */
+static void check_read_back(struct vmmem *m, uint64_t gpa, const uint8_t *in,
+			    size_t len)
+{
+	uint8_t out[16];
+
+	memset(out, 0, sizeof(out));
+	ck_assert_int_eq(vmmem_read_exact(m, gpa, out, len), 0);
+	ck_assert_mem_eq(out, in, len);
+	memset(out, 0, sizeof(out));
+	ck_assert_int_eq(vmmem_read(m, gpa, out, len), (ssize_t)len);
+	ck_assert_mem_eq(out, in, len);
+	ck_assert_int_eq(vmmem_write(m, gpa, out, len), (ssize_t)len);
+}
+
 /* Writes through the fast paths and reads back through every one of them,
  * checked against the region's memory itself. */
 static void check_present(struct vmmem *m, unsigned int i)
@@ -57,7 +73,7 @@ static void check_present(struct vmmem *m, unsigned int i)
 		for (size_t z = 0; z < sizeof(sizes) / sizeof(sizes[0]); z++) {
 			uint64_t gpa = slot_gpa(i) + offsets[o];
 			size_t len = sizes[z];
-			uint8_t in[16], out[16];
+			uint8_t in[16];
 			uint8_t *host = test_host_of_gpa(m, gpa);
 			void *p = NULL;
 
@@ -65,13 +81,7 @@ static void check_present(struct vmmem *m, unsigned int i)
 				in[k] = value_byte(gpa + len, k);
 			ck_assert_int_eq(vmmem_write_exact(m, gpa, in, len), 0);
 			ck_assert_mem_eq(host, in, len);
-			memset(out, 0, sizeof(out));
-			ck_assert_int_eq(vmmem_read_exact(m, gpa, out, len), 0);
-			ck_assert_mem_eq(out, in, len);
-			memset(out, 0, sizeof(out));
-			ck_assert_int_eq(vmmem_read(m, gpa, out, len), (ssize_t)len);
-			ck_assert_mem_eq(out, in, len);
-			ck_assert_int_eq(vmmem_write(m, gpa, in, len), (ssize_t)len);
+			check_read_back(m, gpa, in, len);
 			ck_assert_int_eq(vmmem_host_address(m, gpa, len, &p), 0);
 			ck_assert_ptr_eq(p, host);
 		}
@@ -316,7 +326,7 @@ START_TEST(straddling_a_boundary)
 	for (size_t len = 2; len <= 16; len++) {
 		for (size_t head = 1; head < len; head++) {
 			uint64_t gpa = edge - head;
-			uint8_t in[16], out[16];
+			uint8_t in[16];
 
 			for (size_t k = 0; k < len; k++)
 				in[k] = value_byte(gpa, k + len);
@@ -328,13 +338,7 @@ START_TEST(straddling_a_boundary)
 			ck_assert_int_eq(vmmem_dirty_test(m, gpa), 1);
 			ck_assert_int_eq(vmmem_dirty_test(m, edge), 1);
 			ck_assert_int_eq(vmmem_dirty_test(m, edge + 4096), 0);
-			memset(out, 0, sizeof(out));
-			ck_assert_int_eq(vmmem_read_exact(m, gpa, out, len), 0);
-			ck_assert_mem_eq(out, in, len);
-			memset(out, 0, sizeof(out));
-			ck_assert_int_eq(vmmem_read(m, gpa, out, len), (ssize_t)len);
-			ck_assert_mem_eq(out, in, len);
-			ck_assert_int_eq(vmmem_write(m, gpa, out, len), (ssize_t)len);
+			check_read_back(m, gpa, in, len);
 		}
 	}
 	/* The second region ends at 2 * SLOT_SIZE, a hole follows. */
