@@ -173,6 +173,17 @@ transfer_fast(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	return done;
 }
 
+/* What the fast paths did not take: exact (all or nothing, 0 on success)
+ * or partial (the count moved). */
+static inline __attribute__((always_inline)) ssize_t
+transfer_rest(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
+	      enum dir dir, bool exact)
+{
+	if (exact)
+		return transfer_exact_slow(m, gpa, buf, len, dir);
+	return transfer_slow(m, gpa, buf, len, dir);
+}
+
 /* The fast path for tables with a lookup hint, out of line so that the
  * small tables' one keeps few values live. */
 static __attribute__((noinline)) ssize_t
@@ -181,9 +192,7 @@ transfer_big(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 {
 	if (transfer_fast(m, gpa, buf, len, dir, true))
 		return exact ? 0 : (ssize_t)len;
-	if (exact)
-		return transfer_exact_slow(m, gpa, buf, len, dir);
-	return transfer_slow(m, gpa, buf, len, dir);
+	return transfer_rest(m, gpa, buf, len, dir, exact);
 }
 
 /* Bulk copies inside one region: the small ones' fast path with a call to
@@ -214,62 +223,48 @@ transfer_bulk(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	space_fast_exit();
 	return exact ? 0 : (ssize_t)len;
 slow:
-	if (exact)
-		return transfer_exact_slow(m, gpa, buf, len, dir);
-	return transfer_slow(m, gpa, buf, len, dir);
+	return transfer_rest(m, gpa, buf, len, dir, exact);
 }
 
+/* Every entry point: small accesses on the fast path of their table's
+ * size, bulk ones on their own, the rest on the slow paths. */
 static inline __attribute__((always_inline)) ssize_t
-transfer(struct vmmem *m, uint64_t gpa, void *buf, size_t len, enum dir dir)
+transfer(struct vmmem *m, uint64_t gpa, void *buf, size_t len, enum dir dir,
+	 bool exact)
 {
 	if (likely(m && buf)) {
 		if (unlikely(len > 16))
-			return transfer_bulk(m, gpa, buf, len, dir, false);
+			return transfer_bulk(m, gpa, buf, len, dir, exact);
 		if (unlikely(space_big_table(m)))
-			return transfer_big(m, gpa, buf, len, dir, false);
+			return transfer_big(m, gpa, buf, len, dir, exact);
 		if (transfer_fast(m, gpa, buf, len, dir, false))
-			return (ssize_t)len;
+			return exact ? 0 : (ssize_t)len;
 	}
-	return transfer_slow(m, gpa, buf, len, dir);
-}
-
-static inline __attribute__((always_inline)) int
-transfer_exact(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
-	       enum dir dir)
-{
-	if (likely(m && buf)) {
-		if (unlikely(len > 16))
-			return (int)transfer_bulk(m, gpa, buf, len, dir, true);
-		if (unlikely(space_big_table(m)))
-			return (int)transfer_big(m, gpa, buf, len, dir, true);
-		if (transfer_fast(m, gpa, buf, len, dir, false))
-			return 0;
-	}
-	return transfer_exact_slow(m, gpa, buf, len, dir);
+	return transfer_rest(m, gpa, buf, len, dir, exact);
 }
 
 VMMEM_EXPORT ssize_t vmmem_read(struct vmmem *m, uint64_t gpa, void *buf,
 				size_t len)
 {
-	return transfer(m, gpa, buf, len, TO_BUF);
+	return transfer(m, gpa, buf, len, TO_BUF, false);
 }
 
 VMMEM_EXPORT ssize_t vmmem_write(struct vmmem *m, uint64_t gpa,
 				 const void *buf, size_t len)
 {
-	return transfer(m, gpa, (void *)buf, len, TO_GUEST);
+	return transfer(m, gpa, (void *)buf, len, TO_GUEST, false);
 }
 
 VMMEM_EXPORT int vmmem_read_exact(struct vmmem *m, uint64_t gpa, void *buf,
 				  size_t len)
 {
-	return transfer_exact(m, gpa, buf, len, TO_BUF);
+	return (int)transfer(m, gpa, buf, len, TO_BUF, true);
 }
 
 VMMEM_EXPORT int vmmem_write_exact(struct vmmem *m, uint64_t gpa,
 				   const void *buf, size_t len)
 {
-	return transfer_exact(m, gpa, (void *)buf, len, TO_GUEST);
+	return (int)transfer(m, gpa, (void *)buf, len, TO_GUEST, true);
 }
 
 VMMEM_EXPORT int vmmem_fill(struct vmmem *m, uint64_t gpa, int byte,
