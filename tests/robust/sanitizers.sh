@@ -20,7 +20,8 @@
 # tsan: ./configure --enable-sanitizers=thread; make check runs
 #   tests/test-hotplug, tests/test-atomic, tests/test-iommu, tests/test-lazy
 #   (the map cache of on-demand regions, lib/xen/mapcache.c),
-#   tests/test-fastpath (fast paths under hotplug) and the benchmark's --check, with tests/tsan.supp (it says why each entry is a
+#   tests/test-fastpath (fast paths under hotplug), tests/test-section (grace
+#   periods against the fast paths, calls inside sections, fork) and the benchmark's --check, with tests/tsan.supp (it says why each entry is a
 #   false report).
 #
 # Any failed test, and any sanitizer report in any test's log (a second line
@@ -97,7 +98,7 @@ tsan)
 	# Built with -Werror too: configure keeps GCC's -Wtsan (TSan ignores
 	# atomic_thread_fence, lib/dirty/dirty.h) a warning.
 	cfg=(--enable-werror)
-	tests="tests/test-hotplug tests/test-atomic tests/test-iommu tests/test-lazy tests/test-fastpath bench/check-bench.sh"
+	tests="tests/test-hotplug tests/test-atomic tests/test-iommu tests/test-lazy tests/test-fastpath tests/test-section bench/check-bench.sh"
 	timeout_mult=3
 	;;
 esac
