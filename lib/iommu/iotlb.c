@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "iommu/iotlb.h"
+#include "space/table.h"
 
 #define DEFAULT_MAX_ENTRIES 2048
 #define PERMS (VMMEM_PERM_READ | VMMEM_PERM_WRITE)
@@ -122,6 +123,8 @@ VMMEM_EXPORT int vmmem_iommu_update(struct vmmem_iommu *iommu, uint64_t iova,
 	if (!iommu || !size || !perm || (perm & ~PERMS) ||
 	    range_wraps(iova, size) || range_wraps(gpa, size))
 		return -EINVAL;
+	if (space_in_section())
+		return -EDEADLK;     /* publish() would wait for the caller */
 	pthread_mutex_lock(&iommu->lock);
 	t = without_range(iommu->tlb, iova, iova + (size - 1), 1);
 	if (!t) {
@@ -148,6 +151,8 @@ VMMEM_EXPORT int vmmem_iommu_invalidate(struct vmmem_iommu *iommu,
 
 	if (!iommu || !size || range_wraps(iova, size))
 		return -EINVAL;
+	if (space_in_section())
+		return -EDEADLK;
 	pthread_mutex_lock(&iommu->lock);
 	t = without_range(iommu->tlb, iova, iova + (size - 1), 0);
 	if (t) {
@@ -165,6 +170,8 @@ VMMEM_EXPORT int vmmem_iommu_invalidate_all(struct vmmem_iommu *iommu)
 
 	if (!iommu)
 		return -EINVAL;
+	if (space_in_section())
+		return -EDEADLK;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
