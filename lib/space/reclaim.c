@@ -150,9 +150,12 @@ __attribute__((destructor)) static void reclaim_unload(void)
 	rq_stop = true;
 	pthread_cond_signal(&rq_wake);
 	pthread_mutex_unlock(&rq_lock);
-	if (running)
+	if (running) {
 		pthread_join(rq_thread, NULL);
-	else if (rq_head) {
+		pthread_mutex_lock(&rq_lock);
+		rq_running = rq_stop = false;   /* a later retire starts one */
+		pthread_mutex_unlock(&rq_lock);
+	} else if (rq_head) {
 		urcu_bp_synchronize_rcu();
 		reclaim_list(take_queue());
 	}
