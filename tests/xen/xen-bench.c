@@ -20,7 +20,8 @@
  *               after the first round no map call at all.
  *
  * Each figure is the median of REPS runs of about RUN_TIME seconds, in
- * nanoseconds per access.  Output, for the harness:
+ * nanoseconds per access; the four variants run in turn within each rep.
+ * Output, for the harness:
  *
  *   BENCH: <name>\t<variant>\t<ns>\tns/op
  *   BENCH: ratio <name> libvmmem/batched <x>x per-page/libvmmem <x>x
@@ -335,34 +336,50 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Median of reps runs, in ns per access; < 0 on failure. */
-static double measure(const char *name, const char *variant, access_fn fn,
-		      size_t len)
+struct variant {
+	const char *name;
+	access_fn fn;
+	uint64_t batch;                  /* accesses between clock reads */
+	double ns[MAX_REPS];
+	double median;                   /* ns per access */
+};
+
+/* Checks and calibrates each variant, then runs them in turn, rep after
+ * rep, so that a change of load on the host weighs on all of them alike;
+ * the medians go in v[i].median.  -1 on failure. */
+static int measure(const char *name, size_t len, struct variant *v, int n)
 {
-	double ns[MAX_REPS], t0;
-	uint64_t batch;
 	char what[64];
 	int err = 0;
 
-	snprintf(what, sizeof(what), "%s %s", name, variant);
-	if (check(what, fn, len))
-		return -1;
-	/* Batches of about 1 ms between clock reads. */
-	t0 = now();
-	for (uint64_t i = 0; i < 16 && !err; i++)
-		err = fn(i, dst, len);
-	if (err)
-		return fail(what, -err);
-	batch = (uint64_t)(1e-3 / ((now() - t0) / 16 + 1e-9)) + 1;
-	for (int r = 0; r < reps; r++) {
-		ns[r] = run_once(fn, len, batch, &err);
+	for (int i = 0; i < n; i++) {
+		double t0;
+
+		snprintf(what, sizeof(what), "%s %s", name, v[i].name);
+		if (check(what, v[i].fn, len))
+			return -1;
+		/* Batches of about 1 ms between clock reads. */
+		t0 = now();
+		for (uint64_t k = 0; k < 16 && !err; k++)
+			err = v[i].fn(k, dst, len);
 		if (err)
 			return fail(what, -err);
+		v[i].batch = (uint64_t)(1e-3 / ((now() - t0) / 16 + 1e-9)) + 1;
 	}
-	qsort(ns, (size_t)reps, sizeof(ns[0]), cmp_double);
-	printf("BENCH: %s\t%s\t%.1f\tns/op\n", name, variant, ns[reps / 2]);
+	for (int r = 0; r < reps; r++)
+		for (int i = 0; i < n; i++) {
+			v[i].ns[r] = run_once(v[i].fn, len, v[i].batch, &err);
+			if (err)
+				return fail(v[i].name, -err);
+		}
+	for (int i = 0; i < n; i++) {
+		qsort(v[i].ns, (size_t)reps, sizeof(v[i].ns[0]), cmp_double);
+		v[i].median = v[i].ns[reps / 2];
+		printf("BENCH: %s\t%s\t%.1f\tns/op\n", name, v[i].name,
+		       v[i].median);
+	}
 	fflush(stdout);
-	return ns[reps / 2];
+	return 0;
 }
 
 static void print_stats(const char *what, uint64_t gpa)
@@ -403,19 +420,19 @@ int main(int argc, char **argv)
 	if (setup())
 		goto out;
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		const char *name = sizes[s].name;
-		size_t len = sizes[s].len;
-		double lib, batched, per_page, cached;
+		struct variant v[] = {
+			{ .name = "libvmmem", .fn = read_libvmmem },
+			{ .name = "batched", .fn = read_batched },
+			{ .name = "per-page", .fn = read_per_page },
+			{ .name = "cached", .fn = read_cached },
+		};
 
-		lib = measure(name, "libvmmem", read_libvmmem, len);
-		batched = measure(name, "batched", read_batched, len);
-		per_page = measure(name, "per-page", read_per_page, len);
-		cached = measure(name, "cached", read_cached, len);
-		if (lib <= 0 || batched <= 0 || per_page <= 0 || cached <= 0)
+		if (measure(sizes[s].name, sizes[s].len, v, 4))
 			goto out;
 		printf("BENCH: ratio %s libvmmem/batched %.2fx per-page/libvmmem "
-		       "%.2fx libvmmem/cached %.1fx\n", name, lib / batched,
-		       per_page / lib, lib / cached);
+		       "%.2fx libvmmem/cached %.1fx\n", sizes[s].name,
+		       v[0].median / v[1].median, v[2].median / v[0].median,
+		       v[0].median / v[3].median);
 	}
 	print_stats("default region", GPA_BASE);
 	print_stats("MAP_CACHE region", GPA_CACHED);
