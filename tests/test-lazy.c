@@ -4,8 +4,11 @@
  * memfd, a map call is an mmap of the pages asked for, PROT_READ for a
  * read-only entry, and it can refuse pages the "guest" did not grant (or
  * granted read-only).  Every map call is checked (inside the region, inside
- * one bucket) and every unmap must name a live mapping exactly; after each
- * test none may be left.
+ * one bucket with the cache, at most a batch without) and every unmap must
+ * name a live mapping exactly; after each test none may be left.  The
+ * access tests run with the cache; the transient tests check that without
+ * it each access maps exactly its pages in one call and leaves nothing
+ * mapped.
  *
  * The data is checked against the memfd through a mapping of the test's
  * own, and the cache's behaviour through mapcache_stats() and the fake's

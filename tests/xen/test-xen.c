@@ -9,9 +9,12 @@
  * domain's, never-granted reference, read-write map of a read-only grant,
  * non-existent domain, destroyed domain); the map cache of on-demand regions
  * (hits, eviction under a bound, pinning, read-only/read-write entries,
- * invalidation); every access path across a plain region followed by a Xen
- * region; dirty logging; examples/xen-peek, run as a program: its hexdump,
- * --write and --fill, its errors and exit statuses.
+ * invalidation); grants dom0 makes to itself through gntalloc, ended by the
+ * granting side after every access path (at once by default, deferred by
+ * the kernel while the cache holds them); every access path across a plain
+ * region followed by a Xen region; dirty logging; examples/xen-peek, run
+ * as a program: its hexdump, --write and --fill, its errors and exit
+ * statuses.
  *
  * Each test is its own TCase (named as the test), so that Check's
  * CK_RUN_CASE=name runs one.  Output: Check's own lines, then one
