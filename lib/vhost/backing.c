@@ -86,7 +86,7 @@ bool vhost_slot_same(const struct slot *s, const struct vmmem_vhost_region *vr,
 		     int fd)
 {
 	const struct vmmem_region *file;
-	struct stat a, b;
+	struct stat st;
 	uint64_t offset;
 
 	if (!s->has_uaddr || s->gpa != vr->guest_phys_addr ||
@@ -94,7 +94,7 @@ bool vhost_slot_same(const struct slot *s, const struct vmmem_vhost_region *vr,
 	    s->uaddr != vr->userspace_addr)
 		return false;
 	file = file_of(s->region, &offset);
-	return offset == vr->mmap_offset && fstat(fd, &a) == 0 &&
-	       fstat(file->fd, &b) == 0 && a.st_dev == b.st_dev &&
-	       a.st_ino == b.st_ino;
+	return offset == vr->mmap_offset && fstat(fd, &st) == 0 &&
+	       (uint64_t)st.st_dev == file->file_dev &&
+	       (uint64_t)st.st_ino == file->file_ino;
 }

@@ -4,7 +4,7 @@
  * A region the message repeats (same four fields, same file) keeps its
  * slot as it is: its region object, mapping, vmmem_map() pins and dirty
  * log.  QEMU resends an unchanged table at every device start, which then
- * costs a table copy and two fstat() per region.  Every other region of
+ * costs one fstat() per region and publishes nothing.  Every other region of
  * the space leaves with the old table, after a grace period, so an access
  * in flight sees either table whole. */
 #include <stdlib.h>
@@ -17,6 +17,7 @@ struct build {
 	size_t *order;                /* message index of each new slot */
 	bool *fresh;                  /* new slot i made by this call */
 	bool *kept;                   /* old slot i repeated by the message */
+	size_t count;                 /* regions of the message */
 };
 
 /* The message's regions by guest address (insertion sort: at most
@@ -79,6 +80,17 @@ static bool overlaps(struct table *t)
 	return table_index_uaddr(t);
 }
 
+/* Whether the message repeats every region of old and nothing else (each
+ * of its regions is new or keeps one of old). */
+static bool unchanged(const struct table *old, const struct build *b)
+{
+	size_t kept = 0;
+
+	for (size_t j = 0; j < old->count; j++)
+		kept += b->kept[j];
+	return kept == old->count && kept == b->count;
+}
+
 static int replace(struct vmmem *m, struct build *b,
 		   const struct vmmem_vhost_region *vr, const int *fds,
 		   size_t count, const struct vmmem_region_opts *opts)
@@ -108,6 +120,10 @@ static int replace(struct vmmem *m, struct build *b,
 		}
 		free(t);
 		return ret;
+	}
+	if (unchanged(old, b)) {        /* QEMU's resend at device start */
+		free(t);
+		return 0;
 	}
 	/* The space's references: a kept slot's moves to the new table,
 	 * a fresh one's is the one vhost_slot_new() made. */
@@ -148,6 +164,7 @@ VMMEM_EXPORT int vmmem_vhost_set_mem_table(struct vmmem *m,
 		b.order = scratch;
 		b.fresh = (bool *)(b.order + count);
 		b.kept = b.fresh + count;
+		b.count = count;
 		sort_by_gpa(vr, count, b.order);
 		ret = replace(m, &b, vr, fds, count, opts);
 		free(scratch);
