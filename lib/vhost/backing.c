@@ -82,8 +82,8 @@ int vhost_slot_new(struct slot *s, const struct vmmem_vhost_region *vr,
 	return 0;
 }
 
-bool vhost_slot_same(const struct slot *s, const struct vmmem_vhost_region *vr,
-		     int fd)
+int vhost_slot_same(const struct slot *s, const struct vmmem_vhost_region *vr,
+		    int fd)
 {
 	const struct vmmem_region *file;
 	struct stat st;
@@ -92,9 +92,14 @@ bool vhost_slot_same(const struct slot *s, const struct vmmem_vhost_region *vr,
 	if (!s->has_uaddr || s->gpa != vr->guest_phys_addr ||
 	    s->last - s->gpa != vr->memory_size - 1 ||
 	    s->uaddr != vr->userspace_addr)
-		return false;
+		return 0;
 	file = file_of(s->region, &offset);
-	return offset == vr->mmap_offset && fstat(fd, &st) == 0 &&
-	       (uint64_t)st.st_dev == file->file_dev &&
+	if (offset != vr->mmap_offset)
+		return 0;
+	/* A failure is the message's: taking the region for a new one would
+	 * lose its dirty bits. */
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return (uint64_t)st.st_dev == file->file_dev &&
 	       (uint64_t)st.st_ino == file->file_ino;
 }

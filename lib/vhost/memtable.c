@@ -35,13 +35,16 @@ static void sort_by_gpa(const struct vmmem_vhost_region *vr, size_t count,
 	}
 }
 
-/* The old table's slot the message repeats as vr from fd, or NULL. */
-static const struct slot *repeated(const struct table *old,
-				   const struct vmmem_vhost_region *vr, int fd)
+/* The old table's slot the message repeats as vr from fd (*same, or NULL),
+ * or -errno. */
+static int repeated(const struct table *old, const struct vmmem_vhost_region *vr,
+		    int fd, const struct slot **same)
 {
 	const struct slot *s = table_lookup(old, vr->guest_phys_addr);
+	int ret = s ? vhost_slot_same(s, vr, fd) : 0;
 
-	return s && vhost_slot_same(s, vr, fd) ? s : NULL;
+	*same = ret > 0 ? s : NULL;
+	return ret < 0 ? ret : 0;
 }
 
 /* Fills t's slots from the message, sorted by guest address, reusing the
@@ -53,9 +56,11 @@ static int fill(struct table *t, const struct table *old, struct build *b,
 	for (size_t k = 0; k < t->count; k++) {
 		size_t i = b->order[k];
 		struct slot *s = &t->slots[k];
-		const struct slot *same = repeated(old, &vr[i], fds[i]);
-		int ret;
+		const struct slot *same;
+		int ret = repeated(old, &vr[i], fds[i], &same);
 
+		if (ret)
+			return ret;
 		if (same) {
 			*s = *same;
 			b->kept[same - old->slots] = true;

@@ -15,9 +15,10 @@ int vhost_region_check(const struct vmmem_vhost_region *vr);
 int vhost_slot_new(struct slot *s, const struct vmmem_vhost_region *vr,
 		   int fd, const struct vmmem_region_opts *opts);
 
-/* Whether slot s was made from a region equal to vr over the same file:
- * a message that repeats it changes nothing. */
-bool vhost_slot_same(const struct slot *s, const struct vmmem_vhost_region *vr,
-		     int fd);
+/* 1 if slot s was made from a region equal to vr over the same file (a
+ * message that repeats it changes nothing), 0 if not, -errno if fd cannot
+ * be told. */
+int vhost_slot_same(const struct slot *s, const struct vmmem_vhost_region *vr,
+		    int fd);
 
 #endif
