@@ -13,12 +13,11 @@ sed -n 's/^[[:space:]]*\(vmmem_[a-z0-9_]*\);.*/\1/p' "$map" | sort > "$tmp/map"
 # Exported functions, each bound to the version node.
 ${NM:-nm} -D --defined-only "$lib" | awk '$2 == "T" { print $3 }' > "$tmp/dyn.raw"
 sed 's/@.*//' "$tmp/dyn.raw" | sort > "$tmp/dyn"
-# Each symbol bound to the node the version script puts it in.
-awk '/^LIBVMMEM_[0-9.]* *\{/ { node = $1 }
-     match($0, /^[[:space:]]*vmmem_[a-z0-9_]*;/) {
-	     s = $0; gsub(/[[:space:];]/, "", s); print s "@@" node }' \
-	"$map" | sort > "$tmp/versioned"
-grep -v '^LIBVMMEM' "$tmp/dyn.raw" | sort | comm -23 - "$tmp/versioned" \
+# Each symbol bound to the node of the version script that lists it.
+awk '/^LIBVMMEM_[0-9.]+ *\{/ { node = $1 }
+     /^[[:space:]]*vmmem_[a-z0-9_]*;/ { sub(/^[[:space:]]*/, ""); sub(/;.*/, "");
+					print $0 "@@" node }' "$map" | sort > "$tmp/map.versioned"
+grep -v '^LIBVMMEM' "$tmp/dyn.raw" | sort | comm -23 - "$tmp/map.versioned" \
 	> "$tmp/unversioned" || true
 # Declarations: a line that starts with a type and names vmmem_x( --
 # static inline helpers and typedefs are not exported functions.
@@ -34,7 +33,7 @@ for set in dyn hdr man; do
 	fi
 done
 if [ -s "$tmp/unversioned" ]; then
-	echo "FAIL: exported without the version of its node in lib/libvmmem.map:"; cat "$tmp/unversioned"; fail=1
+	echo "FAIL: exported without the version node that lists them in lib/libvmmem.map:"; cat "$tmp/unversioned"; fail=1
 fi
 # Only functions leave the library: no data symbols, nothing from lib/ internals.
 if ${NM:-nm} -D --defined-only "$lib" | awk '$2 != "T" && $2 != "A"' | grep .; then
