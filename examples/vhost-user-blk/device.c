@@ -140,11 +140,13 @@ void vub_dev_report(const struct vub_dev *d)
 	vub_memory_stats(d->memory, &s);
 	fprintf(stderr, "vhost-user-blk: requests %" PRIu64 " errors %" PRIu64
 		" data-above-4g %" PRIu64 " broken-queues %" PRIu64
+		" regions-added %" PRIu64 " regions-removed %" PRIu64
 		" iotlb-updates %" PRIu64
 		" iotlb-misses %" PRIu64 " iotlb-invalidations %" PRIu64
 		" log-pages %" PRIu64 " log-checked %" PRIu64
 		" log-missed %" PRIu64 "\n",
 		d->blk.requests, d->blk.errors, d->blk.above_4g, d->broken_queues,
+		s.regions_added, s.regions_removed,
 		s.iotlb_updates, d->iotlb_misses, s.iotlb_invalidations,
 		s.log_pages, s.log_checked, s.log_missed);
 }

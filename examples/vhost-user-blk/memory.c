@@ -158,6 +158,7 @@ static int place(struct vub_memory *m, struct slot *s,
 	if (ret == 0) {
 		s->used = true;
 		s->r = *r;
+		m->stats.regions_added++;
 	}
 	return ret;
 }
@@ -183,8 +184,10 @@ static int unplace(struct vub_memory *m, struct slot *s)
 {
 	int ret = vmmem_remove_region(m->mem, s->r.gpa, s->r.size, NULL);
 
-	if (ret == 0)
+	if (ret == 0) {
 		s->used = false;
+		m->stats.regions_removed++;
+	}
 	return ret;
 }
 

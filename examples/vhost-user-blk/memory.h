@@ -21,6 +21,8 @@
 struct vub_memory;
 
 struct vub_memory_stats {
+	uint64_t regions_added;
+	uint64_t regions_removed;
 	uint64_t iotlb_updates;
 	uint64_t iotlb_invalidations;
 	uint64_t log_pages;          /* bits set in the shared log */

@@ -242,6 +242,81 @@ scenario_d() {
     result d "vIOMMU, guest translating: iotlb updates $(counter iotlb-updates "$W/d.backend.log"), misses $(counter iotlb-misses "$W/d.backend.log"), invalidations $(counter iotlb-invalidations "$W/d.backend.log")" check_d
 }
 
+# qmp NAME STEP...: tests/qemu/qmp.py on NAME's QMP socket (its output in
+# $W/NAME.qmp.log)
+qmp() {
+    local name=$1; shift
+    python3 "$here/qmp.py" "$W/$name.qmp" "$@" >> "$W/$name.qmp.log" 2>&1
+}
+
+check_c() {
+    local l=$W/c.backend.log
+    guest_ok "$W/c.serial" && host_check && grep -q 'VUB: hotplug onlined [1-9]' "$W/c.serial" &&
+        grep -q 'VUB: unplugged' "$W/c.serial" &&
+        [ "$(counter regions-added "$l")" -ge 2 ] && [ "$(counter regions-removed "$l")" -ge 1 ] &&
+        [ "$(counter data-above-4g "$l")" -gt 0 ] && [ "$QMP_RC" = 0 ]
+}
+scenario_c() {
+    local qpid
+    new_image; IO=$IO_SMALL
+    rm -f "$W/c.qmp.log"
+    start_backend c
+    EXTRA=(-qmp "unix:$W/c.qmp,server=on,wait=off")
+    qemu_args c 1G,slots=2,maxmem=2G q35 "" "vub.hotplug=1"
+    EXTRA=()
+    QMP_RC=0
+    (
+        sleep 1
+        qmp c "wait-serial:$TIMEOUT:$W/c.serial:VUB: hotplug ready" \
+            '{"execute": "object-add", "arguments": {"qom-type": "memory-backend-memfd", "id": "hp0", "size": 268435456, "share": true}}' \
+            '{"execute": "device_add", "arguments": {"driver": "pc-dimm", "id": "dimm0", "memdev": "hp0"}}' \
+            "wait-serial:$TIMEOUT:$W/c.serial:VUB: unplug ready" \
+            '{"execute": "device_del", "arguments": {"id": "dimm0"}}' \
+            "wait-serial:$TIMEOUT:$W/c.serial:VUB: unplugged"
+    ) &
+    qpid=$!
+    boot c
+    wait "$qpid" || QMP_RC=$?
+    result c "memory hotplug during I/O: regions added $(counter regions-added "$W/c.backend.log"), removed $(counter regions-removed "$W/c.backend.log"), $(counter data-above-4g "$W/c.backend.log") data buffers in the DIMM" check_c
+}
+
+check_e() {
+    local l=$W/esrc.backend.log
+    grep -q 'migrate status completed' "$W/esrc.qmp.log" &&
+        grep -q 'VUB: round' "$W/edst.serial" && grep -q 'VUB: done' "$W/edst.serial" &&
+        [ "$(counter log-checked "$l")" -gt 0 ] && [ "$(counter log-missed "$l")" = 0 ] &&
+        [ "$(counter log-pages "$l")" -gt 0 ]
+}
+scenario_e() {
+    local port=$((20000 + RANDOM % 20000)) spid dpid qpid
+    new_image; IO=$IO_SMALL
+    rm -f "$W/esrc.qmp.log" "$W/edst.qmp.log"
+    start_backend edst
+    dpid=$BACKEND_PID
+    EXTRA=(-incoming "tcp:127.0.0.1:$port")
+    qemu_args edst 512M q35 "" "vub.migrate=1 vub.rounds=${VMMEM_QEMU_ROUNDS:-25}"
+    timeout -k 5 "$TIMEOUT" "${Q[@]}" < /dev/null > "$W/edst.serial" 2> "$W/edst.qemu.log" &
+    qpid=$!
+    start_backend esrc --log-check
+    spid=$BACKEND_PID
+    EXTRA=(-qmp "unix:$W/esrc.qmp,server=on,wait=off")
+    qemu_args esrc 512M q35 "" "vub.migrate=1 vub.rounds=${VMMEM_QEMU_ROUNDS:-25}"
+    EXTRA=()
+    (
+        sleep 1
+        qmp esrc "wait-serial:$TIMEOUT:$W/esrc.serial:VUB: migrate ready" \
+            "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"tcp:127.0.0.1:$port\"}}" \
+            "wait-migrate:$TIMEOUT" '{"execute": "quit"}'
+    ) &
+    timeout -k 5 "$TIMEOUT" "${Q[@]}" < /dev/null > "$W/esrc.serial" 2> "$W/esrc.qemu.log" || true
+    wait $! 2>/dev/null || true
+    wait "$qpid" || log "e: destination QEMU exit status $?"
+    wait "$spid" "$dpid" 2>/dev/null || true
+    PIDS=()
+    cp "$W/edst.serial" "$W/e.serial"; cp "$W/esrc.backend.log" "$W/e.backend.log"
+    result e "live migration: $(grep -o 'migrate status completed' "$W/esrc.qmp.log" | head -1 || echo 'not completed'); destination guest $(sed -n 's/.*VUB: done \(.*\)/\1/p' "$W/edst.serial"); source back-end logged $(counter log-pages "$W/esrc.backend.log") pages, $(counter log-checked "$W/esrc.backend.log") written by libvmmem while logging, $(counter log-missed "$W/esrc.backend.log") of them not logged" check_e
+}
+
 for s in $SCENARIOS; do
     case $s in
     a|b|c|d|e) "scenario_$s" ;;
