@@ -182,11 +182,10 @@ int vub_blk_serve(struct vub_blk *b, const struct vub_access *a,
 	unsigned int n;
 	int ret;
 
-	/* The status byte is the last byte of the last writable buffer. */
-	n = spans(req, true, 0, 0, sp, &total);
-	if (!n || req->nseg == 0 || !req->seg[req->nseg - 1].write)
+	/* The status byte is the last byte of the chain's last buffer. */
+	if (!req->last.write || req->last.addr + req->last.len < req->last.addr)
 		return -EPROTO;
-	status = (struct span){ sp[n - 1].addr + sp[n - 1].len - 1, 1 };
+	status = (struct span){ req->last.addr + req->last.len - 1, 1 };
 
 	n = spans(req, false, 0, 0, sp, &total);
 	ret = req->bad ? -EINVAL : gather(a, sp, n, header, sizeof(header));

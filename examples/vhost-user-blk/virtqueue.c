@@ -82,6 +82,7 @@ static void add_seg(struct vq_req *req, const struct vring_desc *d)
 
 	if (!d->len)
 		return;
+	req->last = (struct vq_seg){ d->addr, d->len, write };
 	/* 2.7.4.2: device-readable buffers come before writable ones. */
 	if (d->addr + d->len < d->addr || req->nseg == VQ_MAX_SEGS ||
 	    (!write && req->nseg && req->seg[req->nseg - 1].write)) {
@@ -104,6 +105,7 @@ static int walk(struct vq *q, const struct vub_access *a, uint16_t head,
 	req->head = head;
 	req->bad = false;
 	req->nseg = 0;
+	req->last = (struct vq_seg){ 0, 0, false };
 	for (;;) {
 		struct vring_desc d;
 		int ret;

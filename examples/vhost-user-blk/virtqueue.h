@@ -31,6 +31,8 @@ struct vq_req {
 	bool bad;                  /* walkable, but not a valid request */
 	unsigned int nseg;
 	struct vq_seg seg[VQ_MAX_SEGS];
+	struct vq_seg last;        /* the chain's last buffer, even past
+				    * VQ_MAX_SEGS: where the status byte is */
 };
 
 struct vq {
