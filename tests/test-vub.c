@@ -632,6 +632,29 @@ START_TEST(too_many_segments)
 }
 END_TEST
 
+START_TEST(call_fd_that_blocks)
+{
+	int p[2], filled = 0;
+	uint64_t idx = 0;
+	char junk[4096] = { 0 };
+
+	start();
+	/* A call fd the back-end cannot write without blocking: a full pipe. */
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK | O_CLOEXEC), 0);
+	while (write(p[1], junk, sizeof(junk)) > 0)
+		filled++;
+	ck_assert_int_gt(filled, 0);
+	ck_assert_uint_eq(acked_fds(VU_SET_VRING_CALL, &idx, 8, &p[1], 1), 0);
+	ck_assert_int_eq(fcntl(p[1], F_SETFL, 0), 0);   /* blocking again */
+	blk_request(0, 0, DATA, 512, true);
+	post(0);
+	expect_status(0, 0);
+	close(p[0]);
+	close(p[1]);
+	ck_assert_int_eq(stop(), 0);
+}
+END_TEST
+
 /* ------------------------------------------------- malformed messages */
 
 START_TEST(refused_messages)
@@ -794,6 +817,7 @@ static Suite *vub_suite(void)
 	tcase_add_test(req, sectors_past_the_end);
 	tcase_add_test(req, no_status_byte);
 	tcase_add_test(req, too_many_segments);
+	tcase_add_test(req, call_fd_that_blocks);
 	tcase_add_test(msg, refused_messages);
 	tcase_add_test(msg, oversized_message);
 	tcase_add_test(msg, bad_version);

@@ -96,8 +96,10 @@ int vu_send(int sock, uint32_t request, uint32_t flags, const void *payload,
 	size_t want = sizeof(hdr) + size;
 	ssize_t n;
 
+	/* A peer that does not read its replies gets disconnected, not a
+	 * back-end blocked in sendmsg(). */
 	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
