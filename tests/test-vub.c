@@ -712,7 +712,7 @@ static void expect_disconnect(uint32_t req, uint32_t flags, uint32_t size,
 		ck_assert_int_eq(recv_reply(req, buf, sizeof(buf)), -1);
 	else
 		shutdown(fe.sock, SHUT_WR);   /* a truncated message */
-	stop();
+	ck_assert_int_eq(stop(), 0);
 }
 
 START_TEST(oversized_message)
@@ -750,7 +750,7 @@ START_TEST(too_many_fds)
 		fds[i] = fe.memfd;
 	send_fds(VU_SET_VRING_CALL, VU_FLAG_NEED_REPLY, &v, 8, fds, VU_MAX_FDS + 1);
 	ck_assert_int_eq(recv_reply(VU_SET_VRING_CALL, buf, sizeof(buf)), -1);
-	stop();
+	ck_assert_int_eq(stop(), 0);
 }
 END_TEST
 
@@ -761,7 +761,7 @@ START_TEST(config_too_large)
 	start();
 	send_msg(VU_GET_CONFIG, 0, &c, 12 + 300);
 	ck_assert_int_eq(recv_reply(VU_GET_CONFIG, &c, sizeof(c)), -1);
-	stop();
+	ck_assert_int_eq(stop(), 0);
 }
 END_TEST
 
@@ -787,7 +787,7 @@ START_TEST(refused_without_reply_disconnects)
 	start();
 	send_msg(VU_SET_VRING_NUM, 0, &bad, sizeof(bad));
 	ck_assert_int_eq(recv_reply(VU_SET_VRING_NUM, buf, sizeof(buf)), -1);
-	stop();
+	ck_assert_int_eq(stop(), 0);
 }
 END_TEST
 
