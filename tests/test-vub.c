@@ -687,6 +687,21 @@ START_TEST(refused_messages)
 	ck_assert_uint_ne(acked(VU_SET_VRING_KICK, &v, 8), 0);   /* no fd */
 	fds[0] = fds[1] = fe.memfd;
 	ck_assert_uint_ne(acked_fds(VU_SET_VRING_CALL, &v, 8, fds, 2), 0);
+	{
+		static struct vu_mem_table t;
+
+		t.nregions = VU_MAX_MEM_SLOTS + 1;
+		ck_assert_uint_ne(acked(VU_SET_MEM_TABLE, &t, 8), 0);
+		t.nregions = 2;   /* two entries, one fd */
+		t.regions[0] = (struct vu_mem_region){ 0, MEM_SIZE, UADDR, 0 };
+		t.regions[1] = (struct vu_mem_region){ 0x10000000, 0x1000, 0x9000000000ull, 0 };
+		ck_assert_uint_ne(acked_fds(VU_SET_MEM_TABLE, &t, 8 + 2 * 32, &fe.memfd, 1), 0);
+		fds[0] = fds[1] = fe.memfd;   /* overlapping entries */
+		t.regions[1] = (struct vu_mem_region){ 0x1000, 0x1000, 0x9000000000ull, 0 };
+		ck_assert_uint_ne(acked_fds(VU_SET_MEM_TABLE, &t, 8 + 2 * 32, fds, 2), 0);
+		t.nregions = 1;   /* the same table again: kept, still served */
+		ck_assert_uint_eq(acked_fds(VU_SET_MEM_TABLE, &t, 8 + 32, &fe.memfd, 1), 0);
+	}
 	/* Still serving. */
 	blk_request(0, 0, DATA, 512, true);
 	post(0);

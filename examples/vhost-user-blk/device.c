@@ -33,7 +33,8 @@ static void on_iotlb_miss(uint64_t iova, uint64_t len, unsigned int perm,
 		d->miss_pending = true;
 }
 
-int vub_dev_init(struct vub_dev *d, int sock, const char *image, bool log_check)
+int vub_dev_init(struct vub_dev *d, int sock, const char *image, bool log_check,
+		 bool no_log)
 {
 	int ret;
 
@@ -43,7 +44,7 @@ int vub_dev_init(struct vub_dev *d, int sock, const char *image, bool log_check)
 	ret = vub_blk_open(&d->blk, image);
 	if (ret < 0)
 		return ret;
-	ret = vub_memory_new(&d->memory, on_iotlb_miss, d, log_check);
+	ret = vub_memory_new(&d->memory, on_iotlb_miss, d, log_check, no_log);
 	if (ret < 0) {
 		vub_blk_close(&d->blk);
 		return ret;

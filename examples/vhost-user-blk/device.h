@@ -26,7 +26,7 @@ struct vub_dev {
 };
 
 int vub_dev_init(struct vub_dev *d, int sock, const char *image,
-		 bool log_check);
+		 bool log_check, bool no_log);
 void vub_dev_destroy(struct vub_dev *d);
 void vub_dev_set_features(struct vub_dev *d, uint64_t features);
 /* Serves what queue q has available, until it is empty, waits for an IOTLB

@@ -2,7 +2,7 @@
 /*
  * vhost-user-blk: a vhost-user block device back-end on libvmmem.
  *
- *   vhost-user-blk --socket PATH --image FILE [--log-check]
+ *   vhost-user-blk --socket PATH --image FILE [--log-check] [--no-log]
  *   vhost-user-blk --fd N --image FILE          (an already connected socket)
  *
  * Serves the raw image FILE to one front-end (QEMU's vhost-user-blk-pci)
@@ -14,7 +14,8 @@
  *
  * --log-check (for tests): while logging for migration, compares the pages
  * libvmmem wrote for the back-end with the pages it set in the front-end's
- * dirty log; the counters report both.
+ * dirty log; the counters report both.  --no-log (a negative control for
+ * tests): offer VHOST_F_LOG_ALL but never mark the log.
  *
  * Files: main.c (this loop), protocol.c (messages), channel.c (framing),
  * memory.c (memory table, IOTLB, dirty log), device.c (request loop),
@@ -113,7 +114,7 @@ static int serve(struct vub_dev *d)
 static void usage(void)
 {
 	fprintf(stderr, "usage: vhost-user-blk (--socket PATH | --fd N) "
-		"--image FILE [--log-check]\n");
+		"--image FILE [--log-check] [--no-log]\n");
 	exit(2);
 }
 
@@ -124,12 +125,13 @@ int main(int argc, char **argv)
 		{ "fd", required_argument, NULL, 'f' },
 		{ "image", required_argument, NULL, 'i' },
 		{ "log-check", no_argument, NULL, 'l' },
+		{ "no-log", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *socket_path = NULL, *image = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct vub_dev dev;
-	bool log_check = false;
+	bool log_check = false, no_log = false;
 	int sock = -1, c, ret;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -138,6 +140,7 @@ int main(int argc, char **argv)
 		case 'f': sock = atoi(optarg); break;
 		case 'i': image = optarg; break;
 		case 'l': log_check = true; break;
+		case 'n': no_log = true; break;
 		default: usage();
 		}
 	}
@@ -146,7 +149,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	ret = vub_dev_init(&dev, -1, image, log_check);
+	ret = vub_dev_init(&dev, -1, image, log_check, no_log);
 	if (ret < 0) {
 		fprintf(stderr, "vhost-user-blk: %s: %s\n", image, strerror(-ret));
 		return 1;

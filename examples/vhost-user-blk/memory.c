@@ -34,12 +34,13 @@ struct vub_memory {
 	uint64_t log_size;
 	bool logging;
 	bool log_check;
+	bool no_log;
 	unsigned char *shadow;     /* log-check mode: what this file logged */
 	struct vub_memory_stats stats;
 };
 
 int vub_memory_new(struct vub_memory **out, vmmem_iommu_miss_fn miss,
-		   void *miss_opaque, bool log_check)
+		   void *miss_opaque, bool log_check, bool no_log)
 {
 	struct vmmem_iommu_opts opts = {
 		.sz = sizeof(opts), .miss = miss, .miss_opaque = miss_opaque,
@@ -50,6 +51,7 @@ int vub_memory_new(struct vub_memory **out, vmmem_iommu_miss_fn miss,
 	if (!m)
 		return -ENOMEM;
 	m->log_check = log_check;
+	m->no_log = no_log;
 	ret = vmmem_new(&m->mem, 0);
 	if (ret == 0) {
 		ret = vmmem_iommu_new(&m->iommu, m->mem, &opts);
@@ -152,7 +154,7 @@ static struct slot *free_slot(struct vub_memory *m)
 static int place(struct vub_memory *m, struct slot *s,
 		 const struct vu_mem_region *r, struct vmmem_region *region)
 {
-	int ret = vmmem_add_region(m->mem, r->gpa, region);
+	int ret = s ? vmmem_add_region(m->mem, r->gpa, region) : -ENOSPC;
 
 	vmmem_region_unref(region);
 	if (ret == 0) {
@@ -396,7 +398,7 @@ void vub_memory_log_write(struct vub_memory *m, uint64_t gpa, uint64_t len)
 {
 	uint64_t page, last;
 
-	if (!m->logging || !m->log || !len || wraps(gpa, len - 1))
+	if (!m->logging || !m->log || m->no_log || !len || wraps(gpa, len - 1))
 		return;
 	last = (gpa + len - 1) >> LOG_PAGE_SHIFT;
 	for (page = gpa >> LOG_PAGE_SHIFT; page <= last; page++) {

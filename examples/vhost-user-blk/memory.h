@@ -30,8 +30,10 @@ struct vub_memory_stats {
 	uint64_t log_missed;         /* ... and the back-end did not log */
 };
 
+/* log_check: see vub_memory_log_check(); no_log (a negative control for
+ * tests): offer logging but mark nothing. */
 int vub_memory_new(struct vub_memory **out, vmmem_iommu_miss_fn miss,
-		   void *miss_opaque, bool log_check);
+		   void *miss_opaque, bool log_check, bool no_log);
 void vub_memory_free(struct vub_memory *m);
 
 /* Guest memory by guest physical address, and by I/O virtual address. */

@@ -21,7 +21,8 @@
 # qemu-system-x86, cpio, python3, apt-get, dpkg-deb, xz.  With
 # --skip-unavailable, exits 77 where they are missing instead of failing.
 # Environment: top_builddir (default .), VMMEM_QEMU_TIMEOUT (s per boot,
-# default 240).
+# default 240), VMMEM_QEMU_ROUNDS (guest I/O rounds in e, default 25),
+# VMMEM_QEMU_NOLOG=1 (e's source back-end does not log: must fail).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -297,7 +298,9 @@ scenario_e() {
     qemu_args edst 512M q35 "" "vub.migrate=1 vub.rounds=${VMMEM_QEMU_ROUNDS:-25}"
     timeout -k 5 "$TIMEOUT" "${Q[@]}" < /dev/null > "$W/edst.serial" 2> "$W/edst.qemu.log" &
     qpid=$!
-    start_backend esrc --log-check
+    # VMMEM_QEMU_NOLOG=1: the negative control, a source back-end that
+    # does not log (the gate must then fail)
+    start_backend esrc --log-check ${VMMEM_QEMU_NOLOG:+--no-log}
     spid=$BACKEND_PID
     EXTRA=(-qmp "unix:$W/esrc.qmp,server=on,wait=off")
     qemu_args esrc 512M q35 "" "vub.migrate=1 vub.rounds=${VMMEM_QEMU_ROUNDS:-25}"
