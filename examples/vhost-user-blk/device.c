@@ -113,12 +113,14 @@ void vub_dev_process(struct vub_dev *d, unsigned int q)
 	struct vq *vq = &d->vq[q];
 	uint16_t old_used = vq->used_idx;
 	bool was_broken = vq->broken;
-	int ret;
+	unsigned int budget = vq->num;   /* then messages get their turn */
+	int ret = 0;
 
 	do {
-		while ((ret = serve_one(d, vq)) > 0)
-			;
-	} while (ret == 0 && vq_rearm(vq, &d->access));
+		while (budget && (ret = serve_one(d, vq)) > 0)
+			budget--;
+	} while (budget && ret == 0 && vq_rearm(vq, &d->access));
+	vq->more = vq->num && !budget;
 	vub_memory_log_check(d->memory);
 	vq_notify(vq, &d->access, old_used);
 	if (vq->broken && !was_broken) {

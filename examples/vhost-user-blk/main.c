@@ -86,22 +86,28 @@ static int serve(struct vub_dev *d)
 	while (!stop) {
 		struct pollfd p[1 + VU_MAX_QUEUES];
 		unsigned int n = 1;
+		bool more = false;
 		int ret;
 
 		p[0] = (struct pollfd){ .fd = d->sock, .events = POLLIN };
-		for (unsigned int i = 0; i < VU_MAX_QUEUES; i++)
+		for (unsigned int i = 0; i < VU_MAX_QUEUES; i++) {
 			p[n++] = (struct pollfd){ .fd = d->vq[i].kick_fd,
 						  .events = POLLIN };
-		if (poll(p, n, -1) < 0) {
+			more |= d->vq[i].more;
+		}
+		/* A queue the guest keeps full is served a batch per turn,
+		 * so the front-end's messages are never starved. */
+		if (poll(p, n, more ? 0 : -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		for (unsigned int i = 0; i < VU_MAX_QUEUES; i++)
-			if (p[1 + i].revents & POLLIN) {
+		for (unsigned int i = 0; i < VU_MAX_QUEUES; i++) {
+			if (p[1 + i].revents & POLLIN)
 				drain(p[1 + i].fd);
+			if (p[1 + i].revents & POLLIN || d->vq[i].more)
 				vub_dev_process(d, i);
-			}
+		}
 		if (p[0].revents) {
 			ret = vub_protocol_serve(d);
 			if (ret <= 0)

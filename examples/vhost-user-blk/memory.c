@@ -367,6 +367,7 @@ int vub_memory_set_log(struct vub_memory *m, int fd, const struct vu_log *log)
 		free(shadow);
 		return -errno;
 	}
+	vub_memory_log_check(m);   /* what the old log's shadow covers */
 	unmap_log(m);
 	m->log = p;
 	m->log_size = log->mmap_size;

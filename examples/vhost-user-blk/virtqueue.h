@@ -45,6 +45,7 @@ struct vq {
 	bool enabled;              /* SET_VRING_ENABLE */
 	bool started;              /* a kick fd was given */
 	bool broken;               /* needs a reset by the front-end */
+	bool more;                 /* a full batch served: come back soon */
 	bool indirect, event_idx;  /* negotiated features */
 };
 
