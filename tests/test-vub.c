@@ -655,6 +655,70 @@ START_TEST(call_fd_that_blocks)
 }
 END_TEST
 
+START_TEST(log_shorter_than_announced)
+{
+	struct vu_log log = { .mmap_size = 1 * MIB, .mmap_offset = 0 };
+	uint64_t features = 1ull << VIRTIO_F_VERSION_1 | 1ull << VHOST_F_LOG_ALL |
+			    1ull << VHOST_USER_F_PROTOCOL_FEATURES;
+	uint64_t proto = 1ull << VU_PROTOCOL_F_REPLY_ACK |
+			 1ull << VU_PROTOCOL_F_LOG_SHMFD, status = ~0ull;
+	int logfd = memfd_create("test-vub-log", MFD_CLOEXEC);
+
+	start();
+	ck_assert_int_ge(logfd, 0);
+	ck_assert_int_eq(ftruncate(logfd, 4096), 0);
+	send_msg(VU_SET_PROTOCOL_FEATURES, 0, &proto, 8);
+	/* A log file shorter than mmap_size: marking past its end would be
+	 * SIGBUS.  Refused (SET_LOG_BASE answers with a status payload). */
+	send_fds(VU_SET_LOG_BASE, 0, &log, sizeof(log), &logfd, 1);
+	ck_assert_int_eq(recv_reply(VU_SET_LOG_BASE, &status, 8), 8);
+	ck_assert_uint_ne(status, 0);
+	ck_assert_int_eq(ftruncate(logfd, 0), 0);
+	log.mmap_size = 4096;
+	send_fds(VU_SET_LOG_BASE, 0, &log, sizeof(log), &logfd, 1);
+	ck_assert_int_eq(recv_reply(VU_SET_LOG_BASE, &status, 8), 8);
+	ck_assert_uint_ne(status, 0);
+	ck_assert_uint_eq(acked(VU_SET_FEATURES, &features, 8), 0);
+	blk_request(0, 0, DATA, 512, true);
+	post(0);
+	expect_status(0, 0);
+	close(logfd);
+	ck_assert_int_eq(stop(), 0);
+}
+END_TEST
+
+START_TEST(log_marks_written_pages)
+{
+	struct vu_log log = { .mmap_size = 4096, .mmap_offset = 0 };
+	uint64_t features = 1ull << VIRTIO_F_VERSION_1 | 1ull << VHOST_F_LOG_ALL |
+			    1ull << VHOST_USER_F_PROTOCOL_FEATURES;
+	uint64_t proto = 1ull << VU_PROTOCOL_F_REPLY_ACK |
+			 1ull << VU_PROTOCOL_F_LOG_SHMFD, status = ~0ull;
+	int logfd = memfd_create("test-vub-log", MFD_CLOEXEC);
+	uint8_t *bits;
+
+	start();
+	ck_assert_int_eq(ftruncate(logfd, 4096), 0);
+	bits = mmap(NULL, 4096, PROT_READ, MAP_SHARED, logfd, 0);
+	ck_assert_ptr_ne(bits, MAP_FAILED);
+	send_msg(VU_SET_PROTOCOL_FEATURES, 0, &proto, 8);
+	send_fds(VU_SET_LOG_BASE, 0, &log, sizeof(log), &logfd, 1);
+	ck_assert_int_eq(recv_reply(VU_SET_LOG_BASE, &status, 8), 8);
+	ck_assert_uint_eq(status, 0);
+	ck_assert_uint_eq(acked(VU_SET_FEATURES, &features, 8), 0);
+	blk_request(0, 0, DATA2, 8192, true);   /* pages 0x20, 0x21 */
+	post(0);
+	expect_status(0, 0);
+	ck_assert_uint_eq(bits[0x20 / 8], 0x3);          /* the data */
+	ck_assert_uint_eq(bits[(STATUS >> 12) / 8] >> ((STATUS >> 12) % 8) & 1, 1);
+	ck_assert_uint_eq(bits[(USED >> 12) / 8] >> ((USED >> 12) % 8) & 1, 1);
+	ck_assert_uint_eq(bits[(DATA >> 12) / 8], 0);    /* not written */
+	munmap(bits, 4096);
+	close(logfd);
+	ck_assert_int_eq(stop(), 0);
+}
+END_TEST
+
 /* ------------------------------------------------- malformed messages */
 
 START_TEST(refused_messages)
@@ -833,6 +897,8 @@ static Suite *vub_suite(void)
 	tcase_add_test(req, no_status_byte);
 	tcase_add_test(req, too_many_segments);
 	tcase_add_test(req, call_fd_that_blocks);
+	tcase_add_test(req, log_shorter_than_announced);
+	tcase_add_test(req, log_marks_written_pages);
 	tcase_add_test(msg, refused_messages);
 	tcase_add_test(msg, oversized_message);
 	tcase_add_test(msg, bad_version);

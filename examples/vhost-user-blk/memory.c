@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "memory.h"
@@ -351,13 +352,16 @@ int vub_memory_set_log(struct vub_memory *m, int fd, const struct vu_log *log)
 {
 	long page = sysconf(_SC_PAGESIZE);
 	unsigned char *shadow = NULL;
+	struct stat st;
 	void *p;
 
-	if (fd < 0)
+	if (fd < 0 || fstat(fd, &st) < 0)
 		return -EBADF;
+	/* Bits past the end of the file would be SIGBUS when marked. */
 	if (!log->mmap_size || log->mmap_size > LOG_MAX_SIZE ||
 	    log->mmap_offset % (uint64_t)page ||
-	    log->mmap_offset > LOG_MAX_SIZE)
+	    log->mmap_offset > LOG_MAX_SIZE || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size < log->mmap_offset + log->mmap_size)
 		return -EINVAL;
 	if (m->log_check && !(shadow = calloc(1, (size_t)log->mmap_size)))
 		return -ENOMEM;
