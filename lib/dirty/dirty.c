@@ -120,6 +120,11 @@ static int rebuild(struct vmmem *m, unsigned int shift)
 		t->slots[i].dirty = NULL;
 	old->drop_logs = !shift;        /* stop: the logs go with the old table */
 	table_publish(m, t);
+	/* A writer that took the old table is still writing as it says
+	 * (unlogged after a start, logged after a stop): a migration that
+	 * starts logging and then copies all memory would miss its pages if
+	 * start returned before it is done.  Rare calls: wait for it. */
+	urcu_bp_synchronize_rcu();
 	return 0;
 }
 
