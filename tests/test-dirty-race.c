@@ -211,6 +211,12 @@ START_TEST(start_under_writers)
 }
 END_TEST
 
+START_TEST(hotplug_keeps_bits)
+{
+	run_migrations(4, 256, true);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("dirty-race");
@@ -218,6 +224,7 @@ static Suite *suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, start_under_writers);
+	tcase_add_test(tc, hotplug_keeps_bits);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -41,7 +41,6 @@ VMMEM_EXPORT int vmmem_add_region(struct vmmem *m, uint64_t gpa,
 	ret = -ENOMEM;
 	if (!(t = table_alloc(old->count + 1)))
 		goto out;
-	t->dirty_shift = old->dirty_shift;
 	memcpy(t->slots, old->slots, pos * sizeof(*s));
 	memcpy(t->slots + pos + 1, old->slots + pos,
 	       (old->count - pos) * sizeof(*s));
@@ -50,7 +49,10 @@ VMMEM_EXPORT int vmmem_add_region(struct vmmem *m, uint64_t gpa,
 			    .host = r->host,
 			    .whost = r->readonly ? NULL : r->host,
 			    .region = r };
-	if (t->dirty_shift && !(s->dirty = dirty_log_new(s, t->dirty_shift))) {
+	/* Logging on: the log covers the new slot, keeping the bits it may
+	 * already hold there (writes before an earlier removal). */
+	table_inherit(t, old);
+	if (dirty_attach(t, old->log, 0)) {
 		free(t);
 		goto out;
 	}
@@ -83,14 +85,19 @@ VMMEM_EXPORT int vmmem_remove_region(struct vmmem *m, uint64_t gpa,
 	if (!(t = table_alloc(old->count - 1)))
 		goto out;
 	gone = old->slots[pos];
-	t->dirty_shift = old->dirty_shift;
 	memcpy(t->slots, old->slots, pos * sizeof(gone));
 	memcpy(t->slots + pos, old->slots + pos + 1,
 	       (old->count - pos - 1) * sizeof(gone));
+	/* The log keeps the removed slot's leaves, so the bits of writes
+	 * still in flight in it stay for the next harvest. */
+	table_inherit(t, old);
+	if (dirty_attach(t, old->log, 0)) {
+		free(t);
+		goto out;
+	}
 	/* Readers still on the old table may copy from the region: the
 	 * address space's reference goes with that table. */
 	old->drop_region = gone.region;
-	old->drop_log = gone.dirty;
 	if (removed)
 		*removed = vmmem_region_ref(gone.region);
 	table_publish(m, t);

@@ -2,6 +2,7 @@
 /* Building, indexing and publishing region tables. */
 #include <stdlib.h>
 
+#include "dirty/log.h"
 #include "space/table.h"
 
 __thread struct lookup_hint space_hint;
@@ -60,9 +61,7 @@ static void table_reclaim(struct rcu_head *head)
 {
 	struct table *t = caa_container_of(head, struct table, rcu);
 
-	for (size_t i = 0; t->drop_logs && i < t->count; i++)
-		free(t->slots[i].dirty);
-	free(t->drop_log);
+	log_free(t->log, false);
 	vmmem_region_unref(t->drop_region);
 	/* The last touch of the owner: vmmem_free() may free it once the
 	 * count is down. */
@@ -106,13 +105,33 @@ int space_register_atfork(void)
 	return ret;
 }
 
-void table_publish(struct vmmem *m, struct table *t)
+static struct table *table_swap(struct vmmem *m, struct table *t)
 {
 	struct table *old = m->table;
 
 	__atomic_store_n(&m->table, t, __ATOMIC_RELEASE);
 	__atomic_store_n(&m->big_table, t->count >= LOOKUP_HINT_MIN,
 			 __ATOMIC_RELAXED);
+	return old;
+}
+
+struct table *table_publish_wait(struct vmmem *m, struct table *t)
+{
+	struct table *old = table_swap(m, t);
+
+	urcu_bp_synchronize_rcu();
+	return old;
+}
+
+void table_free(struct table *t)
+{
+	table_reclaim(&t->rcu);
+}
+
+void table_publish(struct vmmem *m, struct table *t)
+{
+	struct table *old = table_swap(m, t);
+
 	if (old) {
 		/* Only a table holding a region's last place in the space
 		 * makes vmmem_free() wait: the caller may expect that

@@ -23,6 +23,7 @@
 #include "vmmem-private.h"
 
 struct dirty_log;
+struct log_leaf;
 
 /* One region placed at a GPA: one cache line, and a power-of-two size so
  * the lookup hint's index is a shift. */
@@ -31,7 +32,9 @@ struct slot {
 	uint64_t last;                /* inclusive: a region may end at 2^64 */
 	uint8_t *host;                /* NULL: mapped on demand */
 	uint8_t *whost;               /* host, or NULL when read-only */
-	struct dirty_log *dirty;      /* NULL while logging is off */
+	/* The slot's first leaf in table->log; NULL while the library's
+	 * log is off or not marked (dirty.h) */
+	const struct log_leaf *dirty;
 	struct vmmem_region *region;
 } __attribute__((aligned(64)));
 
@@ -40,11 +43,14 @@ struct table {
 	struct vmmem *owner;          /* retired with drop_region set */
 	size_t count;
 	size_t span;                  /* count rounded up to a power of two */
-	unsigned int dirty_shift;     /* log2 of the dirty page size, 0 = off */
+	bool marking;                 /* writers mark a log (dirty.h) */
+	/* The library's dirty log, NULL while off: this table's own copy of
+	 * the directory, whose leaves outlive it (dirty/log.h). */
+	struct dirty_log *log;
+	struct dirty_log *shared;     /* the front-end's log, or NULL */
+	bool shared_only;             /* ... instead of the library's */
 	/* Released with the table, once no reader can still see it: */
 	struct vmmem_region *drop_region;   /* a removed region's reference */
-	struct dirty_log *drop_log;         /* its dirty log */
-	bool drop_logs;                     /* every slot's log (logging off) */
 	/* Sorted by gpa, non-overlapping; slots[count..span) are padding at
 	 * gpa 2^64-1 with no host address, for slots_search_span(). */
 	struct slot slots[];
@@ -255,7 +261,19 @@ uint64_t table_backed(const struct table *t, uint64_t gpa, uint64_t len);
 size_t table_first_from(const struct table *t, uint64_t gpa);
 
 struct table *table_alloc(size_t count);
+/* A table replacing old marks the front-end's log as old does. */
+static inline void table_inherit(struct table *t, const struct table *old)
+{
+	t->shared = old->shared;
+	t->shared_only = old->shared_only;
+}
 void table_publish(struct vmmem *m, struct table *t);
+/* Publishes t and returns once no reader can still see the table it
+ * replaces, which it returns for the caller to release with table_free():
+ * for changes that must be complete when their call returns.  Not from
+ * inside a read-side section. */
+struct table *table_publish_wait(struct vmmem *m, struct table *t);
+void table_free(struct table *t);
 /* Registers liburcu's call_rcu fork handlers once per process. */
 int space_register_atfork(void);
 

@@ -2,6 +2,7 @@
 /* struct vmmem: creation, destruction and the queries on its region table. */
 #include <stdlib.h>
 
+#include "dirty/log.h"
 #include "space/table.h"
 
 VMMEM_EXPORT int vmmem_new(struct vmmem **out, unsigned int flags)
@@ -42,10 +43,9 @@ VMMEM_EXPORT void vmmem_free(struct vmmem *m)
 	if (__atomic_load_n(&m->retiring, __ATOMIC_ACQUIRE))
 		urcu_bp_barrier();
 	t = m->table;
-	for (size_t i = 0; i < t->count; i++) {
-		free(t->slots[i].dirty);
+	for (size_t i = 0; i < t->count; i++)
 		vmmem_region_unref(t->slots[i].region);
-	}
+	log_free(t->log, true);
 	maps_release(m);
 	free(t);
 	pthread_mutex_destroy(&m->lock);
