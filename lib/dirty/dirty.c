@@ -78,6 +78,18 @@ void dirty_note_shared(const struct table *t, uint64_t gpa, uint64_t len)
 		__atomic_add_fetch(&log->missed, missed, __ATOMIC_RELAXED);
 }
 
+void dirty_note_placed(const struct table *t, const struct vmmem_region *r,
+		       uint64_t placed_at, uint64_t gpa, uint64_t len)
+{
+	const struct slot *s;
+
+	if (!t->marking)
+		return;
+	s = table_lookup(t, gpa);
+	if (s && s->region == r && s->gpa == placed_at)
+		dirty_note(t, s, gpa, len);
+}
+
 /* Iterates over the pieces of [gpa, last] that lie in a slot, holes
  * skipped: start with *i = table_first_from(t, gpa). */
 static const struct slot *next_piece(const struct table *t, size_t *i,

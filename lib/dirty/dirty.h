@@ -22,6 +22,13 @@ int dirty_attach(struct table *t, const struct dirty_log *base,
 /* Marks the pages of the backed parts of [gpa, gpa + len); holes skipped. */
 void dirty_mark_backed(const struct table *t, uint64_t gpa, uint64_t len);
 
+/* dirty_note() for a write through memory found in slot (r, placed_at)
+ * before t was current (an fd transfer, a vmmem_map() mapping), made when
+ * its region may have gone: logged only if r is still placed there, else
+ * the GPA no longer shows the memory written. */
+void dirty_note_placed(const struct table *t, const struct vmmem_region *r,
+		       uint64_t placed_at, uint64_t gpa, uint64_t len);
+
 /* The shared log's part of a write, out of line. */
 void dirty_note_shared(const struct table *t, uint64_t gpa, uint64_t len);
 
