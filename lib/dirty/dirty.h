@@ -29,6 +29,9 @@ void dirty_mark_backed(const struct table *t, uint64_t gpa, uint64_t len);
 void dirty_note_placed(const struct table *t, const struct vmmem_region *r,
 		       uint64_t placed_at, uint64_t gpa, uint64_t len);
 
+/* vmmem_free(): the shared log's directory and the library's mapping. */
+void dirty_shared_release(struct vmmem *m);
+
 /* The shared log's part of a write, out of line. */
 void dirty_note_shared(const struct table *t, uint64_t gpa, uint64_t len);
 

@@ -112,6 +112,8 @@ static struct table *table_swap(struct vmmem *m, struct table *t)
 	__atomic_store_n(&m->table, t, __ATOMIC_RELEASE);
 	__atomic_store_n(&m->big_table, t->count >= LOOKUP_HINT_MIN,
 			 __ATOMIC_RELAXED);
+	if (m->logging != t->marking)
+		__atomic_store_n(&m->logging, t->marking, __ATOMIC_RELEASE);
 	return old;
 }
 

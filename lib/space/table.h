@@ -65,10 +65,25 @@ struct map_bucket {
 	struct mapping *head;
 } __attribute__((aligned(64)));
 
+/* The mapping the library made for a shared dirty log given by fd:
+ * unmapped when the log is replaced or stopped (a caller's own mapping is
+ * left alone). */
+struct shared_map {
+	void *base;                   /* NULL: none */
+	size_t len;
+};
+
 struct vmmem {
 	struct table *table;          /* RCU-published */
 	bool big_table;               /* table->count >= LOOKUP_HINT_MIN */
+	/* table->marking, for code that has no table: the inline ring
+	 * accessors (planned) test it, inside their read-side section, and
+	 * call an out-of-line mark function only when it is set.  Written
+	 * only when logging starts or stops: no shared write otherwise. */
+	bool logging;
 	pthread_mutex_t lock;         /* serialises writers */
+	struct shared_map shared_map; /* under lock */
+	uint64_t shared_missed;       /* under lock: of shared logs gone */
 	unsigned long retiring;       /* retired tables holding a region */
 	struct map_bucket maps[MAP_BUCKETS];   /* open vmmem_map() mappings */
 };

@@ -21,7 +21,8 @@
 #   tests/test-hotplug, tests/test-atomic, tests/test-iommu, tests/test-lazy
 #   (the map cache of on-demand regions, lib/xen/mapcache.c),
 #   tests/test-fastpath (fast paths under hotplug), tests/test-dirty-race (the
-#   dirty log under writers and hotplug) and the benchmark's --check, with tests/tsan.supp (it says why each entry is a
+#   dirty log under writers and hotplug), tests/test-dirty-shared (the shared
+#   log replaced under writers) and the benchmark's --check, with tests/tsan.supp (it says why each entry is a
 #   false report).
 #
 # Any failed test, and any sanitizer report in any test's log (a second line
@@ -98,7 +99,7 @@ tsan)
 	# GCC warns (-Wtsan) that TSan ignores atomic_thread_fence, which
 	# lib/dirty/dirty.h uses; not an error here.
 	cfg=(--disable-werror)
-	tests="tests/test-hotplug tests/test-atomic tests/test-iommu tests/test-lazy tests/test-fastpath tests/test-dirty-race bench/check-bench.sh"
+	tests="tests/test-hotplug tests/test-atomic tests/test-iommu tests/test-lazy tests/test-fastpath tests/test-dirty-race tests/test-dirty-shared bench/check-bench.sh"
 	timeout_mult=3
 	;;
 esac
