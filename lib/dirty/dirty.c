@@ -136,10 +136,8 @@ static int rebuild(struct vmmem *m, unsigned int shift)
 		return -ENOMEM;
 	}
 	old = table_publish_wait(m, t);
-	if (!shift) {
-		log_free(old->log, true);
-		old->log = NULL;
-	}
+	if (!shift)
+		log_free_leaves(old->log);
 	table_free(old);
 	return 0;
 }

@@ -175,12 +175,16 @@ struct dirty_log *log_cover(const struct dirty_log *prev, unsigned int shift,
 	return log;
 }
 
+void log_free_leaves(const struct dirty_log *log)
+{
+	for (size_t i = 0; log && i < log->count; i++)
+		free(log->leaf[i].words);
+}
+
 void log_free(struct dirty_log *log, bool leaves)
 {
-	if (!log)
-		return;
-	for (size_t i = 0; leaves && i < log->count; i++)
-		free(log->leaf[i].words);
+	if (leaves)
+		log_free_leaves(log);
 	free(log);
 }
 

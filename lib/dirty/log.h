@@ -130,6 +130,8 @@ struct dirty_log *log_cover(const struct dirty_log *prev, unsigned int shift,
 			    size_t n);
 /* Frees the directory, and with leaves its leaves (NULL: nothing). */
 void log_free(struct dirty_log *log, bool leaves);
+/* Frees the leaves only (the directory goes with its table). */
+void log_free_leaves(const struct dirty_log *log);
 
 /* The shared log: a directory of the flat bitmap at base, bytes long. */
 struct dirty_log *log_flat(uint64_t *base, uint64_t bytes);
