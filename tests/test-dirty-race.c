@@ -23,27 +23,7 @@
 
 /* ThreadSanitizer: the writers copy into the same guest pages at once and
  * the migration copies them while they do, on purpose, as a guest and a
- * migration thread do (the library does not order plain accesses to guest
- * memory).  The guest bytes, and nothing else, are marked as a benign
- * race, so a race on the library's tables or logs is still reported. */
-#if defined(__SANITIZE_THREAD__)
-#define DR_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define DR_TSAN 1
-#endif
-#endif
-#ifdef DR_TSAN
-void AnnotateBenignRaceSized(const char *file, int line,
-			     const volatile void *mem, size_t size,
-			     const char *desc);
-#define GUEST_RACES_OK(p, n)                                              \
-	AnnotateBenignRaceSized(__FILE__, __LINE__, (p), (n),             \
-				"guest memory (test-dirty-race)")
-#else
-#define GUEST_RACES_OK(p, n) ((void)(p), (void)(n))
-#endif
-
+ * migration thread do: the guest bytes are marked (TEST_GUEST_RACES_OK). */
 #define PS 4096ull
 #define NWRITERS 2
 #define CHUNK_PAGES 32                 /* pages per write */
@@ -81,7 +61,8 @@ static void guest_init(struct guest *g, size_t nregions, uint64_t region_pages)
 	for (size_t i = 0; i < nregions; i++) {
 		g->r[i] = test_region(region_pages * PS);
 		g->host[i] = test_region_host(g->r[i]);
-		GUEST_RACES_OK(g->host[i], region_pages * PS);
+		TEST_GUEST_RACES_OK(g->host[i], region_pages * PS,
+				    "guest memory (test-dirty-race)");
 		ck_assert_int_eq(vmmem_add_region(g->m, i * region_pages * PS,
 						  g->r[i]), 0);
 	}

@@ -60,6 +60,7 @@ int dirty_attach(struct table *t, const struct dirty_log *base,
 			return -ENOMEM;
 	}
 	internal = t->log && !t->shared_only;
+	t->log_shift = t->log ? t->log->shift : 0;
 	for (size_t i = 0; i < t->count; i++)
 		t->slots[i].dirty = internal ?
 			log_leaf_of(t->log, NULL, t->slots[i].gpa >> t->log->shift) :

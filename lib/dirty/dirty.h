@@ -50,8 +50,8 @@ static inline void dirty_note(const struct table *t, const struct slot *s,
 	if (likely(!t->marking) || !len)
 		return;
 	if (s->dirty) {
-		uint64_t first = gpa >> t->log->shift;
-		uint64_t last = (gpa + (len - 1)) >> t->log->shift;
+		uint64_t first = gpa >> t->log_shift;
+		uint64_t last = (gpa + (len - 1)) >> t->log_shift;
 
 		if (first == last)
 			log_set_page(slot_leaf(s, first), first, false);
@@ -72,8 +72,8 @@ static inline void dirty_note_small(const struct table *t,
 	if (likely(!t->marking))
 		return;
 	if (s->dirty) {
-		uint64_t first = gpa >> t->log->shift;
-		uint64_t last = (gpa + (len - 1)) >> t->log->shift;
+		uint64_t first = gpa >> t->log_shift;
+		uint64_t last = (gpa + (len - 1)) >> t->log_shift;
 
 		log_set_page(slot_leaf(s, first), first, false);
 		if (last != first)

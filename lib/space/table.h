@@ -44,6 +44,7 @@ struct table {
 	size_t count;
 	size_t span;                  /* count rounded up to a power of two */
 	bool marking;                 /* writers mark a log (dirty.h) */
+	unsigned int log_shift;       /* log->shift, without the pointer chase */
 	/* The library's dirty log, NULL while off: this table's own copy of
 	 * the directory, whose leaves outlive it (dirty/log.h). */
 	struct dirty_log *log;
