@@ -19,12 +19,10 @@ static int check_args(struct vmmem *m, uint64_t gpa, const void *buf,
 
 enum dir { TO_BUF, TO_GUEST };
 
-/* Transfers as much of [gpa, gpa + len) as is backed without a hole and
- * returns how much that was; *err tells why it stopped short, if it did
- * for another reason than a hole. */
-static uint64_t transfer_backed(const struct table *t, uint64_t gpa,
-				uint8_t *buf, uint64_t len, enum dir dir,
-				int *err)
+/* Declared in access/view.h: the piecewise copy of the slow paths, also
+ * the copy half of the IOVA exact paths (lib/iommu/access.c). */
+uint64_t transfer_backed(const struct table *t, uint64_t gpa, uint8_t *buf,
+			 uint64_t len, bool write, int *err)
 {
 	uint64_t done = 0;
 
@@ -36,13 +34,13 @@ static uint64_t transfer_backed(const struct table *t, uint64_t gpa,
 
 		if (!s)
 			break;
-		n = view_begin(s, gpa + done, len - done, dir == TO_GUEST, &v);
+		n = view_begin(s, gpa + done, len - done, write, &v);
 		if (n < 0) {
 			*err = (int)n;
 			break;
 		}
 		guest_transfer(t, s, v.p, gpa + done, buf + done, (uint64_t)n,
-			       dir == TO_GUEST);
+			       write);
 		view_end(&v);
 		done += (uint64_t)n;
 	}
@@ -122,7 +120,7 @@ transfer_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	if (transfer_direct(t, gpa, buf, len, dir == TO_GUEST))
 		done = len;
 	else
-		done = transfer_backed(t, gpa, buf, len, dir, &ret);
+		done = transfer_backed(t, gpa, buf, len, dir == TO_GUEST, &ret);
 	space_exit();
 	if (done)
 		return (ssize_t)done;
@@ -149,7 +147,8 @@ transfer_exact_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	if (transfer_direct(t, gpa, buf, len, dir == TO_GUEST))
 		ret = 0;
 	else if (!(ret = range_check(t, gpa, len, dir == TO_GUEST, &direct)) &&
-		 transfer_backed(t, gpa, buf, len, dir, &ret) != len && !ret)
+		 transfer_backed(t, gpa, buf, len, dir == TO_GUEST, &ret) != len &&
+		 !ret)
 		ret = -EFAULT;
 	space_exit();
 	return ret;
@@ -267,6 +266,25 @@ VMMEM_EXPORT int vmmem_write_exact(struct vmmem *m, uint64_t gpa,
 	return (int)transfer(m, gpa, (void *)buf, len, TO_GUEST, true);
 }
 
+/* Declared in access/view.h: the fill of a range range_check() passed,
+ * shared with vmmem_iommu_fill(). */
+int fill_checked(const struct table *t, uint64_t gpa, int byte, uint64_t len)
+{
+	for (uint64_t done = 0; done < len;) {
+		const struct slot *s = table_lookup(t, gpa + done);
+		struct view v;
+		int64_t n = view_begin(s, gpa + done, len - done, true, &v);
+
+		if (n < 0)
+			return (int)n;
+		memset(v.p, byte, (size_t)n);
+		view_end(&v);
+		dirty_note(t, s, gpa + done, (uint64_t)n);
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
 VMMEM_EXPORT int vmmem_fill(struct vmmem *m, uint64_t gpa, int byte,
 			    uint64_t len)
 {
@@ -280,20 +298,8 @@ VMMEM_EXPORT int vmmem_fill(struct vmmem *m, uint64_t gpa, int byte,
 		return 0;
 	t = space_enter(m);
 	ret = range_check(t, gpa, len, true, &direct);
-	for (uint64_t done = 0; !ret && done < len;) {
-		const struct slot *s = table_lookup(t, gpa + done);
-		struct view v;
-		int64_t n = view_begin(s, gpa + done, len - done, true, &v);
-
-		if (n < 0) {
-			ret = (int)n;
-			break;
-		}
-		memset(v.p, byte, (size_t)n);
-		view_end(&v);
-		dirty_note(t, s, gpa + done, (uint64_t)n);
-		done += (uint64_t)n;
-	}
+	if (!ret)
+		ret = fill_checked(t, gpa, byte, len);
 	space_exit();
 	return ret;
 }
@@ -326,8 +332,8 @@ static int copy_bounced(const struct table *t, uint64_t dst, uint64_t src,
 		uint64_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
 		uint64_t at = backwards ? len - done - n : done;
 
-		if (transfer_backed(t, src + at, buf, n, TO_BUF, &ret) == n)
-			transfer_backed(t, dst + at, buf, n, TO_GUEST, &ret);
+		if (transfer_backed(t, src + at, buf, n, false, &ret) == n)
+			transfer_backed(t, dst + at, buf, n, true, &ret);
 		done += n;
 	}
 	return ret;

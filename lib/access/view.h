@@ -51,4 +51,14 @@ static inline void view_end(struct view *v)
 int range_check(const struct table *t, uint64_t gpa, uint64_t len, bool write,
 		bool *direct);
 
+/* Copies as much of [gpa, gpa + len) of table t as is backed without a
+ * hole and returns how much that was; *err tells why it stopped short, if
+ * it did for another reason than a hole (a map failure on demand). */
+uint64_t transfer_backed(const struct table *t, uint64_t gpa, uint8_t *buf,
+			 uint64_t len, bool write, int *err);
+
+/* Fills a range of table t that range_check() passed for a write; fails
+ * only where a region mapped on demand cannot be mapped. */
+int fill_checked(const struct table *t, uint64_t gpa, int byte, uint64_t len);
+
 #endif

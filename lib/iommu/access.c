@@ -105,67 +105,59 @@ static ssize_t transfer(struct vmmem_iommu *iommu, uint64_t iova, uint8_t *buf,
 
 enum exact_op { EXACT_READ, EXACT_WRITE, EXACT_FILL };
 
-/* Whether a piece is backed and, for a write, writable: checked for every
- * piece before the first byte moves. */
-static int check_piece(struct vmmem *mem, const struct iova_piece *p,
-		       bool write)
+/* One piece of an exact access, against region table rt: checked (backed
+ * and, for a write, writable) when check is set, else moved. */
+static int exact_piece(const struct table *rt, const struct iova_piece *p,
+		       enum exact_op op, uint8_t *buf, int byte, bool check)
 {
 	bool direct;
-	int ret = range_check(space_enter(mem), p->gpa, p->len, write, &direct);
+	int err;
 
-	space_exit();
-	return ret;
+	if (check)
+		return range_check(rt, p->gpa, p->len, op != EXACT_READ, &direct);
+	if (op == EXACT_FILL)
+		return fill_checked(rt, p->gpa, byte, p->len);
+	if (transfer_backed(rt, p->gpa, buf, p->len, op == EXACT_WRITE,
+			    &err) != p->len && !err)
+		err = -EFAULT;
+	return err;
 }
 
 /* All or nothing: every byte translated with the permission and backed, or
- * nothing copied; check and copy use one IOTLB snapshot. */
+ * nothing moved.  The check of every piece and the copy of every piece use
+ * one IOTLB and one region table, held in one read-side section, so
+ * neither an invalidation nor a hotplug can fail a checked copy half way
+ * (a region mapped on demand that cannot be mapped still can, and is
+ * reported, as on the direct path). */
 static int apply_exact(struct vmmem_iommu *iommu, uint64_t iova, uint64_t len,
 		       enum exact_op op, uint8_t *buf, int byte)
 {
 	unsigned int perm = op == EXACT_READ ? VMMEM_PERM_READ : VMMEM_PERM_WRITE;
-	struct iotlb_walk w = { .iova = iova, .left = len, .perm = perm };
+	struct iotlb_walk w;
 	struct iova_piece p[PIECES];
 	const struct iotlb *t = iotlb_enter(iommu);
-	uint64_t done = 0;
+	const struct table *rt = space_enter(iommu->mem);
 	int ret = 0;
 
-	/* One IOTLB entry: the direct function is all or nothing already. */
-	if (iotlb_translate(t, &w, p, 1) == 1 && !w.left) {
-		if (op == EXACT_READ)
-			ret = vmmem_read_exact(iommu->mem, p[0].gpa, buf, len);
-		else if (op == EXACT_WRITE)
-			ret = vmmem_write_exact(iommu->mem, p[0].gpa, buf, len);
-		else
-			ret = vmmem_fill(iommu->mem, p[0].gpa, byte, len);
-		iotlb_exit();
-		return ret;
-	}
-	w = (struct iotlb_walk){ .iova = iova, .left = len, .perm = perm };
-	while (!ret && w.left && w.stop == IOTLB_DONE) {
-		size_t n = iotlb_translate(t, &w, p, PIECES);
+	for (int check = 1; check >= 0 && !ret; check--) {
+		uint64_t done = 0;
 
-		for (size_t i = 0; i < n && !ret; i++)
-			ret = check_piece(iommu->mem, &p[i], op != EXACT_READ);
-	}
-	/* A stop keeps the walk as it is: the miss handler is told where. */
-	if (!ret && w.stop == IOTLB_DONE)
 		w = (struct iotlb_walk){ .iova = iova, .left = len, .perm = perm };
-	while (!ret && w.left && w.stop == IOTLB_DONE) {
-		size_t n = iotlb_translate(t, &w, p, PIECES);
+		while (!ret && w.left && w.stop == IOTLB_DONE) {
+			size_t n = iotlb_translate(t, &w, p, PIECES);
 
-		for (size_t i = 0; i < n && !ret; i++) {
-			if (op == EXACT_READ)
-				ret = vmmem_read_exact(iommu->mem, p[i].gpa,
-						       buf + done, p[i].len);
-			else if (op == EXACT_WRITE)
-				ret = vmmem_write_exact(iommu->mem, p[i].gpa,
-							buf + done, p[i].len);
-			else
-				ret = vmmem_fill(iommu->mem, p[i].gpa, byte,
-						 p[i].len);
-			done += p[i].len;
+			for (size_t i = 0; i < n && !ret; i++) {
+				ret = exact_piece(rt, &p[i], op,
+						  buf ? buf + done : NULL,
+						  byte, check);
+				done += p[i].len;
+			}
 		}
+		/* A stop keeps the walk: the miss handler is told where. */
+		if (w.stop != IOTLB_DONE)
+			break;
 	}
+	space_exit();
 	iotlb_exit();
 	if (!ret && w.stop != IOTLB_DONE)
 		ret = stopped(iommu, &w);
