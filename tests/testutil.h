@@ -37,6 +37,27 @@
 #endif
 #endif
 
+/* Guest memory that a test's threads race on by design (guest memory is
+ * shared with the guest: the library does not order plain accesses to it)
+ * marked as a benign race for TSan, so that a race anywhere else, on the
+ * library's own structures, is still reported. */
+#if defined(__SANITIZE_THREAD__)
+#define TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TEST_TSAN 1
+#endif
+#endif
+#ifdef TEST_TSAN
+void AnnotateBenignRaceSized(const char *file, int line,
+			     const volatile void *mem, size_t size,
+			     const char *desc);
+#define TEST_GUEST_RACES_OK(p, n)                                         \
+	AnnotateBenignRaceSized(__FILE__, __LINE__, (p), (n), "guest memory")
+#else
+#define TEST_GUEST_RACES_OK(p, n) ((void)(p), (void)(n))
+#endif
+
 #define KIB (1ull << 10)
 #define MIB (1ull << 20)
 

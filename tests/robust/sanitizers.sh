@@ -18,7 +18,8 @@
 #   with CK_FORK=no (all of a Check program's tests in one process, as
 #   valgrind runs them: state carried from test to test, leaks at the end).
 # tsan: ./configure --enable-sanitizers=thread; make check runs
-#   tests/test-hotplug, tests/test-atomic, tests/test-iommu, tests/test-lazy
+#   tests/test-hotplug, tests/test-atomic, tests/test-iommu,
+#   tests/test-iommu-hotplug, tests/test-iommu-invalidate, tests/test-lazy
 #   (the map cache of on-demand regions, lib/xen/mapcache.c),
 #   tests/test-fastpath (fast paths under hotplug) and the benchmark's --check, with tests/tsan.supp (it says why each entry is a
 #   false report).
@@ -97,7 +98,7 @@ tsan)
 	# GCC warns (-Wtsan) that TSan ignores atomic_thread_fence, which
 	# lib/dirty/dirty.h uses; not an error here.
 	cfg=(--disable-werror)
-	tests="tests/test-hotplug tests/test-atomic tests/test-iommu tests/test-lazy tests/test-fastpath bench/check-bench.sh"
+	tests="tests/test-hotplug tests/test-atomic tests/test-iommu tests/test-iommu-hotplug tests/test-iommu-invalidate tests/test-lazy tests/test-fastpath bench/check-bench.sh"
 	timeout_mult=3
 	;;
 esac
