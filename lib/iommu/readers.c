@@ -5,10 +5,11 @@
  * A thread's record lives in its TLS and is pushed on the registry, a
  * lock-free list, at its first section; a thread-specific key's destructor
  * unlinks it when the thread exits.  Unlinking and scanning take
- * registry_lock, so a scan never reads a record whose thread has gone;
- * pushing takes no lock, so a thread's first access never waits for a
- * waiter.  A thread whose record cannot be given a destructor (the key's
- * storage could not be allocated) is never listed: its sections hold
+ * registry_lock, so a scan never reads a record whose thread has gone
+ * (and a thread exiting while an invalidation waits for a blocked fd
+ * transfer waits with it); pushing takes no lock, so a thread's first
+ * access never waits for a waiter.  A thread whose record cannot be given a destructor (no key, or
+ * the key's storage could not be allocated) is never listed: its sections hold
  * unlisted_lock for reading, and every wait takes it for writing. */
 #include <sched.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_rwlock_t unlisted_lock = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_key_t exit_key;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static int init_error;
+static bool registry_usable;       /* the key and fork handler exist */
 
 static void unlist(void *arg)
 {
@@ -56,17 +57,17 @@ static void forget_other_threads(void)
 	registry = self->listed ? self : NULL;
 }
 
+/* Without a key (all taken) or a fork handler (out of memory), no thread
+ * can be listed: every section takes unlisted_lock, slower but correct. */
 static void init(void)
 {
-	init_error = -pthread_key_create(&exit_key, unlist);
-	if (!init_error)
-		init_error = -pthread_atfork(NULL, NULL, forget_other_threads);
+	registry_usable = !pthread_key_create(&exit_key, unlist) &&
+			  !pthread_atfork(NULL, NULL, forget_other_threads);
 }
 
-int iotlb_readers_init(void)
+void iotlb_readers_init(void)
 {
 	pthread_once(&init_once, init);
-	return init_error;
 }
 
 void reader_enter_slow(struct vmmem_iommu *iommu, uint64_t first,
@@ -75,8 +76,8 @@ void reader_enter_slow(struct vmmem_iommu *iommu, uint64_t first,
 	struct iotlb_reader *r = &iotlb_self;
 
 	if (!r->listed && !r->locked) {
-		/* vmmem_iommu_new() ran iotlb_readers_init(), successfully. */
-		if (pthread_setspecific(exit_key, r)) {
+		/* vmmem_iommu_new() ran iotlb_readers_init(). */
+		if (!registry_usable || pthread_setspecific(exit_key, r)) {
 			r->locked = true;
 		} else {
 			r->next = __atomic_load_n(&registry, __ATOMIC_RELAXED);

@@ -90,7 +90,7 @@ static inline void reader_exit(void)
  * section held. */
 void iotlb_wait(struct vmmem_iommu *iommu, uint64_t first, uint64_t last);
 
-/* Sets up the registry once; 0 or a negative errno. */
-int iotlb_readers_init(void);
+/* Sets up the registry, once per process. */
+void iotlb_readers_init(void);
 
 #endif
