@@ -83,6 +83,44 @@ for page in $pages; do
 	fi
 done
 
+# ERRORS, in man-pages(7) style: every function page that can fail has an
+# ERRORS section right after RETURN VALUE, listing each error number as a
+# .TP entry ".B \-EXXX", alphabetically within each list; RETURN VALUE only
+# refers to it.  Only a page whose RETURN VALUE says "cannot fail" may lack
+# ERRORS.
+for page in $pages; do
+	src="$mandir/$page"
+	case $page in *.3) ;; *) continue ;; esac
+	sed -n 1p "$src" | grep -q '^\.so' && continue
+	out=$(awk '
+	/^\.SH / {
+		sec = substr($0, 5); gsub(/"/, "", sec)
+		if (prev == "RETURN VALUE") after_rv = sec
+		prev = sec; if (sec == "RETURN VALUE") have_rv = 1
+		if (sec == "ERRORS") { have_err = 1; last = "" }
+		tp = 0; next
+	}
+	sec == "RETURN VALUE" && /cannot fail/ { cannot = 1 }
+	sec == "RETURN VALUE" && tp && /^\.B \\-E/ { print "an error entry under RETURN VALUE: " $0 }
+	sec == "ERRORS" && tp {
+		if ($0 !~ /^\.B \\-E[A-Z0-9]+$/) print "ERRORS entry is not \".B \\-EXXX\": " $0
+		else { if (last != "" && $2 < last) print "ERRORS not in alphabetical order: " $2 " after " last; last = $2; entries++ }
+	}
+	sec == "ERRORS" && /^\.PP$/ { last = "" }
+	{ tp = ($0 == ".TP") }
+	END {
+		if (!have_rv) print "no RETURN VALUE section"
+		else if (!have_err && !cannot) print "no ERRORS section (and RETURN VALUE does not say \"cannot fail\")"
+		else if (have_err && after_rv != "ERRORS") print "ERRORS does not follow RETURN VALUE"
+		else if (have_err && !entries) print "ERRORS lists no error number"
+	}' "$src")
+	if [ -n "$out" ]; then
+		echo "FAIL: man/$page:"
+		printf '%s\n' "$out" | sed 's/^/  /'
+		fail=1
+	fi
+done
+
 # One page per exported symbol, and no page for a function that is not one.
 sed -n 's/^[[:space:]]*\(vmmem_[a-z0-9_]*\);.*/\1/p' "$map" | LC_ALL=C sort > "$tmp/map"
 if [ ! -s "$tmp/map" ]; then

@@ -112,6 +112,10 @@ START_TEST(off_is_enoent)
 	ck_assert_int_eq(vmmem_dirty_harvest(m, 0, PS, bm), -ENOENT);
 	ck_assert_int_eq(vmmem_dirty_clear(m, 0, PS), -ENOENT);
 	ck_assert_int_eq(vmmem_dirty_test(m, 0), -ENOENT);
+	/* Spec (man pages): len 0 returns 0 only while logging is on. */
+	ck_assert_int_eq(vmmem_dirty_mark(m, 0, 0), -ENOENT);
+	ck_assert_int_eq(vmmem_dirty_harvest(m, 0, 0, bm), -ENOENT);
+	ck_assert_int_eq(vmmem_dirty_clear(m, 0, 0), -ENOENT);
 	ck_assert_int_eq(vmmem_dirty_stop(NULL), -EINVAL);
 	ck_assert_int_eq(vmmem_dirty_test(NULL, 0), -EINVAL);
 	/* writes while off work and leave nothing behind */

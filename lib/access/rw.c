@@ -19,10 +19,12 @@ static int check_args(struct vmmem *m, uint64_t gpa, const void *buf,
 
 enum dir { TO_BUF, TO_GUEST };
 
-/* Declared in access/view.h: the piecewise copy of the slow paths, also
- * the copy half of the IOVA exact paths (lib/iommu/access.c). */
-uint64_t transfer_backed(const struct table *t, uint64_t gpa, uint8_t *buf,
-			 uint64_t len, bool write, int *err)
+/* Transfers as much of [gpa, gpa + len) as is backed without a hole and
+ * returns how much that was; *err tells why it stopped short, if it did
+ * for another reason than a hole. */
+static uint64_t transfer_backed(const struct table *t, uint64_t gpa,
+				uint8_t *buf, uint64_t len, enum dir dir,
+				int *err)
 {
 	uint64_t done = 0;
 
@@ -34,13 +36,13 @@ uint64_t transfer_backed(const struct table *t, uint64_t gpa, uint8_t *buf,
 
 		if (!s)
 			break;
-		n = view_begin(s, gpa + done, len - done, write, &v);
+		n = view_begin(s, gpa + done, len - done, dir == TO_GUEST, &v);
 		if (n < 0) {
 			*err = (int)n;
 			break;
 		}
 		guest_transfer(t, s, v.p, gpa + done, buf + done, (uint64_t)n,
-			       write);
+			       dir == TO_GUEST);
 		view_end(&v);
 		done += (uint64_t)n;
 	}
@@ -120,16 +122,77 @@ transfer_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	if (transfer_direct(t, gpa, buf, len, dir == TO_GUEST))
 		done = len;
 	else
-		done = transfer_backed(t, gpa, buf, len, dir == TO_GUEST, &ret);
+		done = transfer_backed(t, gpa, buf, len, dir, &ret);
 	space_exit();
 	if (done)
 		return (ssize_t)done;
 	return ret ? ret : -EFAULT;
 }
 
+/* Pieces an exact transfer maps before it moves a byte: at least 63 of
+ * the longest pieces a region mapped on demand gives (see
+ * mapcache_span()).  A range that needs more goes piece by piece. */
+#define EXACT_MAX_PIECES 64
+#define EXACT_TOO_MANY   1
+
+/* The pieces of a backed range, each pinned, then copied: a map call that
+ * fails leaves both sides untouched.  EXACT_TOO_MANY: nothing done. */
+static int transfer_pinned(const struct table *t, uint64_t gpa, uint8_t *buf,
+			   uint64_t len, enum dir dir)
+{
+	struct view v[EXACT_MAX_PIECES];
+	const struct slot *s[EXACT_MAX_PIECES];
+	uint64_t n[EXACT_MAX_PIECES], done = 0;
+	int count = 0, ret = 0;
+
+	while (!ret && done < len) {
+		int64_t got;
+
+		if (count == EXACT_MAX_PIECES) {
+			ret = EXACT_TOO_MANY;
+			break;
+		}
+		s[count] = table_lookup(t, gpa + done);
+		got = view_begin(s[count], gpa + done, len - done,
+				 dir == TO_GUEST, &v[count]);
+		if (got < 0) {
+			ret = (int)got;
+			break;
+		}
+		n[count++] = (uint64_t)got;
+		done += (uint64_t)got;
+	}
+	done = 0;
+	for (int i = 0; i < count; i++) {
+		if (!ret)
+			guest_transfer(t, s[i], v[i].p, gpa + done, buf + done,
+				       n[i], dir == TO_GUEST);
+		view_end(&v[i]);
+		done += n[i];
+	}
+	return ret;
+}
+
+/* Declared in access/view.h: the copy half of every exact transfer, by GPA
+ * here and by IOVA (lib/iommu/access.c), once range_check() has passed on
+ * the same table. */
+int transfer_checked(const struct table *t, uint64_t gpa, uint8_t *buf,
+		     uint64_t len, bool write)
+{
+	enum dir dir = write ? TO_GUEST : TO_BUF;
+	int ret = transfer_pinned(t, gpa, buf, len, dir);
+
+	if (ret == EXACT_TOO_MANY &&
+	    transfer_backed(t, gpa, buf, len, dir, &ret) != len && !ret)
+		ret = -EFAULT;
+	return ret;
+}
+
 /* All or nothing: the check and the copy see the same table, so a region
- * removed concurrently cannot make a checked copy stop half way.  A map
- * call failing on a region mapped on demand can, and is reported. */
+ * removed concurrently cannot make a checked copy stop half way, and the
+ * pieces of regions mapped on demand are all mapped before the copy.  Only
+ * a range of more than EXACT_MAX_PIECES pieces can stop half way, where a
+ * map call fails, and that is reported. */
 static __attribute__((noinline)) int
 transfer_exact_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 		    enum dir dir)
@@ -146,10 +209,8 @@ transfer_exact_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	t = space_enter(m);
 	if (transfer_direct(t, gpa, buf, len, dir == TO_GUEST))
 		ret = 0;
-	else if (!(ret = range_check(t, gpa, len, dir == TO_GUEST, &direct)) &&
-		 transfer_backed(t, gpa, buf, len, dir == TO_GUEST, &ret) != len &&
-		 !ret)
-		ret = -EFAULT;
+	else if (!(ret = range_check(t, gpa, len, dir == TO_GUEST, &direct)))
+		ret = transfer_checked(t, gpa, buf, len, dir == TO_GUEST);
 	space_exit();
 	return ret;
 }
@@ -332,8 +393,8 @@ static int copy_bounced(const struct table *t, uint64_t dst, uint64_t src,
 		uint64_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
 		uint64_t at = backwards ? len - done - n : done;
 
-		if (transfer_backed(t, src + at, buf, n, false, &ret) == n)
-			transfer_backed(t, dst + at, buf, n, true, &ret);
+		if (transfer_backed(t, src + at, buf, n, TO_BUF, &ret) == n)
+			transfer_backed(t, dst + at, buf, n, TO_GUEST, &ret);
 		done += n;
 	}
 	return ret;
