@@ -34,9 +34,11 @@ static void unlist(void *arg)
 
 	pthread_mutex_lock(&registry_lock);
 	if (!__atomic_compare_exchange_n(&registry, &head, r->next, false,
-					 __ATOMIC_SEQ_CST, __ATOMIC_RELAXED)) {
-		/* Not the head: only the head moves without the lock. */
-		for (p = head; p->next != r; p = p->next)
+					 __ATOMIC_SEQ_CST, __ATOMIC_ACQUIRE)) {
+		/* Not the head: only the head moves without the lock.  The
+		 * acquire pairs with the push that made `head` the head. */
+		for (p = head; __atomic_load_n(&p->next, __ATOMIC_ACQUIRE) != r;
+		     p = __atomic_load_n(&p->next, __ATOMIC_ACQUIRE))
 			;
 		__atomic_store_n(&p->next, r->next, __ATOMIC_RELAXED);
 	}
