@@ -116,16 +116,12 @@ static int exact_piece(const struct table *rt, const struct iova_piece *p,
 		       enum exact_op op, uint8_t *buf, int byte, bool check)
 {
 	bool direct;
-	int err;
 
 	if (check)
 		return range_check(rt, p->gpa, p->len, op != EXACT_READ, &direct);
 	if (op == EXACT_FILL)
 		return fill_checked(rt, p->gpa, byte, p->len);
-	if (transfer_backed(rt, p->gpa, buf, p->len, op == EXACT_WRITE,
-			    &err) != p->len && !err)
-		err = -EFAULT;
-	return err;
+	return transfer_checked(rt, p->gpa, buf, p->len, op == EXACT_WRITE);
 }
 
 /* All or nothing: every byte translated with the permission and backed, or
