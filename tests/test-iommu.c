@@ -2198,23 +2198,7 @@ END_TEST
  * counters is still reported.
  * (The mark outlives the region; the test is the last of its process in
  * Check's fork mode, the one tests/robust/sanitizers.sh tsan runs.) */
-#if defined(__SANITIZE_THREAD__)
-#define IW_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define IW_TSAN 1
-#endif
-#endif
-#ifdef IW_TSAN
-void AnnotateBenignRaceSized(const char *file, int line,
-			     const volatile void *mem, size_t size,
-			     const char *desc);
-#define GUEST_RACES_OK(p, n)                                              \
-	AnnotateBenignRaceSized(__FILE__, __LINE__, (p), (n),             \
-				"guest memory (test-iommu invalidate_waits)")
-#else
-#define GUEST_RACES_OK(p, n) ((void)(p), (void)(n))
-#endif
+#define GUEST_RACES_OK(p, n) TEST_GUEST_RACES_OK(p, n, "guest memory")   /* testutil.h */
 
 struct iw_writer {
 	struct vmmem_iommu *io;

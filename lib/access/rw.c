@@ -173,6 +173,21 @@ static int transfer_pinned(const struct table *t, uint64_t gpa, uint8_t *buf,
 	return ret;
 }
 
+/* Declared in access/view.h: the copy half of every exact transfer, by GPA
+ * here and by IOVA (lib/iommu/access.c), once range_check() has passed on
+ * the same table. */
+int transfer_checked(const struct table *t, uint64_t gpa, uint8_t *buf,
+		     uint64_t len, bool write)
+{
+	enum dir dir = write ? TO_GUEST : TO_BUF;
+	int ret = transfer_pinned(t, gpa, buf, len, dir);
+
+	if (ret == EXACT_TOO_MANY &&
+	    transfer_backed(t, gpa, buf, len, dir, &ret) != len && !ret)
+		ret = -EFAULT;
+	return ret;
+}
+
 /* All or nothing: the check and the copy see the same table, so a region
  * removed concurrently cannot make a checked copy stop half way, and the
  * pieces of regions mapped on demand are all mapped before the copy.  Only
@@ -195,10 +210,7 @@ transfer_exact_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	if (transfer_direct(t, gpa, buf, len, dir == TO_GUEST))
 		ret = 0;
 	else if (!(ret = range_check(t, gpa, len, dir == TO_GUEST, &direct)))
-		ret = transfer_pinned(t, gpa, buf, len, dir);
-	if (ret == EXACT_TOO_MANY &&
-	    transfer_backed(t, gpa, buf, len, dir, &ret) != len && !ret)
-		ret = -EFAULT;
+		ret = transfer_checked(t, gpa, buf, len, dir == TO_GUEST);
 	space_exit();
 	return ret;
 }
@@ -315,6 +327,25 @@ VMMEM_EXPORT int vmmem_write_exact(struct vmmem *m, uint64_t gpa,
 	return (int)transfer(m, gpa, (void *)buf, len, TO_GUEST, true);
 }
 
+/* Declared in access/view.h: the fill of a range range_check() passed,
+ * shared with vmmem_iommu_fill(). */
+int fill_checked(const struct table *t, uint64_t gpa, int byte, uint64_t len)
+{
+	for (uint64_t done = 0; done < len;) {
+		const struct slot *s = table_lookup(t, gpa + done);
+		struct view v;
+		int64_t n = view_begin(s, gpa + done, len - done, true, &v);
+
+		if (n < 0)
+			return (int)n;
+		memset(v.p, byte, (size_t)n);
+		view_end(&v);
+		dirty_note(t, s, gpa + done, (uint64_t)n);
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
 VMMEM_EXPORT int vmmem_fill(struct vmmem *m, uint64_t gpa, int byte,
 			    uint64_t len)
 {
@@ -328,20 +359,8 @@ VMMEM_EXPORT int vmmem_fill(struct vmmem *m, uint64_t gpa, int byte,
 		return 0;
 	t = space_enter(m);
 	ret = range_check(t, gpa, len, true, &direct);
-	for (uint64_t done = 0; !ret && done < len;) {
-		const struct slot *s = table_lookup(t, gpa + done);
-		struct view v;
-		int64_t n = view_begin(s, gpa + done, len - done, true, &v);
-
-		if (n < 0) {
-			ret = (int)n;
-			break;
-		}
-		memset(v.p, byte, (size_t)n);
-		view_end(&v);
-		dirty_note(t, s, gpa + done, (uint64_t)n);
-		done += (uint64_t)n;
-	}
+	if (!ret)
+		ret = fill_checked(t, gpa, byte, len);
 	space_exit();
 	return ret;
 }

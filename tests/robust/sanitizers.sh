@@ -18,7 +18,8 @@
 #   with CK_FORK=no (all of a Check program's tests in one process, as
 #   valgrind runs them: state carried from test to test, leaks at the end).
 # tsan: ./configure --enable-sanitizers=thread; make check runs
-#   tests/test-hotplug, tests/test-atomic, tests/test-iommu, tests/test-lazy
+#   tests/test-hotplug, tests/test-atomic, tests/test-iommu,
+#   tests/test-iommu-hotplug, tests/test-iommu-invalidate, tests/test-lazy
 #   (the map cache of on-demand regions, lib/xen/mapcache.c),
 #   tests/test-fastpath (fast paths under hotplug), tests/test-section (grace
 #   periods against the fast paths, calls inside sections), tests/test-fork
@@ -102,7 +103,7 @@ tsan)
 	# Built with -Werror too: configure keeps GCC's -Wtsan (TSan ignores
 	# atomic_thread_fence, lib/dirty/dirty.h) a warning.
 	cfg=(--enable-werror)
-	tests="tests/test-hotplug tests/test-atomic tests/test-iommu tests/test-lazy tests/test-fastpath tests/test-section tests/test-fork tests/test-vhost tests/test-dirty-race tests/test-dirty-shared bench/check-bench.sh"
+	tests="tests/test-hotplug tests/test-atomic tests/test-iommu tests/test-iommu-hotplug tests/test-iommu-invalidate tests/test-lazy tests/test-fastpath tests/test-section tests/test-fork tests/test-vhost tests/test-dirty-race tests/test-dirty-shared bench/check-bench.sh"
 	timeout_mult=3
 	;;
 esac
