@@ -187,10 +187,10 @@ int vmmem_unmap(struct vmmem *mem, void *host, uint64_t written);
 
 ssize_t vmmem_read_fd(struct vmmem *mem, uint64_t gpa, int fd, size_t len);
 ssize_t vmmem_pread_fd(struct vmmem *mem, uint64_t gpa, int fd, size_t len,
-		       off_t offset);
+		       int64_t offset);
 ssize_t vmmem_write_fd(struct vmmem *mem, uint64_t gpa, int fd, size_t len);
 ssize_t vmmem_pwrite_fd(struct vmmem *mem, uint64_t gpa, int fd, size_t len,
-			off_t offset);
+			int64_t offset);
 
 /* ------------------------------------------------------ dirty page log */
 
@@ -258,11 +258,11 @@ int vmmem_iommu_unmap(struct vmmem_iommu *iommu, void *host,
 ssize_t vmmem_iommu_read_fd(struct vmmem_iommu *iommu, uint64_t iova, int fd,
 			    size_t len);
 ssize_t vmmem_iommu_pread_fd(struct vmmem_iommu *iommu, uint64_t iova, int fd,
-			     size_t len, off_t offset);
+			     size_t len, int64_t offset);
 ssize_t vmmem_iommu_write_fd(struct vmmem_iommu *iommu, uint64_t iova, int fd,
 			     size_t len);
 ssize_t vmmem_iommu_pwrite_fd(struct vmmem_iommu *iommu, uint64_t iova,
-			      int fd, size_t len, off_t offset);
+			      int fd, size_t len, int64_t offset);
 
 /* ------------------------------------ little-endian typed helpers */
 
