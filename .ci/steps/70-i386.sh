@@ -22,7 +22,7 @@ apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends \
 	gcc-i686-linux-gnu g++-i686-linux-gnu libc6-dev:i386 \
 	check:i386 liburcu-dev:i386 libnuma-dev:i386 \
-	autoconf automake libtool make pkg-config mandoc groff-base >/dev/null
+	binutils autoconf automake libtool make pkg-config mandoc groff-base >/dev/null
 
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
