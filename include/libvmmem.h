@@ -9,6 +9,16 @@
 #ifndef LIBVMMEM_H
 #define LIBVMMEM_H
 
+/* The version of this header; vmmem_version() gives the library's, which
+ * may be newer at run time (same major version, same ABI). */
+#define VMMEM_VERSION_MAJOR 1
+#define VMMEM_VERSION_MINOR 0
+#define VMMEM_VERSION_MICRO 0
+#define VMMEM_VERSION_ENCODE(major, minor, micro) \
+	(((uint32_t)(major) << 16) | ((uint32_t)(minor) << 8) | (uint32_t)(micro))
+#define VMMEM_VERSION VMMEM_VERSION_ENCODE(VMMEM_VERSION_MAJOR, \
+	VMMEM_VERSION_MINOR, VMMEM_VERSION_MICRO)
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -128,6 +138,8 @@ struct vmmem_range {
 	int fd;
 	uint64_t offset;
 };
+
+uint32_t vmmem_version(void);
 
 int vmmem_new(struct vmmem **out, unsigned int flags);
 int vmmem_new_from_ranges(struct vmmem **out, const struct vmmem_range *ranges,

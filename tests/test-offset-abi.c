@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /* The fd functions' file offsets are int64_t whatever the caller's
  * _FILE_OFFSET_BITS.  This program is built the way a plain consumer is,
  * without config.h (whose AC_SYS_LARGEFILE gives 32-bit hosts a 64-bit
