@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # CI step: the 32-bit build (issue 14, part 2).
 #
 # Debian multiarch on the amd64 machine: the i386 architecture is added,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # CI step: the arm64 cross build (issue 14, part 1).
 #
 # Debian multiarch on the amd64 machine: the arm64 architecture is added,
