@@ -92,6 +92,7 @@ int vmmem_region_check(const struct vmmem_region *region);
 #define VMMEM_XEN_NO_ADVANCE_MAP  0x8u
 
 #define VMMEM_XEN_READONLY        (1u << 0)  /* map PROT_READ, refuse writes */
+#define VMMEM_XEN_MAP_CACHE       (1u << 1)  /* NO_ADVANCE_MAP: keep mappings */
 
 /* Options of vmmem_region_new_xen(); zero-initialise, set sz = sizeof. */
 struct vmmem_xen_opts {
@@ -103,8 +104,8 @@ struct vmmem_xen_opts {
 	size_t num_grant_refs;
 	int fd;                      /* VMMEM_XEN_UNIX: fd to mmap */
 	uint64_t offset;
-	unsigned int flags;          /* VMMEM_XEN_READONLY */
-	size_t cache_pages;          /* NO_ADVANCE_MAP: map-cache bound, 0 = default */
+	unsigned int flags;          /* VMMEM_XEN_READONLY, VMMEM_XEN_MAP_CACHE */
+	size_t cache_pages;          /* MAP_CACHE: map-cache bound, 0 = default */
 	int *frame_errors;           /* FOREIGN, optional: size / 4096 results */
 };
 
@@ -125,6 +126,8 @@ int vmmem_region_new_xen(struct vmmem_region **out, uint64_t size,
 			 const struct vmmem_xen_opts *opts);
 int vmmem_region_xen(const struct vmmem_region *region, uint32_t *domid,
 		     uint32_t *xen_flags);
+int vmmem_region_xen_flags(const struct vmmem_region *region,
+			   unsigned int *flags);
 int vmmem_region_xen_invalidate(struct vmmem_region *region);
 int vmmem_region_xen_cache_stats(const struct vmmem_region *region,
 				 struct vmmem_xen_cache_stats *stats);

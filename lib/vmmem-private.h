@@ -51,6 +51,7 @@ struct vmmem_region {
 	bool xen;                     /* made by vmmem_region_new_xen() */
 	uint32_t xen_domid;
 	uint32_t xen_flags;
+	unsigned int xen_opts_flags;  /* VMMEM_XEN_READONLY, _MAP_CACHE */
 };
 
 /* Size of the options struct a caller passed, validated libbpf style: a
@@ -73,12 +74,14 @@ int region_opts_load(struct vmmem_region_opts *o,
 /* vmmem_region_new() on loaded options; readonly maps PROT_READ. */
 int region_new_mapped(struct vmmem_region **out, uint64_t size,
 		      const struct vmmem_region_opts *opts, bool readonly);
-/* A region mapped on demand through a map cache of at most max_pages
- * pages (lib/region/lazy.c); ops and ctx are the mapper's. */
+/* A region mapped on demand (lib/region/lazy.c): each access maps what it
+ * touches and unmaps it when it ends, or with cache, through a map cache
+ * of at most max_pages unpinned pages (0: the default); ops and ctx are
+ * the mapper's. */
 struct mapcache_ops;
 int region_new_lazy(struct vmmem_region **out, uint64_t size,
-		    const struct mapcache_ops *ops, void *ctx, size_t max_pages,
-		    bool readonly);
+		    const struct mapcache_ops *ops, void *ctx, bool cache,
+		    size_t max_pages, bool readonly);
 int region_apply_policy(struct vmmem_region *r, const struct vmmem_region_opts *o);
 uint64_t system_page_size(void);
 

@@ -14,11 +14,12 @@ sed -n 's/^[[:space:]]*\(vmmem_[a-z0-9_]*\);.*/\1/p' "$map" | sort > "$tmp/map"
 # Exported functions, each bound to the version node.
 ${NM:-nm} -D --defined-only "$lib" | awk '$2 == "T" { print $3 }' > "$tmp/dyn.raw"
 sed 's/@.*//' "$tmp/dyn.raw" | sort > "$tmp/dyn"
-# Each symbol bound, as the default version, to the node the map puts it in.
-awk '/^LIBVMMEM_[0-9.]+ *\{/ { node = $1; sub(/\{/, "", node) }
-	/^[[:space:]]*vmmem_[a-z0-9_]*;/ { s = $1; sub(/;.*/, "", s); print s "@@" node }' "$map" |
-	sort > "$tmp/map.versioned"
-grep -v '^LIBVMMEM' "$tmp/dyn.raw" | sort > "$tmp/dyn.versioned"
+# Each symbol bound to the node of the version script that lists it.
+awk '/^LIBVMMEM_[0-9.]+ *\{/ { node = $1 }
+     /^[[:space:]]*vmmem_[a-z0-9_]*;/ { sub(/^[[:space:]]*/, ""); sub(/;.*/, "");
+					print $0 "@@" node }' "$map" | sort > "$tmp/map.versioned"
+grep -v '^LIBVMMEM' "$tmp/dyn.raw" | sort | comm -23 - "$tmp/map.versioned" \
+	> "$tmp/unversioned" || true
 # Declarations: a line that starts with a type and names vmmem_x( --
 # static inline helpers and typedefs are not exported functions.
 grep -E '^[a-z].*[ *]vmmem_[a-z0-9_]+\(' "$hdr" | grep -v '^static\|^typedef' |
@@ -32,8 +33,8 @@ for set in dyn hdr man; do
 		echo "FAIL: lib/libvmmem.map and the $set set differ:"; cat "$tmp/diff"; fail=1
 	fi
 done
-if ! diff -u "$tmp/map.versioned" "$tmp/dyn.versioned" > "$tmp/diff"; then
-	echo "FAIL: symbols not exported in their version node of lib/libvmmem.map:"; cat "$tmp/diff"; fail=1
+if [ -s "$tmp/unversioned" ]; then
+	echo "FAIL: exported without the version node that lists them in lib/libvmmem.map:"; cat "$tmp/unversioned"; fail=1
 fi
 # Only functions leave the library: no data symbols, nothing from lib/ internals.
 if ${NM:-nm} -D --defined-only "$lib" | awk '$2 != "T" && $2 != "A"' | grep .; then

@@ -74,6 +74,7 @@ START_TEST(constants)
 	ck_assert_uint_eq(VMMEM_XEN_GRANT, 2);
 	ck_assert_uint_eq(VMMEM_XEN_NO_ADVANCE_MAP, 8);
 	ck_assert_uint_eq(VMMEM_XEN_READONLY, 1);
+	ck_assert_uint_eq(VMMEM_XEN_MAP_CACHE, 2);
 	/* Usable in the 32-bit field of the options. */
 	ck_assert_uint_eq(sizeof(((struct vmmem_xen_opts *)0)->xen_flags), 4);
 }
@@ -118,9 +119,12 @@ static const struct bad_case bad_cases[] = {
 	{ "FOREIGN|GRANT|NO_ADVANCE_MAP", 0xb, 0, 4 * PAGE, 0x100000, -1, true, -EINVAL },
 	{ "unknown 0x10", 0x10, 0, 4 * PAGE, 0x100000, -1, true, -EINVAL },
 	{ "unknown 0x80000000", 0x80000000u, 0, 4 * PAGE, 0x100000, -1, true, -EINVAL },
-	/* flags: VMMEM_XEN_READONLY only. */
+	/* flags: VMMEM_XEN_READONLY, and VMMEM_XEN_MAP_CACHE on demand only. */
 	{ "flags 0x2, FOREIGN", F, 0x2, 4 * PAGE, 0x100000, -1, false, -EINVAL },
 	{ "flags 0x3, GRANT", G, 0x3, 4 * PAGE, 0x100000, -1, false, -EINVAL },
+	{ "MAP_CACHE, GRANT", G, VMMEM_XEN_MAP_CACHE, 4 * PAGE, 0x100000, -1, false, -EINVAL },
+	{ "MAP_CACHE, UNIX", U, VMMEM_XEN_MAP_CACHE, 4 * PAGE, 0, -1, true, -EINVAL },
+	{ "flags 0x4, GRANT on demand", GN, 0x4, 4 * PAGE, 0x100000, -1, false, -EINVAL },
 	{ "flags 1<<31, UNIX", U, 1u << 31, 4 * PAGE, 0, -1, true, -EINVAL },
 	/* Sizes off a 4 KiB page. */
 	{ "size 4097, FOREIGN", F, 0, PAGE + 1, 0x100000, -1, false, -EINVAL },
@@ -261,12 +265,15 @@ static struct vmmem_region *try_valid(const char *what, uint64_t size,
 #else
 	if (o->xen_flags == VMMEM_XEN_UNIX) {
 		uint32_t domid = 0, xflags = 99;
+		unsigned int flags = 99;
 
 		ck_assert_msg(ret == 0, "%s: %d, want 0", what, ret);
 		ck_assert_ptr_nonnull(r);
 		ck_assert_int_eq(vmmem_region_xen(r, &domid, &xflags), 0);
 		ck_assert_uint_eq(domid, o->domid);
 		ck_assert_uint_eq(xflags, VMMEM_XEN_UNIX);
+		ck_assert_int_eq(vmmem_region_xen_flags(r, &flags), 0);
+		ck_assert_uint_eq(flags, o->flags);
 		return r;
 	}
 	ck_assert_msg(ret < 0, "%s: %d, want a negative errno (no dom0 here)",
@@ -323,8 +330,11 @@ START_TEST(new_xen_valid)
 	o.gpa = (1ull << 63) | 0x1000;
 	try_valid("GRANT, bit 63 set", 2 * PAGE, &o);
 	o = xen_opts(VMMEM_XEN_GRANT | VMMEM_XEN_NO_ADVANCE_MAP);
-	o.cache_pages = 64;
 	try_valid("GRANT on demand", 1 << 20, &o);
+	o.flags = VMMEM_XEN_MAP_CACHE | VMMEM_XEN_READONLY;
+	o.cache_pages = 64;
+	try_valid("GRANT on demand, MAP_CACHE, READONLY", 1 << 20, &o);
+	o.flags = 0;
 	o.grant_refs = refs;
 	o.num_grant_refs = 4;
 	try_valid("GRANT on demand, refs", 4 * PAGE, &o);
@@ -351,8 +361,11 @@ START_TEST(region_xen_not_xen)
 	struct vmmem_region *r = test_region(1 << 16), *m = NULL, *raw = NULL;
 	static unsigned char buf[4096];
 	uint32_t domid = 77, flags = 88;
+	unsigned int oflags = 99;
 
 	ck_assert_int_eq(vmmem_region_xen(r, &domid, &flags), -ENOENT);
+	ck_assert_int_eq(vmmem_region_xen_flags(r, &oflags), -ENOENT);
+	ck_assert_uint_eq(oflags, 99);
 
 	memset(&ro, 0, sizeof(ro));
 	ro.sz = sizeof(ro);
@@ -376,11 +389,14 @@ START_TEST(region_xen_bad_args)
 {
 	struct vmmem_region *r = test_region(1 << 16);
 	uint32_t domid, flags;
+	unsigned int oflags;
 
 	ck_assert_int_eq(vmmem_region_xen(NULL, &domid, &flags), -EINVAL);
 	ck_assert_int_eq(vmmem_region_xen(r, NULL, &flags), -EINVAL);
 	ck_assert_int_eq(vmmem_region_xen(r, &domid, NULL), -EINVAL);
 	ck_assert_int_eq(vmmem_region_xen(NULL, NULL, NULL), -EINVAL);
+	ck_assert_int_eq(vmmem_region_xen_flags(NULL, &oflags), -EINVAL);
+	ck_assert_int_eq(vmmem_region_xen_flags(r, NULL), -EINVAL);
 	vmmem_region_unref(r);
 }
 END_TEST
@@ -569,6 +585,7 @@ static void readonly_case(bool rdonly_fd)
 	int fd = rdonly_fd ? reopen_rdonly(mfd) : mfd;
 	int fds, maps;
 	uint32_t domid = 1, xflags = 1;
+	unsigned int oflags = 0;
 	uint64_t len = size, v = 0;
 	void *h = NULL;
 	char perms[5];
@@ -594,6 +611,9 @@ static void readonly_case(bool rdonly_fd)
 	ck_assert_int_eq(vmmem_region_xen(r, &domid, &xflags), 0);
 	ck_assert_uint_eq(domid, 0);
 	ck_assert_uint_eq(xflags, 0);
+	/* Read-only is reported, apart from the mapping type. */
+	ck_assert_int_eq(vmmem_region_xen_flags(r, &oflags), 0);
+	ck_assert_uint_eq(oflags, VMMEM_XEN_READONLY);
 	ck_assert_int_eq(vmmem_region_host_address(r, &h), 0);
 	test_maps_perms(h, perms);
 	ck_assert_str_eq(perms, "r--s");

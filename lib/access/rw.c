@@ -129,9 +129,55 @@ transfer_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	return ret ? ret : -EFAULT;
 }
 
+/* Pieces an exact transfer maps before it moves a byte: at least 63 of
+ * the longest pieces a region mapped on demand gives (see
+ * mapcache_span()).  A range that needs more goes piece by piece. */
+#define EXACT_MAX_PIECES 64
+#define EXACT_TOO_MANY   1
+
+/* The pieces of a backed range, each pinned, then copied: a map call that
+ * fails leaves both sides untouched.  EXACT_TOO_MANY: nothing done. */
+static int transfer_pinned(const struct table *t, uint64_t gpa, uint8_t *buf,
+			   uint64_t len, enum dir dir)
+{
+	struct view v[EXACT_MAX_PIECES];
+	const struct slot *s[EXACT_MAX_PIECES];
+	uint64_t n[EXACT_MAX_PIECES], done = 0;
+	int count = 0, ret = 0;
+
+	while (!ret && done < len) {
+		int64_t got;
+
+		if (count == EXACT_MAX_PIECES) {
+			ret = EXACT_TOO_MANY;
+			break;
+		}
+		s[count] = table_lookup(t, gpa + done);
+		got = view_begin(s[count], gpa + done, len - done,
+				 dir == TO_GUEST, &v[count]);
+		if (got < 0) {
+			ret = (int)got;
+			break;
+		}
+		n[count++] = (uint64_t)got;
+		done += (uint64_t)got;
+	}
+	done = 0;
+	for (int i = 0; i < count; i++) {
+		if (!ret)
+			guest_transfer(t, s[i], v[i].p, gpa + done, buf + done,
+				       n[i], dir == TO_GUEST);
+		view_end(&v[i]);
+		done += n[i];
+	}
+	return ret;
+}
+
 /* All or nothing: the check and the copy see the same table, so a region
- * removed concurrently cannot make a checked copy stop half way.  A map
- * call failing on a region mapped on demand can, and is reported. */
+ * removed concurrently cannot make a checked copy stop half way, and the
+ * pieces of regions mapped on demand are all mapped before the copy.  Only
+ * a range of more than EXACT_MAX_PIECES pieces can stop half way, where a
+ * map call fails, and that is reported. */
 static __attribute__((noinline)) int
 transfer_exact_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 		    enum dir dir)
@@ -148,8 +194,10 @@ transfer_exact_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	t = space_enter(m);
 	if (transfer_direct(t, gpa, buf, len, dir == TO_GUEST))
 		ret = 0;
-	else if (!(ret = range_check(t, gpa, len, dir == TO_GUEST, &direct)) &&
-		 transfer_backed(t, gpa, buf, len, dir, &ret) != len && !ret)
+	else if (!(ret = range_check(t, gpa, len, dir == TO_GUEST, &direct)))
+		ret = transfer_pinned(t, gpa, buf, len, dir);
+	if (ret == EXACT_TOO_MANY &&
+	    transfer_backed(t, gpa, buf, len, dir, &ret) != len && !ret)
 		ret = -EFAULT;
 	space_exit();
 	return ret;

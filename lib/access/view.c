@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
-/* Views of slots without a host address: pins in the map cache. */
+/* Views of slots without a host address: pins of their on-demand mappings. */
 #include "access/view.h"
 #include "xen/mapcache.h"
 
@@ -12,7 +12,7 @@ int64_t view_begin_pinned(const struct slot *s, uint64_t gpa, uint64_t n,
 
 	if (!r->cache || (write && r->readonly))
 		return -EACCES;
-	n = mapcache_span(off, n);
+	n = mapcache_span(r->cache, off, n);
 	ret = mapcache_pin(r->cache, off, n, write, PIN_BUCKET, &v->p, &v->pin);
 	if (ret && (off & (MAPCACHE_PAGE_SIZE - 1)) + n > MAPCACHE_PAGE_SIZE) {
 		/* A page further on may be the one the guest did not grant:

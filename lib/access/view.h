@@ -2,9 +2,9 @@
 /* A host view of a piece of one slot, for the slow paths.
  *
  * Most slots have a host address and a view is that address plus the
- * offset.  A slot mapped on demand has none: the view pins a mapping in the
- * region's map cache for as long as the piece is used, and may cover less
- * than asked (up to the end of a cache bucket), so callers loop.  Writes to
+ * offset.  A slot mapped on demand has none: the view pins a mapping of
+ * the piece for as long as it is used, and may cover less than asked (see
+ * mapcache_span()), so callers loop.  Writes to
  * a read-only region get -EACCES here rather than a fault later. */
 #ifndef VMMEM_VIEW_H
 #define VMMEM_VIEW_H

@@ -9,6 +9,7 @@
 #define XEN_PAGE_SHIFT 12
 #define XEN_PAGE_SIZE  (1ull << XEN_PAGE_SHIFT)
 #define XEN_MAPPING_TYPES (VMMEM_XEN_FOREIGN | VMMEM_XEN_GRANT)
+#define XEN_OPTS_FLAGS (VMMEM_XEN_READONLY | VMMEM_XEN_MAP_CACHE)
 
 /* Copies a caller's options into a full-size struct and refuses what no
  * build could map: invalid flag combinations (those vm-memory's

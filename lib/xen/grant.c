@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /* Grant regions: a domain's grant references mapped through libxengnttab
- * (gntdev), all in advance or on demand through the map cache. */
+ * (gntdev), all in advance, or on demand: for each access, or through the
+ * map cache. */
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <xengnttab.h>
@@ -27,7 +28,7 @@ static void grant_release(struct vmmem_region *r)
 	free(g);
 }
 
-/* The mapper of the map cache: pages [first, first + count) in one call. */
+/* The on-demand mapper: pages [first, first + count) in one call. */
 static void *grant_map(void *ctx, uint64_t first, size_t count, bool writable,
 		       int *err)
 {
@@ -95,8 +96,9 @@ int xen_grant_new(struct vmmem_region **out, uint64_t size,
 	if (!g)
 		return ret;
 	if (o->xen_flags & VMMEM_XEN_NO_ADVANCE_MAP) {
-		ret = region_new_lazy(&r, size, &grant_ops, g, o->cache_pages,
-				      readonly);
+		ret = region_new_lazy(&r, size, &grant_ops, g,
+				      o->flags & VMMEM_XEN_MAP_CACHE,
+				      o->cache_pages, readonly);
 	} else {
 		ret = region_alloc(&r, REGION_XEN);
 		if (!ret) {

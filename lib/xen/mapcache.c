@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
-/* The map cache of on-demand regions (see mapcache.h).
+/* The mappings of on-demand regions (see mapcache.h).
  *
- * One mutex per cache: a hit costs two uncontended lock round trips, a miss
- * a map call, which is microseconds of hypercall work; the lock is held
- * across the map call so that two threads missing on one bucket do not both
- * map it. */
+ * One mutex per cache.  Kept mode: a hit costs two uncontended lock round
+ * trips, a miss a map call, which is microseconds of hypercall work; the
+ * lock is held across the map call so that two threads missing on one
+ * bucket do not both map it.  Transient mode shares nothing but the
+ * counters: the lock is taken once per pin and once per unpin, after the
+ * map call and after the unmap call. */
 #include <stdlib.h>
 
 #include "xen/mapcache.h"
@@ -29,6 +31,7 @@ struct mapcache {
 	const struct mapcache_ops *ops;
 	void *ctx;
 	uint64_t pages;                   /* of the region */
+	bool keep;                        /* cache mode, else transient */
 	size_t max_pages;
 	size_t nchains;                   /* a power of two */
 	struct mc_entry **chains;
@@ -71,7 +74,7 @@ static struct mc_entry **chain_of(struct mapcache *c, uint64_t page)
 }
 
 int mapcache_new(struct mapcache **out, const struct mapcache_ops *ops,
-		 void *ctx, uint64_t pages, size_t max_pages)
+		 void *ctx, uint64_t pages, bool keep, size_t max_pages)
 {
 	struct mapcache *c = calloc(1, sizeof(*c));
 	size_t want = max_pages / MAPCACHE_BUCKET_PAGES * 2;
@@ -90,6 +93,7 @@ int mapcache_new(struct mapcache **out, const struct mapcache_ops *ops,
 	c->ops = ops;
 	c->ctx = ctx;
 	c->pages = pages;
+	c->keep = keep;
 	c->max_pages = max_pages;
 	*out = c;
 	return 0;
@@ -143,20 +147,50 @@ static void pin_entry(struct mapcache *c, struct mc_entry *e)
 	}
 }
 
-/* One map call, counted. */
-static uint8_t *map_pages(struct mapcache *c, uint64_t first, size_t count,
-			  bool write, int *err)
+uint64_t mapcache_span(const struct mapcache *c, uint64_t offset,
+		       uint64_t len)
+{
+	uint64_t unit = (c->keep ? MAPCACHE_BUCKET_PAGES : MAPCACHE_BATCH_PAGES) *
+			MAPCACHE_PAGE_SIZE;
+	/* Kept: to the end of the bucket; transient: at most unit bytes
+	 * from the start of offset's page. */
+	uint64_t room = c->keep ? unit - (offset & (unit - 1))
+				: unit - (offset & (MAPCACHE_PAGE_SIZE - 1));
+
+	return len < room ? len : room;
+}
+
+/* One map call, made without the lock; its count goes in with
+ * count_map(). */
+static uint8_t *map_call(struct mapcache *c, uint64_t first, size_t count,
+			 bool write, int *err)
 {
 	uint8_t *addr;
 
 	*err = -EIO;
-	c->st.map_calls++;
 	addr = c->ops->map(c->ctx, first, count, write, err);
-	if (!addr) {
+	if (!addr && *err >= 0)
+		*err = -EIO;
+	return addr;
+}
+
+/* Under the lock. */
+static void count_map(struct mapcache *c, size_t count, bool mapped)
+{
+	c->st.map_calls++;
+	if (mapped)
+		c->st.mapped_pages += count;
+	else
 		c->st.map_failures++;
-		if (*err >= 0)
-			*err = -EIO;
-	}
+}
+
+/* One map call, counted, under the lock. */
+static uint8_t *map_pages(struct mapcache *c, uint64_t first, size_t count,
+			  bool write, int *err)
+{
+	uint8_t *addr = map_call(c, first, count, write, err);
+
+	count_map(c, count, addr != NULL);
 	return addr;
 }
 
@@ -191,10 +225,50 @@ static int map_entry(struct mapcache *c, uint64_t p0, uint64_t p1, bool write,
 	e->addr = addr;
 	e->next = *chain_of(c, first);
 	*chain_of(c, first) = e;
-	c->st.mapped_pages += count;
 	lru_push(&c->lru, e);         /* pin_entry() takes it off again */
 	*out = e;
 	return 0;
+}
+
+/* Transient: the pages of the access alone, in an entry of its own that
+ * nothing else finds. */
+static int pin_transient(struct mapcache *c, uint64_t p0, uint64_t p1,
+			 bool write, enum pin_mode mode, struct mc_entry **out)
+{
+	struct mc_entry *e = calloc(1, sizeof(*e));
+	size_t count = (size_t)(p1 - p0 + 1);
+	int err = -EIO;
+
+	if (!e)
+		return -ENOMEM;
+	e->addr = map_call(c, p0, count, write, &err);
+	pthread_mutex_lock(&c->lock);
+	if (mode == PIN_BUCKET)
+		c->st.misses++;
+	count_map(c, count, e->addr != NULL);
+	if (e->addr)
+		c->st.pinned_pages += count;
+	pthread_mutex_unlock(&c->lock);
+	if (!e->addr) {
+		free(e);
+		return err;
+	}
+	e->first = p0;
+	e->count = (uint32_t)count;
+	e->writable = write;
+	e->pins = 1;
+	*out = e;
+	return 0;
+}
+
+static void unpin_transient(struct mapcache *c, struct mc_entry *e)
+{
+	c->ops->unmap(c->ctx, e->addr, e->count);
+	pthread_mutex_lock(&c->lock);
+	c->st.pinned_pages -= e->count;
+	c->st.mapped_pages -= e->count;
+	pthread_mutex_unlock(&c->lock);
+	free(e);
 }
 
 int mapcache_pin(struct mapcache *c, uint64_t offset, uint64_t len,
@@ -203,31 +277,42 @@ int mapcache_pin(struct mapcache *c, uint64_t offset, uint64_t len,
 {
 	uint64_t p0 = offset >> MAPCACHE_PAGE_SHIFT;
 	uint64_t p1 = (offset + len - 1) >> MAPCACHE_PAGE_SHIFT;
-	struct mc_entry *e;
+	struct mc_entry *e = NULL;
 	int ret = 0;
 
-	pthread_mutex_lock(&c->lock);
-	e = find(c, p0, p1, write);
-	if (e) {
-		c->st.hits++;
+	if (!c->keep) {
+		ret = pin_transient(c, p0, p1, write, mode, &e);
 	} else {
-		/* A retry is the same access: its miss is counted. */
-		if (mode == PIN_BUCKET)
-			c->st.misses++;
-		ret = map_entry(c, p0, p1, write, mode == PIN_BUCKET, &e);
+		pthread_mutex_lock(&c->lock);
+		e = find(c, p0, p1, write);
+		if (e) {
+			c->st.hits++;
+		} else {
+			/* A retry is the same access: its miss is counted. */
+			if (mode == PIN_BUCKET)
+				c->st.misses++;
+			ret = map_entry(c, p0, p1, write, mode == PIN_BUCKET,
+					&e);
+		}
+		if (!ret) {
+			pin_entry(c, e);
+			evict(c);
+		}
+		pthread_mutex_unlock(&c->lock);
 	}
 	if (!ret) {
-		pin_entry(c, e);
-		evict(c);
 		*host = e->addr + (offset - (e->first << MAPCACHE_PAGE_SHIFT));
 		*pin = e;
 	}
-	pthread_mutex_unlock(&c->lock);
 	return ret;
 }
 
 void mapcache_unpin(struct mapcache *c, struct mc_entry *e)
 {
+	if (!c->keep) {
+		unpin_transient(c, e);
+		return;
+	}
 	pthread_mutex_lock(&c->lock);
 	if (--e->pins == 0) {
 		c->st.pinned_pages -= e->count;

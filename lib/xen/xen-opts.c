@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
-/* Options of vmmem_region_new_xen(), checked the same way in every build. */
+/* Options of vmmem_region_new_xen(), checked the same way in every build,
+ * and the query of the flags a region was made with. */
 #include "xen/backend.h"
 
 static bool flags_valid(uint32_t xen_flags)
@@ -26,8 +27,11 @@ int xen_opts_load(struct vmmem_xen_opts *o, uint64_t size,
 	memset(o, 0, sizeof(*o));
 	memcpy(o, opts, opts->sz < sizeof(*o) ? opts->sz : sizeof(*o));
 	o->sz = sizeof(*o);
-	if (!flags_valid(o->xen_flags) || (o->flags & ~VMMEM_XEN_READONLY) ||
+	if (!flags_valid(o->xen_flags) || (o->flags & ~XEN_OPTS_FLAGS) ||
 	    size % XEN_PAGE_SIZE || pages > SIZE_MAX / sizeof(uint64_t))
+		return -EINVAL;
+	if ((o->flags & VMMEM_XEN_MAP_CACHE) &&
+	    !(o->xen_flags & VMMEM_XEN_NO_ADVANCE_MAP))
 		return -EINVAL;
 	if (o->grant_refs && !(o->xen_flags & VMMEM_XEN_GRANT))
 		return -EINVAL;
@@ -47,5 +51,16 @@ int xen_opts_load(struct vmmem_xen_opts *o, uint64_t size,
 	if ((o->xen_flags & VMMEM_XEN_GRANT) &&
 	    ((o->gpa & ~(1ull << 63)) >> XEN_PAGE_SHIFT) + pages - 1 > UINT32_MAX)
 		return -EINVAL;
+	return 0;
+}
+
+VMMEM_EXPORT int vmmem_region_xen_flags(const struct vmmem_region *r,
+					unsigned int *flags)
+{
+	if (!r || !flags)
+		return -EINVAL;
+	if (!r->xen)
+		return -ENOENT;
+	*flags = r->xen_opts_flags;
 	return 0;
 }

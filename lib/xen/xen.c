@@ -74,6 +74,7 @@ VMMEM_EXPORT int vmmem_region_new_xen(struct vmmem_region **out, uint64_t size,
 	r->xen = true;
 	r->xen_domid = o.domid;
 	r->xen_flags = o.xen_flags;
+	r->xen_opts_flags = o.flags;
 	*out = r;
 	return 0;
 }

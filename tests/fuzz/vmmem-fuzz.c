@@ -1305,7 +1305,7 @@ static void op_region_lazy(void)
 	if (v % 8 == 7) {
 		size = (v & 0x80) ? 0 : size - 1 - u8();
 		TR("region_new_lazy/invalid", size);
-		ret = region_new_lazy(&r, size, &lz_ops, z, max_pages, false);
+		ret = region_new_lazy(&r, size, &lz_ops, z, true, max_pages, false);
 		failed_ok("region_new_lazy", ret, B(EINVAL), false);
 		CHECK(r == (struct vmmem_region *)&v, "region_new_lazy wrote *out on failure");
 		return;
@@ -1328,7 +1328,7 @@ static void op_region_lazy(void)
 	memcpy(bufs[2 + i].shadow, z->view, size);
 	TR("region_new_lazy", size, max_pages, z->readonly, z->not_granted, z->ro_granted,
 	   (uint64_t)z->nerr);
-	ret = region_new_lazy(&r, size, &lz_ops, z, max_pages, z->readonly);
+	ret = region_new_lazy(&r, size, &lz_ops, z, true, max_pages, z->readonly);
 	tr_ret(ret);
 	CHECK(ret == 0, "region_new_lazy: %d", ret);
 	new_reg(r, K_LAZY, 2 + i, 0, size, NULL, 0);

@@ -38,7 +38,8 @@
 #   VMMEM_XEN_VERBOSE  1: copy the whole console to stdout as well
 #   VMMEM_XEN_QEMU     the QEMU binary (default qemu-system-x86_64)
 #   Host variables named CK_* (Check's settings) and VMMEM_* are exported
-#   to the programs in dom0.
+#   to the programs in dom0, and LSAN_OPTIONS names lsan.supp beside this
+#   script (copied into dom0) for programs built with ASan.
 # The package lists are refreshed (apt-get update) once when apt knows no
 # candidate or a download fails (stale lists); without network or root for
 # that, the last packages downloaded into the cache are used.
@@ -98,6 +99,7 @@ case $TIMEOUT in '' | *[!0-9]*) die "VMMEM_XEN_TIMEOUT must be a number of secon
 
 here=$(cd "$(dirname "$0")" && pwd)
 init_script=$here/dom0-init.sh
+lsan_supp=$here/lsan.supp
 [ -f "$init_script" ] || die "$init_script is missing"
 if [ -n "${top_builddir:-}" ]; then
 	top_builddir=$(cd "$top_builddir" && pwd)
@@ -246,6 +248,7 @@ mkdir -p "$root"/{bin,dev,proc,sys,tmp,run,etc/vmmem-xen,lib/modules/vmmem-xen}
 cp "$boot/busybox" "$root/bin/busybox"
 cp "$boot"/modules/*.ko "$root/lib/modules/vmmem-xen/"
 cp "$init_script" "$root/init"
+cp "$lsan_supp" "$root/etc/vmmem-xen/lsan.supp"
 chmod 755 "$root/init" "$root/bin/busybox"
 
 # copy_file HOSTPATH: the file (symlinks followed) at the same path in dom0.
@@ -283,6 +286,9 @@ done >"$root/etc/vmmem-xen/programs"
 	dirs=${libdirs# }
 	dirs=${dirs% }
 	echo "LD_LIBRARY_PATH='${dirs// /:}'; export LD_LIBRARY_PATH"
+	# Read only by programs built with ASan (LeakSanitizer): Check's own
+	# allocations, not libvmmem's (see lsan.supp).
+	echo "LSAN_OPTIONS='suppressions=/etc/vmmem-xen/lsan.supp'; export LSAN_OPTIONS"
 	while IFS= read -r name; do
 		v=${!name}
 		echo "$name='${v//\'/\'\\\'\'}'; export $name"

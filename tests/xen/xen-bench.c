@@ -1,25 +1,31 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /*
- * xen-bench: what the map cache of on-demand grant regions saves.
+ * xen-bench: what an access to an on-demand grant region costs.
  *
  * Runs in a Xen dom0 (tests/xen/run-xen.sh boots one under QEMU).  A paused
  * PV dummy domain gets NPAGES pages, each granted to dom0 by an entry
  * written straight into its grant table; those grants are the guest memory
- * of a libvmmem region VMMEM_XEN_GRANT | VMMEM_XEN_NO_ADVANCE_MAP with
- * explicit references, placed in a struct vmmem.  Small repeated reads, 8
- * bytes and 4 KiB, at a few pages in turn, are then timed three ways:
+ * of two libvmmem regions VMMEM_XEN_GRANT | VMMEM_XEN_NO_ADVANCE_MAP with
+ * explicit references, one with the default semantics, one with
+ * VMMEM_XEN_MAP_CACHE, placed in a struct vmmem.  Reads of 4 KiB (one page)
+ * and 64 KiB (16 pages), at a few places in turn, are timed four ways:
  *
- *   cached      vmmem_read() through libvmmem's map cache;
- *   map-unmap   xengnttab_map_domain_grant_refs(), read, xengnttab_unmap()
- *               around every access, as vm-memory does for such regions;
- *   grant-copy  one GNTTABOP_copy per access (xengnttab_grant_copy), for
- *               8 bytes only.
+ *   libvmmem    vmmem_read() on the default region: the pages of the access
+ *               mapped in one call and unmapped in one when it returns;
+ *   batched     the ideal of that: xengnttab_map_domain_grant_refs() of all
+ *               the pages, memcpy, one xengnttab_unmap(), by hand;
+ *   per-page    one map, memcpy and unmap per page, as vm-memory does for
+ *               such regions (its NO_ADVANCE_MAP path);
+ *   cached      vmmem_read() on the MAP_CACHE region: mappings kept, so
+ *               after the first round no map call at all.
  *
  * Each figure is the median of REPS runs of about RUN_TIME seconds, in
- * nanoseconds per access.  Output, for the harness:
+ * nanoseconds per access; the four variants run in turn within each rep.
+ * Output, for the harness:
  *
  *   BENCH: <name>\t<variant>\t<ns>\tns/op
- *   BENCH: ratio <name> <map-unmap / cached>x
+ *   BENCH: ratio <name> libvmmem/batched <x>x per-page/libvmmem <x>x
+ *          libvmmem/cached <x>x
  *   xen-bench: ok
  *
  * Exit status 0 on success, 1 if the setup or a check of the data read
@@ -44,11 +50,13 @@
 #include <libvmmem.h>
 
 #define PAGE       4096u
-#define NPAGES     64u                   /* granted pages of the dummy */
+#define NPAGES     128u                  /* granted pages of the dummy */
 #define FIRST_REF  16u                   /* refs 0-7 are reserved */
-#define GPA_BASE   0x100000000ull        /* where the region is placed */
-#define CYCLE      8u                    /* pages visited in turn ... */
-#define STRIDE     8u                    /* ... 8 apart: 4 cache buckets */
+#define GPA_BASE   0x100000000ull        /* the default region */
+#define GPA_CACHED 0x200000000ull        /* the MAP_CACHE region */
+#define CYCLE      4u                    /* places visited in turn ... */
+#define STRIDE     24u                   /* ... 24 pages apart */
+#define MAX_LEN    (16u * PAGE)
 #define MAX_REPS   15
 
 static xc_interface *xch;
@@ -61,7 +69,7 @@ static struct vmmem *mem;
 static double run_time = 0.3;
 static int reps = 5;
 
-static uint64_t dst[PAGE / 8];           /* what the accesses read into */
+static uint64_t dst[MAX_LEN / 8];        /* what the accesses read into */
 static uint64_t sink;                    /* keeps reads from being elided */
 
 static int fail(const char *what, int err)
@@ -160,16 +168,30 @@ static int dummy_grant(void)
 	return 0;
 }
 
-static int setup(void)
+/* An on-demand region of the NPAGES grants at gpa, with opts flags. */
+static int add_region(uint64_t gpa, unsigned int flags)
 {
 	struct vmmem_xen_opts xo = {
 		.sz = sizeof(xo),
 		.xen_flags = VMMEM_XEN_GRANT | VMMEM_XEN_NO_ADVANCE_MAP,
-		.gpa = GPA_BASE,
+		.domid = domid,
+		.gpa = gpa,
 		.grant_refs = refs,
 		.num_grant_refs = NPAGES,
+		.flags = flags,
 	};
 	struct vmmem_region *r;
+	int ret = vmmem_region_new_xen(&r, (uint64_t)NPAGES * PAGE, &xo);
+
+	if (ret)
+		return fail("vmmem_region_new_xen(GRANT | NO_ADVANCE_MAP)", -ret);
+	ret = vmmem_add_region(mem, gpa, r);
+	vmmem_region_unref(r);
+	return ret ? fail("vmmem_add_region", -ret) : 0;
+}
+
+static int setup(void)
+{
 	int ret;
 
 	xch = xc_interface_open(NULL, NULL, 0);
@@ -183,19 +205,14 @@ static int setup(void)
 		return fail("xengnttab_open", errno);
 	if (dummy_create() || dummy_fill() || dummy_grant())
 		return -1;
-	xo.domid = domid;
-	ret = vmmem_region_new_xen(&r, (uint64_t)NPAGES * PAGE, &xo);
-	if (ret)
-		return fail("vmmem_region_new_xen(GRANT | NO_ADVANCE_MAP)", -ret);
 	ret = vmmem_new(&mem, 0);
-	if (!ret)
-		ret = vmmem_add_region(mem, GPA_BASE, r);
-	vmmem_region_unref(r);
 	if (ret)
-		return fail("vmmem_add_region", -ret);
+		return fail("vmmem_new", -ret);
+	if (add_region(GPA_BASE, 0) || add_region(GPA_CACHED, VMMEM_XEN_MAP_CACHE))
+		return -1;
 	printf("xen-bench: d%" PRIu32 " (PV, paused), %u pages granted as refs "
-	       "%u-%u, region at GPA 0x%llx\n", domid, NPAGES, refs[0],
-	       refs[NPAGES - 1], GPA_BASE);
+	       "%u-%u, regions at GPA 0x%llx (default) and 0x%llx (MAP_CACHE)\n",
+	       domid, NPAGES, refs[0], refs[NPAGES - 1], GPA_BASE, GPA_CACHED);
 	return 0;
 }
 
@@ -214,73 +231,81 @@ static void teardown(void)
 
 /* ------------------------------------------------------------ accesses */
 
-/* The i-th access: page (i % CYCLE) * STRIDE, at an offset that moves
- * through the page for 8-byte reads. */
+/* The i-th access: whole pages from page (i % CYCLE) * STRIDE. */
 static unsigned int page_of(uint64_t i)
 {
 	return (unsigned int)(i % CYCLE) * STRIDE;
 }
 
-static unsigned int offset_of(uint64_t i, size_t len)
-{
-	return len >= PAGE ? 0 : (unsigned int)((i / CYCLE * 8) % PAGE);
-}
-
 typedef int (*access_fn)(uint64_t i, void *buf, size_t len);
 
-static int read_cached(uint64_t i, void *buf, size_t len)
+static int read_at(uint64_t base, uint64_t i, void *buf, size_t len)
 {
-	uint64_t gpa = GPA_BASE + (uint64_t)page_of(i) * PAGE + offset_of(i, len);
+	uint64_t gpa = base + (uint64_t)page_of(i) * PAGE;
 	ssize_t n = vmmem_read(mem, gpa, buf, len);
 
 	return n == (ssize_t)len ? 0 : n < 0 ? (int)n : -EIO;
 }
 
-static int read_map_unmap(uint64_t i, void *buf, size_t len)
+static int read_libvmmem(uint64_t i, void *buf, size_t len)
 {
-	unsigned int p = page_of(i);
-	uint8_t *m = xengnttab_map_domain_grant_refs(xgt, 1, domid, &refs[p],
+	return read_at(GPA_BASE, i, buf, len);
+}
+
+static int read_cached(uint64_t i, void *buf, size_t len)
+{
+	return read_at(GPA_CACHED, i, buf, len);
+}
+
+/* count pages from page p: one map call, the copy, one unmap call. */
+static int map_copy_unmap(unsigned int p, unsigned int count, void *buf)
+{
+	uint8_t *m = xengnttab_map_domain_grant_refs(xgt, count, domid, &refs[p],
 						      PROT_READ | PROT_WRITE);
 
 	if (!m)
 		return errno > 0 ? -errno : -EIO;
-	memcpy(buf, m + offset_of(i, len), len);
-	xengnttab_unmap(xgt, m, 1);
+	memcpy(buf, m, (size_t)count * PAGE);
+	xengnttab_unmap(xgt, m, count);
 	return 0;
 }
 
-static int read_grant_copy(uint64_t i, void *buf, size_t len)
+static int read_batched(uint64_t i, void *buf, size_t len)
 {
-	xengnttab_grant_copy_segment_t seg = {
-		.source.foreign = {
-			.ref = refs[page_of(i)],
-			.offset = (uint16_t)offset_of(i, len),
-			.domid = (uint16_t)domid,
-		},
-		.dest.virt = buf,
-		.len = (uint16_t)len,
-		.flags = GNTCOPY_source_gref,
-	};
+	return map_copy_unmap(page_of(i), (unsigned int)(len / PAGE), buf);
+}
 
-	if (xengnttab_grant_copy(xgt, 1, &seg))
-		return errno > 0 ? -errno : -EIO;
-	return seg.status == GNTST_okay ? 0 : -EIO;
+static int read_per_page(uint64_t i, void *buf, size_t len)
+{
+	for (unsigned int k = 0; k < len / PAGE; k++) {
+		int ret = map_copy_unmap(page_of(i) + k, 1,
+					 (uint8_t *)buf + (size_t)k * PAGE);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 /* Every variant reads what the dummy holds, at the first accesses. */
 static int check(const char *name, access_fn fn, size_t len)
 {
 	for (uint64_t i = 0; i < 2 * CYCLE; i++) {
-		unsigned int p = page_of(i), w = offset_of(i, len) / 8;
+		unsigned int p = page_of(i), w = 0;
 		int ret = fn(i, dst, len);
 
 		if (ret)
 			return fail(name, -ret);
-		if (dst[0] != pattern(p, w) ||
-		    dst[len / 8 - 1] != pattern(p, w + (unsigned int)len / 8 - 1)) {
-			printf("xen-bench: FAILED: %s: page %u word %u reads "
-			       "%#" PRIx64 "\n", name, p, w, dst[0]);
-			return -1;
+		for (size_t k = 0; k < len / 8; k++) {
+			unsigned int pk = p + (unsigned int)((w + k) / (PAGE / 8));
+			unsigned int wk = (unsigned int)((w + k) % (PAGE / 8));
+
+			if (dst[k] != pattern(pk, wk)) {
+				printf("xen-bench: FAILED: %s: page %u word %u "
+				       "reads %#" PRIx64 "\n", name, pk, wk,
+				       dst[k]);
+				return -1;
+			}
 		}
 	}
 	return 0;
@@ -311,47 +336,63 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Median of reps runs, in ns per access; < 0 on failure. */
-static double measure(const char *name, const char *variant, access_fn fn,
-		      size_t len)
+struct variant {
+	const char *name;
+	access_fn fn;
+	uint64_t batch;                  /* accesses between clock reads */
+	double ns[MAX_REPS];
+	double median;                   /* ns per access */
+};
+
+/* Checks and calibrates each variant, then runs them in turn, rep after
+ * rep, so that a change of load on the host weighs on all of them alike;
+ * the medians go in v[i].median.  -1 on failure. */
+static int measure(const char *name, size_t len, struct variant *v, int n)
 {
-	double ns[MAX_REPS], t0;
-	uint64_t batch;
 	char what[64];
 	int err = 0;
 
-	snprintf(what, sizeof(what), "%s %s", name, variant);
-	if (check(what, fn, len))
-		return -1;
-	/* Batches of about 1 ms between clock reads. */
-	t0 = now();
-	for (uint64_t i = 0; i < 16 && !err; i++)
-		err = fn(i, dst, len);
-	if (err)
-		return fail(what, -err);
-	batch = (uint64_t)(1e-3 / ((now() - t0) / 16 + 1e-9)) + 1;
-	for (int r = 0; r < reps; r++) {
-		ns[r] = run_once(fn, len, batch, &err);
+	for (int i = 0; i < n; i++) {
+		double t0;
+
+		snprintf(what, sizeof(what), "%s %s", name, v[i].name);
+		if (check(what, v[i].fn, len))
+			return -1;
+		/* Batches of about 1 ms between clock reads. */
+		t0 = now();
+		for (uint64_t k = 0; k < 16 && !err; k++)
+			err = v[i].fn(k, dst, len);
 		if (err)
 			return fail(what, -err);
+		v[i].batch = (uint64_t)(1e-3 / ((now() - t0) / 16 + 1e-9)) + 1;
 	}
-	qsort(ns, (size_t)reps, sizeof(ns[0]), cmp_double);
-	printf("BENCH: %s\t%s\t%.1f\tns/op\n", name, variant, ns[reps / 2]);
+	for (int r = 0; r < reps; r++)
+		for (int i = 0; i < n; i++) {
+			v[i].ns[r] = run_once(v[i].fn, len, v[i].batch, &err);
+			if (err)
+				return fail(v[i].name, -err);
+		}
+	for (int i = 0; i < n; i++) {
+		qsort(v[i].ns, (size_t)reps, sizeof(v[i].ns[0]), cmp_double);
+		v[i].median = v[i].ns[reps / 2];
+		printf("BENCH: %s\t%s\t%.1f\tns/op\n", name, v[i].name,
+		       v[i].median);
+	}
 	fflush(stdout);
-	return ns[reps / 2];
+	return 0;
 }
 
-static void print_cache_stats(void)
+static void print_stats(const char *what, uint64_t gpa)
 {
 	struct vmmem_xen_cache_stats st = { .sz = sizeof(st) };
 	struct vmmem_region *r;
 	uint64_t off;
 
-	if (vmmem_find_region(mem, GPA_BASE, &r, &off) == 0 &&
+	if (vmmem_find_region(mem, gpa, &r, &off) == 0 &&
 	    vmmem_region_xen_cache_stats(r, &st) == 0)
-		printf("xen-bench: map cache: %" PRIu64 " hits, %" PRIu64
+		printf("xen-bench: %s: %" PRIu64 " hits, %" PRIu64
 		       " misses, %" PRIu64 " map calls, %" PRIu64 " evictions, %"
-		       PRIu64 " pages mapped\n", st.hits, st.misses,
+		       PRIu64 " pages mapped\n", what, st.hits, st.misses,
 		       st.map_calls, st.evictions, st.mapped_pages);
 }
 
@@ -360,7 +401,7 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		size_t len;
-	} sizes[] = { { "read8", 8 }, { "read4k", PAGE } };
+	} sizes[] = { { "read4k", PAGE }, { "read64k", 16 * PAGE } };
 	int opt, status = 1;
 
 	while ((opt = getopt(argc, argv, "t:r:")) != -1) {
@@ -379,19 +420,22 @@ int main(int argc, char **argv)
 	if (setup())
 		goto out;
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		const char *name = sizes[s].name;
-		size_t len = sizes[s].len;
-		double cached, uncached;
+		struct variant v[] = {
+			{ .name = "libvmmem", .fn = read_libvmmem },
+			{ .name = "batched", .fn = read_batched },
+			{ .name = "per-page", .fn = read_per_page },
+			{ .name = "cached", .fn = read_cached },
+		};
 
-		cached = measure(name, "cached", read_cached, len);
-		uncached = measure(name, "map-unmap", read_map_unmap, len);
-		if (cached <= 0 || uncached <= 0)
+		if (measure(sizes[s].name, sizes[s].len, v, 4))
 			goto out;
-		if (len == 8 && measure(name, "grant-copy", read_grant_copy, len) < 0)
-			goto out;
-		printf("BENCH: ratio %s %.1fx\n", name, uncached / cached);
+		printf("BENCH: ratio %s libvmmem/batched %.2fx per-page/libvmmem "
+		       "%.2fx libvmmem/cached %.1fx\n", sizes[s].name,
+		       v[0].median / v[1].median, v[2].median / v[0].median,
+		       v[0].median / v[3].median);
 	}
-	print_cache_stats();
+	print_stats("default region", GPA_BASE);
+	print_stats("MAP_CACHE region", GPA_CACHED);
 	printf("xen-bench: ok\n");
 	status = 0;
 out:
