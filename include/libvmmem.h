@@ -9,6 +9,16 @@
 #ifndef LIBVMMEM_H
 #define LIBVMMEM_H
 
+/* The version of this header; vmmem_version() gives the library's, which
+ * may be newer at run time (same major version, same ABI). */
+#define VMMEM_VERSION_MAJOR 1
+#define VMMEM_VERSION_MINOR 0
+#define VMMEM_VERSION_MICRO 0
+#define VMMEM_VERSION_ENCODE(major, minor, micro) \
+	(((uint32_t)(major) << 16) | ((uint32_t)(minor) << 8) | (uint32_t)(micro))
+#define VMMEM_VERSION VMMEM_VERSION_ENCODE(VMMEM_VERSION_MAJOR, \
+	VMMEM_VERSION_MINOR, VMMEM_VERSION_MICRO)
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -132,6 +142,8 @@ struct vmmem_range {
 	uint64_t offset;
 };
 
+uint32_t vmmem_version(void);
+
 int vmmem_new(struct vmmem **out, unsigned int flags);
 int vmmem_new_from_ranges(struct vmmem **out, const struct vmmem_range *ranges,
 			  size_t count, const struct vmmem_region_opts *opts);
@@ -190,10 +202,10 @@ int vmmem_unmap(struct vmmem *mem, void *host, uint64_t written);
 
 ssize_t vmmem_read_fd(struct vmmem *mem, uint64_t gpa, int fd, size_t len);
 ssize_t vmmem_pread_fd(struct vmmem *mem, uint64_t gpa, int fd, size_t len,
-		       off_t offset);
+		       int64_t offset);
 ssize_t vmmem_write_fd(struct vmmem *mem, uint64_t gpa, int fd, size_t len);
 ssize_t vmmem_pwrite_fd(struct vmmem *mem, uint64_t gpa, int fd, size_t len,
-			off_t offset);
+			int64_t offset);
 
 /* ------------------------------------------------------ dirty page log */
 
@@ -273,11 +285,11 @@ int vmmem_iommu_unmap(struct vmmem_iommu *iommu, void *host,
 ssize_t vmmem_iommu_read_fd(struct vmmem_iommu *iommu, uint64_t iova, int fd,
 			    size_t len);
 ssize_t vmmem_iommu_pread_fd(struct vmmem_iommu *iommu, uint64_t iova, int fd,
-			     size_t len, off_t offset);
+			     size_t len, int64_t offset);
 ssize_t vmmem_iommu_write_fd(struct vmmem_iommu *iommu, uint64_t iova, int fd,
 			     size_t len);
 ssize_t vmmem_iommu_pwrite_fd(struct vmmem_iommu *iommu, uint64_t iova,
-			      int fd, size_t len, off_t offset);
+			      int fd, size_t len, int64_t offset);
 
 /* ------------------------------------------------- vhost-user back-ends */
 

@@ -92,10 +92,14 @@ static int check_args(struct vmmem *m, uint64_t gpa, int fd, size_t len)
 	return 0;
 }
 
+/* The API takes int64_t offsets and hands them to preadv/pwritev: the
+ * library itself is built with a 64-bit off_t (AC_SYS_LARGEFILE). */
+_Static_assert(sizeof(off_t) == sizeof(int64_t), "off_t must be 64-bit");
+
 enum fdio_op { FD_READ, FD_PREAD, FD_WRITE, FD_PWRITE };
 
 static ssize_t fdio(struct vmmem *m, enum fdio_op op, uint64_t gpa, int fd,
-		    size_t len, off_t offset)
+		    size_t len, int64_t offset)
 {
 	struct fdio io;
 	ssize_t n;
@@ -131,7 +135,7 @@ VMMEM_EXPORT ssize_t vmmem_read_fd(struct vmmem *m, uint64_t gpa, int fd,
 }
 
 VMMEM_EXPORT ssize_t vmmem_pread_fd(struct vmmem *m, uint64_t gpa, int fd,
-				    size_t len, off_t offset)
+				    size_t len, int64_t offset)
 {
 	return fdio(m, FD_PREAD, gpa, fd, len, offset);
 }
@@ -143,7 +147,7 @@ VMMEM_EXPORT ssize_t vmmem_write_fd(struct vmmem *m, uint64_t gpa, int fd,
 }
 
 VMMEM_EXPORT ssize_t vmmem_pwrite_fd(struct vmmem *m, uint64_t gpa, int fd,
-				     size_t len, off_t offset)
+				     size_t len, int64_t offset)
 {
 	return fdio(m, FD_PWRITE, gpa, fd, len, offset);
 }

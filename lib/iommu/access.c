@@ -366,7 +366,7 @@ enum fd_op { FD_READ, FD_PREAD, FD_WRITE, FD_PWRITE };
  * for the IOVAs asked for, so an invalidation of any of them waits for it,
  * and only such a one. */
 static ssize_t iommu_fdio(struct vmmem_iommu *iommu, enum fd_op op,
-			  uint64_t iova, int fd, size_t len, off_t offset)
+			  uint64_t iova, int fd, size_t len, int64_t offset)
 {
 	bool to_guest = op == FD_READ || op == FD_PREAD;
 	struct iotlb_walk w;
@@ -413,7 +413,7 @@ VMMEM_EXPORT ssize_t vmmem_iommu_read_fd(struct vmmem_iommu *iommu,
 
 VMMEM_EXPORT ssize_t vmmem_iommu_pread_fd(struct vmmem_iommu *iommu,
 					  uint64_t iova, int fd, size_t len,
-					  off_t offset)
+					  int64_t offset)
 {
 	return iommu_fdio(iommu, FD_PREAD, iova, fd, len, offset);
 }
@@ -426,7 +426,7 @@ VMMEM_EXPORT ssize_t vmmem_iommu_write_fd(struct vmmem_iommu *iommu,
 
 VMMEM_EXPORT ssize_t vmmem_iommu_pwrite_fd(struct vmmem_iommu *iommu,
 					   uint64_t iova, int fd, size_t len,
-					   off_t offset)
+					   int64_t offset)
 {
 	return iommu_fdio(iommu, FD_PWRITE, iova, fd, len, offset);
 }

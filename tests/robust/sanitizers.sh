@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # Sanitizer runs (issue 8, part 2): builds a sanitizer variant of the tree
 # in a directory of its own and runs the tests there.
 #
