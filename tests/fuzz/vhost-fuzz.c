@@ -120,13 +120,14 @@ static bool fields_bad(const struct vmmem_vhost_region *vr)
 	       wraps(vr->mmap_offset, vr->memory_size);
 }
 
-/* Error bits (1 << errno) of mapping a region with good fields. */
+/* Error bits (1 << errno) of mapping a region with good fields: a bad
+ * descriptor and a bad size may both apply, and either may be found first. */
 static uint64_t file_errors(const struct vmmem_vhost_region *vr, int file)
 {
 	uint64_t e = 0;
 
 	if (file == BADFD)
-		return 1ull << EBADF;
+		e |= 1ull << EBADF;
 	if (vr->mmap_offset > (uint64_t)INT64_MAX)
 		e |= 1ull << EINVAL;
 	if (vr->mmap_offset + vr->memory_size > FILE)
