@@ -4,9 +4,9 @@
  * ADD_MEM_REG, REM_MEM_REG), front-end address translation, the IOTLB
  * messages and the front-end's shared dirty log (SET_LOG_BASE).
  *
- * Everything that depends on how libvmmem exposes these messages is in
- * memory.c, behind this interface, so that the back-end moves to the
- * library's own vhost-user calls by changing that one file.
+ * memory.c hands each message to libvmmem's vhost-user calls, which
+ * check what the front-end sent; the rest of the back-end sees only this
+ * interface.
  */
 #ifndef VUB_MEMORY_H
 #define VUB_MEMORY_H
