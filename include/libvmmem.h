@@ -205,6 +205,18 @@ int vmmem_dirty_harvest(struct vmmem *mem, uint64_t gpa, uint64_t len,
 int vmmem_dirty_clear(struct vmmem *mem, uint64_t gpa, uint64_t len);
 int vmmem_dirty_test(struct vmmem *mem, uint64_t gpa);
 
+/* The vhost-user front-end's shared dirty log (VHOST_USER_SET_LOG_BASE,
+ * VHOST_USER_PROTOCOL_F_LOG_SHMFD): bit gpa / 4096 of a bitmap from GPA
+ * 0, set by every write path with an atomic OR.  Since 1.1. */
+#define VMMEM_DIRTY_SHARED_ONLY (1u << 0)   /* instead of the library's log */
+
+int vmmem_dirty_shared_set_fd(struct vmmem *mem, int fd, uint64_t mmap_size,
+			      uint64_t mmap_offset, unsigned int flags);
+int vmmem_dirty_shared_set(struct vmmem *mem, void *log, uint64_t size,
+			   unsigned int flags);
+int vmmem_dirty_shared_stop(struct vmmem *mem);
+int vmmem_dirty_shared_missed(struct vmmem *mem, uint64_t *missed);
+
 /* ----------------------------------------------------------- IOMMU */
 
 /* An IOTLB over a struct vmmem: I/O virtual addresses (IOVAs), as a

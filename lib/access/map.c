@@ -113,16 +113,11 @@ static struct mapping *take_record(struct map_bucket *b, const uint8_t *host,
 	return rec;
 }
 
-/* Bytes written are logged only while the region is still placed where it
- * was mapped: after a removal they are no longer guest memory. */
 static void log_written(struct vmmem *m, const struct mapping *rec,
 			uint64_t written)
 {
-	const struct table *t = space_enter(m);
-	const struct slot *s = table_lookup(t, rec->gpa);
-
-	if (s && s->region == rec->region && s->gpa == rec->region_gpa)
-		dirty_note(t, s, rec->gpa, written);
+	dirty_note_placed(space_enter(m), rec->region, rec->region_gpa,
+			  rec->gpa, written);
 	space_exit();
 }
 

@@ -20,9 +20,9 @@
  *    shared one, so that different regions can alias the same bytes;
  *  - placements: (gpa, size, region) sorted by gpa, so that a region placed
  *    twice reaches the same bytes from both GPAs;
- *  - dirty bits: one bit per page per placement (each placed region has its
- *    own bitmap, discarded when it is removed; a page is dirty when any
- *    placement that overlaps it has its bit set);
+ *  - dirty bits: a set of dirty pages indexed by GPA page (a write marks
+ *    the pages of the placements it touched; the bits outlive a removal
+ *    and are found by GPA whatever is placed there later);
  *  - the IOTLB: a sorted list of (iova, last, gpa, perm, age) entries, cut on
  *    update and invalidate, with oldest-inserted eviction at max_entries;
  *  - live mappings of vmmem_map(), and a model of the file the fd functions
@@ -321,7 +321,6 @@ struct mreg {
 struct mpl {
 	uint64_t gpa, size;
 	int reg;
-	uint64_t dirty;               /* bit i: page (gpa >> shift) + i */
 };
 
 struct mmapping {
@@ -349,6 +348,8 @@ static struct mmapping maps[MAXMAP];
 static int nmaps;
 static bool dirty_on;
 static unsigned int dsh;                /* log2 of the dirty page size */
+static uint64_t *dpages;                /* dirty pages, unsorted */
+static size_t ndp, dp_cap;
 
 static struct vmmem_iommu *iommu;
 static bool have_handler;
@@ -710,7 +711,15 @@ static uint64_t pg_last(int i)
 	return (pl[i].gpa + (pl[i].size - 1)) >> dsh;
 }
 
-/* A write of [gpa, gpa + n): each placement it touched logs its pages. */
+static bool m_page_dirty(uint64_t p)
+{
+	for (size_t i = 0; i < ndp; i++)
+		if (dpages[i] == p)
+			return true;
+	return false;
+}
+
+/* A write of [gpa, gpa + n): the pages of each placement it touched. */
 static void m_mark(uint64_t gpa, uint64_t n)
 {
 	uint64_t last;
@@ -724,29 +733,26 @@ static void m_mark(uint64_t gpa, uint64_t n)
 
 		if (a > b)
 			continue;
-		for (uint64_t p = a >> dsh; p <= b >> dsh; p++)
-			pl[i].dirty |= 1ull << (p - pg_first(i));
+		for (uint64_t p = a >> dsh; p <= b >> dsh; p++) {
+			if (m_page_dirty(p))
+				continue;
+			if (ndp == dp_cap) {
+				dp_cap = dp_cap ? 2 * dp_cap : 64;
+				dpages = realloc(dpages, dp_cap * sizeof(*dpages));
+				CHECK(dpages, "out of memory");
+			}
+			dpages[ndp++] = p;
+		}
 	}
-}
-
-static bool m_page_dirty(uint64_t p)
-{
-	for (int i = 0; i < npl; i++)
-		if (p >= pg_first(i) && p <= pg_last(i) &&
-		    (pl[i].dirty >> (p - pg_first(i)) & 1))
-			return true;
-	return false;
 }
 
 static void m_clear_pages(uint64_t p0, uint64_t p1)
 {
-	for (int i = 0; i < npl; i++) {
-		uint64_t a = p0 > pg_first(i) ? p0 : pg_first(i);
-		uint64_t b = min64(p1, pg_last(i));
-
-		for (uint64_t p = a; a <= b && p <= b; p++)
-			pl[i].dirty &= ~(1ull << (p - pg_first(i)));
-	}
+	for (size_t i = 0; i < ndp;)
+		if (dpages[i] >= p0 && dpages[i] <= p1)
+			dpages[i] = dpages[--ndp];
+		else
+			i++;
 }
 
 static bool reg_alive(int r)
@@ -2475,8 +2481,7 @@ static void op_dirty_start(void)
 		return;
 	dirty_on = true;
 	dsh = (unsigned)__builtin_ctzll(ps ? ps : 4096);
-	for (int i = 0; i < npl; i++)
-		pl[i].dirty = 0;
+	ndp = 0;
 }
 
 static void op_dirty_stop(void)
@@ -2488,8 +2493,7 @@ static void op_dirty_stop(void)
 	if (failed_ok("vmmem_dirty_stop", ret, dirty_on ? 0 : B(ENOENT), false))
 		return;
 	dirty_on = false;
-	for (int i = 0; i < npl; i++)
-		pl[i].dirty = 0;
+	ndp = 0;
 }
 
 static void op_dirty_mark(void)
@@ -2553,11 +2557,10 @@ static void op_dirty_harvest(bool clear)
 	if (len) {
 		uint64_t p0 = gpa >> dsh, p1 = (gpa + (len - 1)) >> dsh;
 
-		for (int i = 0; i < npl; i++)
-			for (uint64_t p = pg_first(i); p <= pg_last(i); p++)
-				if ((pl[i].dirty >> (p - pg_first(i)) & 1) &&
-				    p >= p0 && p <= p1 && !clear)
-					expect[(p - p0) / 64] |= 1ull << ((p - p0) % 64);
+		for (size_t i = 0; !clear && i < ndp; i++)
+			if (dpages[i] >= p0 && dpages[i] <= p1)
+				expect[(dpages[i] - p0) / 64] |=
+					1ull << ((dpages[i] - p0) % 64);
 		for (uint64_t w = 0; !clear && w < words; w++)
 			count += (uint64_t)__builtin_popcountll(expect[w]);
 		m_clear_pages(p0, p1);
@@ -2585,7 +2588,8 @@ static void op_dirty_test(void)
 
 	if (!dirty_on)
 		errs |= B(ENOENT);
-	if (pl_find(gpa) < 0)
+	/* a page no placement backs: dirty from before a removal, or -EFAULT */
+	if (dirty_on && pl_find(gpa) < 0 && !m_page_dirty(gpa >> dsh))
 		errs |= B(EFAULT);
 	TR("dirty_test", gpa);
 	ret = vmmem_dirty_test(mem, gpa);
