@@ -4,32 +4,24 @@
  * messages go to vmmem_vhost_*(), front-end addresses are translated by
  * vmmem_uaddr_to_gpa(), IOTLB messages by vmmem_vhost_iotlb_msg().  The
  * library checks what the front-end sent; this file only converts the
- * wire structures and counts.  The shared dirty log below is still the
- * back-end's own (see the TEMPORARY note).
+ * wire structures and counts.  SET_LOG_BASE goes to
+ * vmmem_dirty_shared_set_fd(): the library then marks the front-end's log
+ * on every write it makes for the back-end.
  */
-#include <stdatomic.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "memory.h"
 
-#define LOG_PAGE_SHIFT 12          /* one bit per 4 KiB of GPA, from GPA 0 */
-#define LOG_MAX_SIZE   (1ull << 30)
+#define LOG_PAGE_SHIFT 12          /* the shared log's page: 4 KiB */
 
 struct vub_memory {
 	struct vmmem *mem;
 	struct vmmem_iommu *iommu;
-	/* TEMPORARY until libvmmem has the front-end's shared dirty log: the
-	 * mapping of SET_LOG_BASE's memfd, marked with atomic ORs. */
-	_Atomic unsigned char *log;
-	uint64_t log_size;
+	bool shared_log;           /* the front-end's log is active */
 	bool logging;
 	bool log_check;
 	bool no_log;
-	unsigned char *shadow;     /* log-check mode: what this file logged */
+	uint64_t past_log;         /* vmmem_dirty_shared_missed() at last check */
 	struct vub_memory_stats stats;
 };
 
@@ -60,21 +52,10 @@ int vub_memory_new(struct vub_memory **out, vmmem_iommu_miss_fn miss,
 	return 0;
 }
 
-static void unmap_log(struct vub_memory *m)
-{
-	if (m->log)
-		munmap((void *)m->log, m->log_size);
-	free(m->shadow);
-	m->log = NULL;
-	m->shadow = NULL;
-	m->log_size = 0;
-}
-
 void vub_memory_free(struct vub_memory *m)
 {
 	if (!m)
 		return;
-	unmap_log(m);
 	vmmem_iommu_free(m->iommu);
 	vmmem_free(m->mem);
 	free(m);
@@ -220,44 +201,34 @@ int vub_memory_iotlb(struct vub_memory *m, const struct vu_iotlb *msg)
 
 /* ------------------------------------------------------------ dirty log */
 
+/* SET_LOG_BASE: from here on every write the library makes for the
+ * back-end sets its pages' bits in the front-end's log.  QEMU sends it
+ * whenever logging starts, so the log is dropped when LOG_ALL goes off. */
 int vub_memory_set_log(struct vub_memory *m, int fd, const struct vu_log *log)
 {
-	long page = sysconf(_SC_PAGESIZE);
-	unsigned char *shadow = NULL;
-	struct stat st;
-	void *p;
+	int ret;
 
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return -EBADF;
-	/* Bits past the end of the file would be SIGBUS when marked. */
-	if (!log->mmap_size || log->mmap_size > LOG_MAX_SIZE ||
-	    log->mmap_offset % (uint64_t)page ||
-	    log->mmap_offset > LOG_MAX_SIZE || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size < log->mmap_offset + log->mmap_size)
-		return -EINVAL;
-	if (m->log_check && !(shadow = calloc(1, (size_t)log->mmap_size)))
-		return -ENOMEM;
-	p = mmap(NULL, (size_t)log->mmap_size, PROT_READ | PROT_WRITE,
-		 MAP_SHARED, fd, (off_t)log->mmap_offset);
-	if (p == MAP_FAILED) {
-		free(shadow);
-		return -errno;
-	}
-	vub_memory_log_check(m);   /* what the old log's shadow covers */
-	unmap_log(m);
-	m->log = p;
-	m->log_size = log->mmap_size;
-	m->shadow = shadow;
-	return 0;
+	if (m->no_log)
+		return 0;
+	ret = vmmem_dirty_shared_set_fd(m->mem, fd, log->mmap_size,
+					log->mmap_offset, 0);
+	if (ret == 0)
+		m->shared_log = true;
+	return ret;
 }
 
 void vub_memory_log_enable(struct vub_memory *m, bool on)
 {
 	if (on == m->logging)
 		return;
+	vub_memory_log_check(m);   /* what was written while it was on */
 	m->logging = on;
-	/* Log-check mode: the library's own dirty log records every byte it
-	 * wrote for this back-end, independently of the marking below. */
+	if (!on && m->shared_log) {
+		vmmem_dirty_shared_stop(m->mem);
+		m->shared_log = false;
+	}
+	/* Log-check mode: the library's own dirty log records every page it
+	 * wrote for this back-end, for vub_memory_log_check(). */
 	if (m->log_check) {
 		if (on)
 			vmmem_dirty_start(m->mem, 1ull << LOG_PAGE_SHIFT);
@@ -271,29 +242,7 @@ bool vub_memory_logging(const struct vub_memory *m)
 	return m->logging;
 }
 
-void vub_memory_log_write(struct vub_memory *m, uint64_t gpa, uint64_t len)
-{
-	uint64_t page, last;
-
-	if (!m->logging || !m->log || m->no_log || !len || gpa + (len - 1) < gpa)
-		return;
-	last = (gpa + len - 1) >> LOG_PAGE_SHIFT;
-	for (page = gpa >> LOG_PAGE_SHIFT; page <= last; page++) {
-		uint64_t byte = page / 8;
-		unsigned char bit = (unsigned char)(1u << (page % 8));
-
-		if (byte >= m->log_size)
-			break;
-		/* QEMU reads and clears the log with atomic exchanges at
-		 * times the back-end does not see: set bits atomically. */
-		atomic_fetch_or_explicit(&m->log[byte], bit,
-					 memory_order_release);
-		m->stats.log_pages++;
-		if (m->shadow)
-			m->shadow[byte] |= bit;
-	}
-}
-
+/* Pages of one region the library wrote since the last check. */
 static int check_region(uint64_t gpa, struct vmmem_region *region,
 			void *opaque)
 {
@@ -310,27 +259,32 @@ static int check_region(uint64_t gpa, struct vmmem_region *region,
 		return 0;
 	}
 	for (uint64_t i = 0; i < pages; i++) {
-		uint64_t page = (gpa >> LOG_PAGE_SHIFT) + i, byte = page / 8;
-
 		if (!(bits[i / 64] >> (i % 64) & 1))
 			continue;
 		m->stats.log_checked++;
-		if (byte >= m->log_size || !(m->shadow[byte] >> (page % 8) & 1))
+		if (m->shared_log)
+			m->stats.log_pages++;
+		else
 			m->stats.log_missed++;
 	}
 	free(bits);
 	return 0;
 }
 
-/* Every page libvmmem wrote for the back-end since the last check must
- * have been logged by vub_memory_log_write(): called after the used ring
- * is updated, when all of a batch's writes have been logged. */
+/* Every page libvmmem wrote for the back-end while logging was on must
+ * have reached the front-end's log: a shared log was active, and none of
+ * the writes lay past its end.  Called after the used ring is updated. */
 void vub_memory_log_check(struct vub_memory *m)
 {
-	if (!m->log_check || !m->logging || !m->shadow)
+	uint64_t missed;
+
+	if (!m->log_check || !m->logging)
 		return;
 	vmmem_foreach_region(m->mem, check_region, m);
-	memset(m->shadow, 0, (size_t)m->log_size);
+	if (vmmem_dirty_shared_missed(m->mem, &missed) == 0) {
+		m->stats.log_missed += missed - m->past_log;
+		m->past_log = missed;
+	}
 }
 
 void vub_memory_stats(const struct vub_memory *m, struct vub_memory_stats *s)
