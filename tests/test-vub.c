@@ -836,11 +836,15 @@ END_TEST
 
 START_TEST(config_too_large)
 {
-	static struct vu_config c = { .offset = 0, .size = 300 };
+	/* The payload the message claims: the header and 300 bytes. */
+	static union {
+		struct vu_config c;
+		uint8_t bytes[12 + 300];
+	} m = { .c = { .offset = 0, .size = 300 } };
 
 	start();
-	send_msg(VU_GET_CONFIG, 0, &c, 12 + 300);
-	ck_assert_int_eq(recv_reply(VU_GET_CONFIG, &c, sizeof(c)), -1);
+	send_msg(VU_GET_CONFIG, 0, &m, sizeof(m.bytes));
+	ck_assert_int_eq(recv_reply(VU_GET_CONFIG, &m, sizeof(m)), -1);
 	ck_assert_int_eq(stop(), 0);
 }
 END_TEST

@@ -57,9 +57,9 @@ reader_try_enter(struct vmmem_iommu *iommu, uint64_t first, uint64_t last)
 /* The end of a section reader_try_enter() began. */
 static inline __attribute__((always_inline)) void reader_try_exit(void)
 {
-	struct iotlb_reader *r = &iotlb_self;
-
-	__atomic_store_n(&r->ctr, r->ctr + 1, __ATOMIC_RELEASE);
+	/* The TLS object itself, not a pointer to it: gcc 12's UBSan
+	 * reported &iotlb_self as null here in a static link. */
+	__atomic_store_n(&iotlb_self.ctr, iotlb_self.ctr + 1, __ATOMIC_RELEASE);
 }
 
 /* Any thread: registers it and enters, or takes the lock of the threads
