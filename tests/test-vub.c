@@ -73,7 +73,7 @@ static void send_fds(uint32_t req, uint32_t flags, const void *p, uint32_t size,
 	union {
 		char buf[CMSG_SPACE(16 * sizeof(int))];
 		struct cmsghdr align;
-	} c;
+	} c = { .buf = { 0 } };
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
 
 	if (nfds) {
