@@ -132,7 +132,7 @@ static uint64_t file_errors(const struct vmmem_vhost_region *vr, int file)
 		e |= 1ull << EBADF;
 	if (vr->mmap_offset > (uint64_t)INT64_MAX)
 		e |= 1ull << EINVAL;
-	if (vr->mmap_offset + vr->memory_size > FILE)
+	if (vr->mmap_offset > FILE || vr->memory_size > FILE - vr->mmap_offset)
 		e |= 1ull << ENXIO | 1ull << EINVAL;   /* EINVAL: absurd sizes */
 	return e;
 }
