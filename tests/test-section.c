@@ -251,6 +251,102 @@ START_TEST(iommu_changes_inside_section)
 }
 END_TEST
 
+struct dirty_call {
+	struct vmmem *m;
+	int log_fd;
+	uint64_t *log;
+	int start, stop, shared_set, shared_set_fd, shared_stop;
+};
+
+static void dirty_in_section(void *arg)
+{
+	struct dirty_call *c = arg;
+
+	urcu_bp_read_lock();
+	c->start = vmmem_dirty_start(c->m, 8192);
+	c->stop = vmmem_dirty_stop(c->m);
+	c->shared_set = vmmem_dirty_shared_set(c->m, c->log, 4096, 0);
+	c->shared_set_fd = vmmem_dirty_shared_set_fd(c->m, c->log_fd, 4096, 0, 0);
+	c->shared_stop = vmmem_dirty_shared_stop(c->m);
+	urcu_bp_read_unlock();
+}
+
+/* Starting, stopping (and so changing the page size of) the library's log
+ * and switching the front-end's shared log wait for a grace period, which
+ * the caller's own section would block for ever: refused, and the logs
+ * left as they were. */
+START_TEST(dirty_changes_inside_section)
+{
+	static uint64_t log[512] __attribute__((aligned(8)));
+	struct dirty_call c = { 0 };
+	struct vmmem_region *r = counted_region(NULL, NULL);
+	uint64_t missed = 1;
+	uint8_t one = 1;
+
+	ck_assert_int_eq(vmmem_new(&c.m, 0), 0);
+	ck_assert_int_eq(vmmem_add_region(c.m, 0, r), 0);
+	vmmem_region_unref(r);
+	c.log = log;
+	c.log_fd = memfd_create("log", 0);
+	ck_assert_int_ge(c.log_fd, 0);
+	ck_assert_int_eq(ftruncate(c.log_fd, 4096), 0);
+	/* Library's log on (4 KiB pages), shared log on. */
+	ck_assert_int_eq(vmmem_dirty_start(c.m, 4096), 0);
+	ck_assert_int_eq(vmmem_dirty_shared_set(c.m, log, sizeof(log), 0), 0);
+	silently(dirty_in_section, &c);
+	ck_assert_int_eq(c.start, -EDEADLK);
+	ck_assert_int_eq(c.stop, -EDEADLK);
+	ck_assert_int_eq(c.shared_set, -EDEADLK);
+	ck_assert_int_eq(c.shared_set_fd, -EDEADLK);
+	ck_assert_int_eq(c.shared_stop, -EDEADLK);
+	/* Both logs as they were: still on, page size unchanged, and a
+	 * write marks both. */
+	ck_assert_int_eq(vmmem_dirty_test(c.m, 0), 0);
+	ck_assert_int_eq(vmmem_write(c.m, 0x10, &one, 1), 1);
+	ck_assert_int_eq(vmmem_dirty_test(c.m, 0), 1);
+	ck_assert_uint_eq(log[0], 1);
+	ck_assert_int_eq(vmmem_dirty_shared_missed(c.m, &missed), 0);
+	ck_assert_uint_eq(missed, 0);
+	/* Outside the section they work. */
+	ck_assert_int_eq(vmmem_dirty_shared_stop(c.m), 0);
+	ck_assert_int_eq(vmmem_dirty_stop(c.m), 0);
+	close(c.log_fd);
+	vmmem_free(c.m);
+}
+END_TEST
+
+static struct vmmem *dirty_from_release_target;
+static int dirty_from_release_ret;
+
+static void dirty_start_other_space(void *addr, uint64_t size, void *opaque)
+{
+	__atomic_store_n(&dirty_from_release_ret,
+			 vmmem_dirty_start(dirty_from_release_target, 0),
+			 __ATOMIC_RELAXED);
+	count_release(addr, size, opaque);
+}
+
+/* On the reclaim thread, a release callback: refused as well. */
+START_TEST(dirty_start_from_release_callback)
+{
+	int released = 0;
+	struct vmmem *m = NULL;
+	struct vmmem_region *r = counted_region(dirty_start_other_space, &released);
+
+	ck_assert_int_eq(vmmem_new(&dirty_from_release_target, 0), 0);
+	ck_assert_int_eq(vmmem_new(&m, 0), 0);
+	ck_assert_int_eq(vmmem_add_region(m, 0, r), 0);
+	vmmem_region_unref(r);
+	ck_assert_int_eq(vmmem_remove_region(m, 0, 4096, NULL), 0);
+	wait_count(&released, 1);
+	ck_assert_int_eq(__atomic_load_n(&dirty_from_release_ret, __ATOMIC_RELAXED),
+			 -EDEADLK);
+	ck_assert_int_eq(vmmem_dirty_stop(dirty_from_release_target), -ENOENT);
+	vmmem_free(dirty_from_release_target);
+	vmmem_free(m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("section");
@@ -266,6 +362,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, free_inside_section);
 	tcase_add_test(tc, free_from_release_callback);
 	tcase_add_test(tc, iommu_changes_inside_section);
+	tcase_add_test(tc, dirty_changes_inside_section);
+	tcase_add_test(tc, dirty_start_from_release_callback);
 	suite_add_tcase(s, tc);
 	return s;
 }
