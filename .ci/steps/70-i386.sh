@@ -16,7 +16,8 @@
 # tree writable (make check-in-guest, tests/qemu/run-in-guest.sh); the
 # kernel is the one make check-qemu downloads.  pkg-config is pointed at
 # the i386 .pc files alone.  Natively a few minutes on CI's 2 cores; in
-# the guest about MINUTES minutes, most of it make check under TCG.
+# the guest 14 to 21 minutes (measured on 2 shared cores), most of it
+# make check under TCG.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export DEBIAN_FRONTEND=noninteractive
