@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -348,6 +349,170 @@ static inline int vmmem_write_le64(struct vmmem *mem, uint64_t gpa,
 	vmmem_le_encode_(b, val, sizeof(b));
 	return vmmem_write_exact(mem, gpa, b, sizeof(b));
 }
+
+/* ------------------------------------------------------------- rings */
+
+/* A small contiguous guest range (a virtio descriptor table, available or
+ * used ring) pinned once, like vmmem_map(), and accessed through the
+ * inline functions below with a bounds check and no call.  The layout is
+ * part of the ABI (vmmem_ring_new(3)): fields are only ever added at the
+ * end, and the library allocates the object.  Read it, never write it. */
+struct vmmem_ring {
+	unsigned char *host;         /* first byte of the pinned range */
+	size_t len;                  /* bytes readable from host; 0 once invalid */
+	size_t wlen;                 /* bytes writable: len, or 0 if read-only */
+	uint64_t addr;               /* the GPA (IOVA for IOVA rings) of host[0] */
+	const unsigned int *log;     /* nonzero: stores call vmmem_ring_log() */
+	unsigned int state;          /* 0, or VMMEM_RING_INVALID */
+};
+
+#define VMMEM_RING_INVALID  1u   /* unmapped by vmmem_iommu_invalidate() */
+
+int vmmem_ring_new(struct vmmem_ring **out, struct vmmem *mem, uint64_t gpa,
+		   size_t len, unsigned int flags);
+int vmmem_iommu_ring_new(struct vmmem_ring **out, struct vmmem_iommu *iommu,
+			 uint64_t iova, size_t len, unsigned int flags);
+void vmmem_ring_free(struct vmmem_ring *ring);
+int vmmem_ring_log(struct vmmem_ring *ring, size_t offset, size_t len);
+
+/* The accessors need the __atomic built-ins of GCC and Clang; other
+ * compilers see the object and the functions above only. */
+#if defined(__GNUC__)
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define VMMEM_RING_LE_(v, n) ((__typeof__(v))vmmem_le_swap_((v), (n)))
+static inline uint64_t vmmem_le_swap_(uint64_t v, unsigned n)
+{
+	uint64_t r = 0;
+
+	for (unsigned i = 0; i < n; i++, v >>= 8)
+		r = (r << 8) | (v & 0xff);
+	return r;
+}
+#else
+#define VMMEM_RING_LE_(v, n) (v)
+#endif
+
+/* The out-of-range answer: -EAGAIN once invalidated, else -EFAULT. */
+static inline int vmmem_ring_fault_(const struct vmmem_ring *r)
+{
+	return __atomic_load_n(&r->state, __ATOMIC_RELAXED) ? -EAGAIN : -EFAULT;
+}
+
+/* &host[off] if [off, off + n) lies in the readable (or writable) part
+ * and off is a multiple of align, else NULL. */
+static inline unsigned char *vmmem_ring_at_(const struct vmmem_ring *r,
+					    size_t off, size_t n, int write,
+					    size_t align)
+{
+	size_t len = __atomic_load_n(write ? &r->wlen : &r->len,
+				     __ATOMIC_RELAXED);
+
+	if (n > len || off > len - n ||
+	    (((uintptr_t)r->host + off) & (align - 1)))
+		return NULL;
+	return r->host + off;
+}
+
+/* After a store: the compiler keeps the load of the word after it; the
+ * processor's ordering is vmmem_dirty_start()'s business (its man page). */
+static inline void vmmem_ring_logged_(struct vmmem_ring *r, size_t off,
+				      size_t n)
+{
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(r->log, __ATOMIC_RELAXED))
+		vmmem_ring_log(r, off, n);
+}
+
+#define VMMEM_RING_LOAD_(bits)                                               \
+static inline int vmmem_ring_load##bits(const struct vmmem_ring *r,         \
+					size_t off, uint##bits##_t *val,    \
+					int order)                          \
+{                                                                            \
+	const uint##bits##_t *p = (const uint##bits##_t *)(void *)           \
+		vmmem_ring_at_(r, off, bits / 8, 0, bits / 8);               \
+	uint##bits##_t v;                                                    \
+									     \
+	if (!p)                                                              \
+		return vmmem_ring_fault_(r);                                 \
+	switch (order) {                                                     \
+	case VMMEM_ORDER_RELAXED:                                            \
+		v = __atomic_load_n(p, __ATOMIC_RELAXED);                    \
+		break;                                                       \
+	case VMMEM_ORDER_CONSUME:                                            \
+	case VMMEM_ORDER_ACQUIRE:                                            \
+		v = __atomic_load_n(p, __ATOMIC_ACQUIRE);                    \
+		break;                                                       \
+	case VMMEM_ORDER_SEQ_CST:                                            \
+		v = __atomic_load_n(p, __ATOMIC_SEQ_CST);                    \
+		break;                                                       \
+	default:                                                             \
+		return -EINVAL;                                              \
+	}                                                                    \
+	*val = VMMEM_RING_LE_(v, bits / 8);                                  \
+	return 0;                                                            \
+}
+
+#define VMMEM_RING_STORE_(bits)                                              \
+static inline int vmmem_ring_store##bits(struct vmmem_ring *r, size_t off,  \
+					 uint##bits##_t val, int order)     \
+{                                                                            \
+	uint##bits##_t *p = (uint##bits##_t *)(void *)                       \
+		vmmem_ring_at_(r, off, bits / 8, 1, bits / 8);               \
+	uint##bits##_t v = VMMEM_RING_LE_(val, bits / 8);                    \
+									     \
+	if (!p)                                                              \
+		return vmmem_ring_fault_(r);                                 \
+	switch (order) {                                                     \
+	case VMMEM_ORDER_RELAXED:                                            \
+		__atomic_store_n(p, v, __ATOMIC_RELAXED);                    \
+		break;                                                       \
+	case VMMEM_ORDER_RELEASE:                                            \
+		__atomic_store_n(p, v, __ATOMIC_RELEASE);                    \
+		break;                                                       \
+	case VMMEM_ORDER_SEQ_CST:                                            \
+		__atomic_store_n(p, v, __ATOMIC_SEQ_CST);                    \
+		break;                                                       \
+	default:                                                             \
+		return -EINVAL;                                              \
+	}                                                                    \
+	vmmem_ring_logged_(r, off, bits / 8);                                \
+	return 0;                                                            \
+}
+
+VMMEM_RING_LOAD_(16)
+VMMEM_RING_LOAD_(32)
+VMMEM_RING_LOAD_(64)
+VMMEM_RING_STORE_(16)
+VMMEM_RING_STORE_(32)
+VMMEM_RING_STORE_(64)
+
+/* Small objects (a descriptor, a used element): bytes as the guest laid
+ * them out, no ordering beyond what the caller's loads and stores give. */
+static inline int vmmem_ring_read(const struct vmmem_ring *r, size_t off,
+				  void *buf, size_t n)
+{
+	const unsigned char *p = vmmem_ring_at_(r, off, n, 0, 1);
+
+	if (!p)
+		return vmmem_ring_fault_(r);
+	memcpy(buf, p, n);
+	return 0;
+}
+
+static inline int vmmem_ring_write(struct vmmem_ring *r, size_t off,
+				   const void *buf, size_t n)
+{
+	unsigned char *p = vmmem_ring_at_(r, off, n, 1, 1);
+
+	if (!p)
+		return vmmem_ring_fault_(r);
+	memcpy(p, buf, n);
+	vmmem_ring_logged_(r, off, n);
+	return 0;
+}
+
+#endif /* __GNUC__ */
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,9 @@ struct dirty_log *dirty_log_new(const struct slot *s, unsigned int shift);
 void dirty_mark_backed(const struct table *t, uint64_t gpa, uint64_t len);
 void dirty_log_set(struct dirty_log *log, uint64_t first, uint64_t last);
 
+/* Sets m->ring_call as the rings need it (dirty.c); at a ring's creation. */
+void dirty_rings_prepare(struct vmmem *m);
+
 /* Set once membarrier is found unusable: writers then fence (dirty.c). */
 extern bool dirty_writers_fence;
 

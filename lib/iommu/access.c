@@ -17,7 +17,7 @@
 #define PERMS (VMMEM_PERM_READ | VMMEM_PERM_WRITE)
 
 /* Called after the read-side section: the miss handler may update. */
-static int stopped(struct vmmem_iommu *iommu, const struct iotlb_walk *w)
+int iommu_stopped(struct vmmem_iommu *iommu, const struct iotlb_walk *w)
 {
 	if (w->stop == IOTLB_DENIED)
 		return -EACCES;
@@ -99,7 +99,7 @@ static ssize_t transfer(struct vmmem_iommu *iommu, uint64_t iova, uint8_t *buf,
 	}
 	iotlb_exit();
 	if (!err && w.stop != IOTLB_DONE)
-		err = stopped(iommu, &w);
+		err = iommu_stopped(iommu, &w);
 	return done ? (ssize_t)done : err;
 }
 
@@ -168,7 +168,7 @@ static int apply_exact(struct vmmem_iommu *iommu, uint64_t iova, uint64_t len,
 	}
 	iotlb_exit();
 	if (!ret && w.stop != IOTLB_DONE)
-		ret = stopped(iommu, &w);
+		ret = iommu_stopped(iommu, &w);
 	return ret;
 }
 
@@ -265,7 +265,7 @@ VMMEM_EXPORT int vmmem_iommu_load(struct vmmem_iommu *iommu, uint64_t iova,
 	else
 		ret = vmmem_load(iommu->mem, p.gpa, size, val, order);
 	iotlb_exit();
-	return ret == 1 ? stopped(iommu, &w) : ret;
+	return ret == 1 ? iommu_stopped(iommu, &w) : ret;
 }
 
 VMMEM_EXPORT int vmmem_iommu_store(struct vmmem_iommu *iommu, uint64_t iova,
@@ -285,7 +285,7 @@ VMMEM_EXPORT int vmmem_iommu_store(struct vmmem_iommu *iommu, uint64_t iova,
 	else
 		ret = vmmem_store(iommu->mem, p.gpa, size, val, order);
 	iotlb_exit();
-	return ret == 1 ? stopped(iommu, &w) : ret;
+	return ret == 1 ? iommu_stopped(iommu, &w) : ret;
 }
 
 VMMEM_EXPORT int vmmem_iommu_iovec(struct vmmem_iommu *iommu, uint64_t iova,
@@ -320,7 +320,7 @@ VMMEM_EXPORT int vmmem_iommu_iovec(struct vmmem_iommu *iommu, uint64_t iova,
 	}
 	iotlb_exit();
 	if (!ret && w.stop != IOTLB_DONE)
-		ret = stopped(iommu, &w);
+		ret = iommu_stopped(iommu, &w);
 	return ret ? ret : (int)needed;
 }
 
@@ -349,7 +349,7 @@ VMMEM_EXPORT int vmmem_iommu_map(struct vmmem_iommu *iommu, uint64_t iova,
 	}
 	iotlb_exit();
 	if (ret == 1)
-		return stopped(iommu, &w);
+		return iommu_stopped(iommu, &w);
 	if (!ret)
 		*len = l;
 	return ret;
@@ -390,7 +390,7 @@ static ssize_t iommu_fdio(struct vmmem_iommu *iommu, enum fd_op op,
 	ret = translate_one(iotlb_enter(iommu), &w, &p);
 	iotlb_exit();
 	if (!ret)
-		return stopped(iommu, &w);
+		return iommu_stopped(iommu, &w);
 	switch (op) {
 	case FD_READ:  return vmmem_read_fd(iommu->mem, p.gpa, fd, p.len);
 	case FD_PREAD: return vmmem_pread_fd(iommu->mem, p.gpa, fd, p.len, offset);

@@ -8,6 +8,7 @@
  * by age rather than by use keeps the read path free of shared writes. */
 #include <stdlib.h>
 
+#include "access/ring.h"
 #include "iommu/iotlb.h"
 
 #define DEFAULT_MAX_ENTRIES 2048
@@ -51,15 +52,21 @@ VMMEM_EXPORT void vmmem_iommu_free(struct vmmem_iommu *iommu)
 {
 	if (!iommu)
 		return;
+	pthread_mutex_lock(&iommu->lock);
+	iommu_rings_invalidate(iommu, 0, UINT64_MAX, true);
+	pthread_mutex_unlock(&iommu->lock);
 	free(iommu->tlb);
 	pthread_mutex_destroy(&iommu->lock);
 	free(iommu);
 }
 
-static void publish(struct vmmem_iommu *iommu, struct iotlb *t)
+/* Rings over [iova, last] are invalid from now on: their owners re-pin. */
+static void publish(struct vmmem_iommu *iommu, struct iotlb *t, uint64_t iova,
+		    uint64_t last)
 {
 	struct iotlb *old = iommu->tlb;
 
+	iommu_rings_invalidate(iommu, iova, last, false);
 	__atomic_store_n(&iommu->tlb, t, __ATOMIC_RELEASE);
 	urcu_bp_synchronize_rcu();
 	free(old);
@@ -136,7 +143,7 @@ VMMEM_EXPORT int vmmem_iommu_update(struct vmmem_iommu *iommu, uint64_t iova,
 					  .gpa = gpa, .perm = perm,
 					  .seq = iommu->next_seq++ };
 	t->count++;
-	publish(iommu, t);
+	publish(iommu, t, iova, iova + (size - 1));
 	pthread_mutex_unlock(&iommu->lock);
 	return 0;
 }
@@ -153,7 +160,7 @@ VMMEM_EXPORT int vmmem_iommu_invalidate(struct vmmem_iommu *iommu,
 	if (t) {
 		/* A split adds an entry; the bound still holds. */
 		evict_oldest(t, iommu->max_entries);
-		publish(iommu, t);
+		publish(iommu, t, iova, iova + (size - 1));
 	}
 	pthread_mutex_unlock(&iommu->lock);
 	return t ? 0 : -ENOMEM;
@@ -169,7 +176,7 @@ VMMEM_EXPORT int vmmem_iommu_invalidate_all(struct vmmem_iommu *iommu)
 	if (!t)
 		return -ENOMEM;
 	pthread_mutex_lock(&iommu->lock);
-	publish(iommu, t);
+	publish(iommu, t, 0, UINT64_MAX);
 	pthread_mutex_unlock(&iommu->lock);
 	return 0;
 }

@@ -65,6 +65,10 @@ struct vmmem {
 	pthread_mutex_t lock;         /* serialises writers */
 	unsigned long retiring;       /* retired tables holding a region */
 	struct map_bucket maps[MAP_BUCKETS];   /* open vmmem_map() mappings */
+	/* Nonzero while a store through a ring must call vmmem_ring_log():
+	 * while logging is on, or always when writers must fence (dirty.c).
+	 * Rings point at it (struct vmmem_ring.log), so it stays put. */
+	unsigned int ring_call;
 };
 
 void maps_init(struct vmmem *m);
