@@ -393,9 +393,15 @@ static inline uint64_t vmmem_le_swap_(uint64_t v, unsigned n)
 #define VMMEM_RING_LE_(v, n) (v)
 #endif
 
-/* The out-of-range answer: -EAGAIN once invalidated, else -EFAULT. */
-static inline int vmmem_ring_fault_(const struct vmmem_ring *r)
+/* Why an access failed its check: -EINVAL misaligned, -EAGAIN the ring
+ * was invalidated (the acquire pairs with the invalidation's release of
+ * the lengths), else -EFAULT. */
+static inline int vmmem_ring_fault_(const struct vmmem_ring *r, size_t off,
+				    size_t align)
 {
+	if (((uintptr_t)r->host + off) & (align - 1))
+		return -EINVAL;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return __atomic_load_n(&r->state, __ATOMIC_RELAXED) ? -EAGAIN : -EFAULT;
 }
 
@@ -434,7 +440,7 @@ static inline int vmmem_ring_load##bits(const struct vmmem_ring *r,         \
 	uint##bits##_t v;                                                    \
 									     \
 	if (!p)                                                              \
-		return vmmem_ring_fault_(r);                                 \
+		return vmmem_ring_fault_(r, off, bits / 8);                  \
 	switch (order) {                                                     \
 	case VMMEM_ORDER_RELAXED:                                            \
 		v = __atomic_load_n(p, __ATOMIC_RELAXED);                    \
@@ -462,7 +468,7 @@ static inline int vmmem_ring_store##bits(struct vmmem_ring *r, size_t off,  \
 	uint##bits##_t v = VMMEM_RING_LE_(val, bits / 8);                    \
 									     \
 	if (!p)                                                              \
-		return vmmem_ring_fault_(r);                                 \
+		return vmmem_ring_fault_(r, off, bits / 8);                  \
 	switch (order) {                                                     \
 	case VMMEM_ORDER_RELAXED:                                            \
 		__atomic_store_n(p, v, __ATOMIC_RELAXED);                    \
@@ -495,7 +501,7 @@ static inline int vmmem_ring_read(const struct vmmem_ring *r, size_t off,
 	const unsigned char *p = vmmem_ring_at_(r, off, n, 0, 1);
 
 	if (!p)
-		return vmmem_ring_fault_(r);
+		return vmmem_ring_fault_(r, off, 1);
 	memcpy(buf, p, n);
 	return 0;
 }
@@ -506,7 +512,7 @@ static inline int vmmem_ring_write(struct vmmem_ring *r, size_t off,
 	unsigned char *p = vmmem_ring_at_(r, off, n, 1, 1);
 
 	if (!p)
-		return vmmem_ring_fault_(r);
+		return vmmem_ring_fault_(r, off, 1);
 	memcpy(p, buf, n);
 	vmmem_ring_logged_(r, off, n);
 	return 0;

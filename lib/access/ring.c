@@ -58,7 +58,7 @@ VMMEM_EXPORT int vmmem_ring_new(struct vmmem_ring **out, struct vmmem *mem,
 	struct ring *r;
 	int ret;
 
-	if (range_wraps(gpa, len))
+	if (!out || range_wraps(gpa, len))
 		return -EINVAL;
 	ret = ring_pin(&r, mem, gpa, gpa, len, flags);
 	if (!ret)

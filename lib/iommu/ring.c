@@ -16,8 +16,9 @@ VMMEM_EXPORT int vmmem_iommu_ring_new(struct vmmem_ring **out,
 				      unsigned int flags)
 {
 	struct iotlb_walk w;
-	struct iova_piece p;
+	struct iova_piece p[2];
 	struct ring *r = NULL;
+	size_t n;
 	int ret;
 
 	if (!out || !iommu || !len || !flags ||
@@ -30,13 +31,13 @@ VMMEM_EXPORT int vmmem_iommu_ring_new(struct vmmem_ring **out,
 	/* Under the lock no update can come between the translation and the
 	 * ring joining the list its invalidation walks. */
 	pthread_mutex_lock(&iommu->lock);
-	if (iotlb_translate(iotlb_enter(iommu), &w, &p, 1) != 1) {
-		ret = 1;
-	} else if (p.len != len) {
+	n = iotlb_translate(iotlb_enter(iommu), &w, p, 2);
+	if (w.stop != IOTLB_DONE)
+		ret = 1;                /* a miss or a refusal on the way */
+	else if (n != 1)
 		ret = -EFAULT;          /* more than one IOTLB entry */
-	} else {
-		ret = ring_pin(&r, iommu->mem, p.gpa, iova, len, flags);
-	}
+	else
+		ret = ring_pin(&r, iommu->mem, p[0].gpa, iova, len, flags);
 	iotlb_exit();
 	if (!ret) {
 		r->iommu = iommu;
