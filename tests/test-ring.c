@@ -331,6 +331,7 @@ START_TEST(writers_through_start_lose_nothing)
 		ck_assert_int_ge(dirty_pages(m, 0, 64 * PS, bm), 0);
 		for (size_t pg = 0; pg < RACE_PAGES; pg++) {
 			uint32_t now = load32(m, pg * PS);
+
 			ck_assert_msg(now == copy[pg] || (bm[0] >> pg & 1),
 				      "round %d page %zu: copied %u, now %u, not logged",
 				      round, pg, copy[pg], now);
