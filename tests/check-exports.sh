@@ -39,5 +39,11 @@ fi
 if ${NM:-nm} -D --defined-only "$lib" | awk '$2 != "T" && $2 != "A"' | grep .; then
 	echo "FAIL: non-function symbols exported"; fail=1
 fi
+# A library must not print or end the process on its callers' behalf: no
+# output or exit function is imported (liburcu's own paths: README, Security).
+if ${NM:-nm} -D --undefined-only "$lib" | awk '{ sub(/@.*/, "", $2); print $2 }' |
+	grep -E '^(_IO_)?(f?printf|v?f?printf|__[a-z]*printf_chk|puts|fputs|putchar|fputc|putc|fwrite|perror|abort|exit|_exit|__assert_fail|err|errx|warn|warnx|syslog)$'; then
+	echo "FAIL: the library imports functions that print or exit"; fail=1
+fi
 [ $fail -eq 0 ] && echo "exports: $(wc -l < "$tmp/map") symbols agree in map, library, header and man pages"
 exit $fail

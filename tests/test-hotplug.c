@@ -496,7 +496,7 @@ START_TEST(dirty_start_stop_under_writers)
 }
 END_TEST
 
-/* Old tables are released by liburcu's call_rcu thread, which a forked
+/* Old tables are released by the library's reclaim thread, which a forked
  * child does not inherit: a child must still be able to go on hotplugging
  * and free its address space, its releases done, without hanging. */
 START_TEST(fork_after_hotplug)

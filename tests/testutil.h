@@ -111,7 +111,7 @@ struct test_release_log {
 };
 
 /* The release of a removed region runs after a grace period, possibly on
- * liburcu's call_rcu thread: wait (at most 5 s) for `want` calls. */
+ * the library's reclaim thread: wait (at most 5 s) for `want` calls. */
 static inline int test_wait_release(struct test_release_log *l, int want)
 {
 	for (int i = 0; i < 5000; i++) {
@@ -306,8 +306,8 @@ static inline int test_count_maps(void)
 	if (!test_maps_countable())
 		return 0;
 	/* What is set up once per process, whenever it first happens: the
-	 * reader registration of liburcu-bp (a first access), and liburcu's
-	 * call_rcu thread, which maps its stack when a region table is first
+	 * reader registration of liburcu-bp (a first access), and the library's
+	 * reclaim thread, which maps its stack when a region table is first
 	 * retired and its malloc arena when it first frees one.  Let all of it
 	 * happen before anything is counted (a removal makes vmmem_free()
 	 * wait for that thread). */

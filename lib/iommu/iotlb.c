@@ -10,6 +10,7 @@
 
 #include "access/ring.h"
 #include "iommu/iotlb.h"
+#include "space/table.h"
 
 #define DEFAULT_MAX_ENTRIES 2048
 #define PERMS (VMMEM_PERM_READ | VMMEM_PERM_WRITE)
@@ -129,6 +130,8 @@ VMMEM_EXPORT int vmmem_iommu_update(struct vmmem_iommu *iommu, uint64_t iova,
 	if (!iommu || !size || !perm || (perm & ~PERMS) ||
 	    range_wraps(iova, size) || range_wraps(gpa, size))
 		return -EINVAL;
+	if (space_in_section())
+		return -EDEADLK;     /* publish() would wait for the caller */
 	pthread_mutex_lock(&iommu->lock);
 	t = without_range(iommu->tlb, iova, iova + (size - 1), 1);
 	if (!t) {
@@ -155,6 +158,8 @@ VMMEM_EXPORT int vmmem_iommu_invalidate(struct vmmem_iommu *iommu,
 
 	if (!iommu || !size || range_wraps(iova, size))
 		return -EINVAL;
+	if (space_in_section())
+		return -EDEADLK;
 	pthread_mutex_lock(&iommu->lock);
 	t = without_range(iommu->tlb, iova, iova + (size - 1), 0);
 	if (t) {
@@ -172,6 +177,8 @@ VMMEM_EXPORT int vmmem_iommu_invalidate_all(struct vmmem_iommu *iommu)
 
 	if (!iommu)
 		return -EINVAL;
+	if (space_in_section())
+		return -EDEADLK;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;

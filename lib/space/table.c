@@ -53,57 +53,20 @@ size_t table_first_from(const struct table *t, uint64_t gpa)
 	return lo;
 }
 
-/* Whether any table was ever handed to call_rcu. */
-static bool retired_any;
-
-static void table_reclaim(struct rcu_head *head)
+void table_reclaim(struct table *t)
 {
-	struct table *t = caa_container_of(head, struct table, rcu);
+	struct vmmem *owner = t->owner;
 
 	for (size_t i = 0; t->drop_logs && i < t->count; i++)
 		free(t->slots[i].dirty);
 	free(t->drop_log);
 	vmmem_region_unref(t->drop_region);
-	/* The last touch of the owner: vmmem_free() may free it once the
-	 * count is down. */
-	if (t->owner)
-		__atomic_sub_fetch(&t->owner->retiring, 1, __ATOMIC_RELEASE);
 	free(t);
-}
-
-/* Callbacks still queued are this library's code: they must have run
- * before it is unloaded (dlclose) or the process ends (the memory they
- * free would be reported as leaked).  A process that never hotplugged
- * does not wait. */
-__attribute__((destructor)) static void space_unload(void)
-{
-	/* Not the count: a callback that brought it to zero may still be
-	 * returning through this library's code.  Only the barrier knows. */
-	if (__atomic_load_n(&retired_any, __ATOMIC_ACQUIRE))
-		urcu_bp_barrier();
-}
-
-/* liburcu documents call_rcu_{before,after}_fork_* as required around a
- * fork() without exec() in programs that use call_rcu; without them a
- * forked child can wait for ever in vmmem_free.  A library cannot ask its
- * callers for that, so it registers them itself, from vmmem_new, where a
- * failure can be reported; a failed registration is tried again. */
-static pthread_mutex_t atfork_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool atfork_registered;
-
-int space_register_atfork(void)
-{
-	int ret = 0;
-
-	pthread_mutex_lock(&atfork_lock);
-	if (!atfork_registered) {
-		ret = -pthread_atfork(urcu_bp_call_rcu_before_fork,
-				      urcu_bp_call_rcu_after_fork_parent,
-				      urcu_bp_call_rcu_after_fork_child);
-		atfork_registered = !ret;
-	}
-	pthread_mutex_unlock(&atfork_lock);
-	return ret;
+	/* The last touch of the owner: vmmem_free() may free it once the
+	 * count is down, or left that to the last of its tables. */
+	if (owner && __atomic_sub_fetch(&owner->retiring, 1, __ATOMIC_ACQ_REL) ==
+		     RETIRING_FREED)
+		space_destroy(owner);
 }
 
 void table_publish(struct vmmem *m, struct table *t)
@@ -121,7 +84,6 @@ void table_publish(struct vmmem *m, struct table *t)
 			old->owner = m;
 			__atomic_add_fetch(&m->retiring, 1, __ATOMIC_RELAXED);
 		}
-		__atomic_store_n(&retired_any, true, __ATOMIC_RELEASE);
-		urcu_bp_call_rcu(&old->rcu, table_reclaim);
+		reclaim_defer(old);
 	}
 }

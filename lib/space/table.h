@@ -36,7 +36,7 @@ struct slot {
 } __attribute__((aligned(64)));
 
 struct table {
-	struct rcu_head rcu;
+	struct table *retired_next;  /* queued for reclaim (reclaim.c) */
 	struct vmmem *owner;          /* retired with drop_region set */
 	size_t count;
 	size_t span;                  /* count rounded up to a power of two */
@@ -63,13 +63,17 @@ struct vmmem {
 	struct table *table;          /* RCU-published */
 	bool big_table;               /* table->count >= LOOKUP_HINT_MIN */
 	pthread_mutex_t lock;         /* serialises writers */
-	unsigned long retiring;       /* retired tables holding a region */
+	unsigned long retiring;       /* retired tables holding a region, and
+					 RETIRING_FREED once vmmem_free()
+					 left the free to the last of them */
 	struct map_bucket maps[MAP_BUCKETS];   /* open vmmem_map() mappings */
 	/* Nonzero while a store through a ring must call vmmem_ring_log():
 	 * while logging is on, or always when writers must fence (dirty.c).
 	 * Rings point at it (struct vmmem_ring.log), so it stays put. */
 	unsigned int ring_call;
 };
+
+#define RETIRING_FREED (~0UL - (~0UL >> 1))
 
 void maps_init(struct vmmem *m);
 void maps_release(struct vmmem *m);
@@ -112,6 +116,15 @@ static inline void space_fast_exit(void)
 	r = URCU_TLS(urcu_bp_reader);
 	_CMM_STORE_SHARED(r->ctr, r->ctr - URCU_BP_GP_COUNT);
 	cmm_barrier();
+}
+
+/* Whether the calling thread is in a liburcu-bp read-side section: one of
+ * the library's, or the caller's own (reader layout: configure.ac). */
+static inline bool space_in_section(void)
+{
+	struct urcu_bp_reader *r = URCU_TLS(urcu_bp_reader);
+
+	return r && (_CMM_LOAD_SHARED(r->ctr) & URCU_BP_GP_CTR_NEST_MASK);
 }
 
 static inline void space_exit(void)
@@ -260,7 +273,20 @@ size_t table_first_from(const struct table *t, uint64_t gpa);
 
 struct table *table_alloc(size_t count);
 void table_publish(struct vmmem *m, struct table *t);
-/* Registers liburcu's call_rcu fork handlers once per process. */
+/* Frees a retired table after its grace period (and the space, when
+ * vmmem_free() left that to its last table). */
+void table_reclaim(struct table *t);
+/* Frees a space and what its current table holds (vmmem.c). */
+void space_destroy(struct vmmem *m);
+
+/* lib/space/reclaim.c: the worker that frees retired tables after a grace
+ * period, and the library's fork handlers (registered once per process). */
+void reclaim_defer(struct table *t);
+void reclaim_wait(void);
 int space_register_atfork(void);
+/* Whether the calling thread must not wait for a grace period: it is in a
+ * read-side section (its own, nested ones included), which the grace
+ * period would wait for, or it is the reclaim worker, which ends them. */
+bool space_cannot_wait(void);
 
 #endif

@@ -27,21 +27,10 @@ VMMEM_EXPORT int vmmem_new(struct vmmem **out, unsigned int flags)
 	return 0;
 }
 
-/* Freeing while other threads still access mem is the caller's bug, as with
- * free(3); so is using a vmmem_map() pointer after it. */
-VMMEM_EXPORT void vmmem_free(struct vmmem *m)
+void space_destroy(struct vmmem *m)
 {
-	struct table *t;
+	struct table *t = m->table;
 
-	if (!m)
-		return;
-	/* Old tables still waiting for their grace period hold references
-	 * to regions: release them before returning, as a caller expects.
-	 * Only then: the barrier waits for liburcu's call_rcu thread, which
-	 * sleeps 10 ms between rounds. */
-	if (__atomic_load_n(&m->retiring, __ATOMIC_ACQUIRE))
-		urcu_bp_barrier();
-	t = m->table;
 	for (size_t i = 0; i < t->count; i++) {
 		free(t->slots[i].dirty);
 		vmmem_region_unref(t->slots[i].region);
@@ -50,6 +39,26 @@ VMMEM_EXPORT void vmmem_free(struct vmmem *m)
 	free(t);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
+}
+
+/* Freeing while other threads still access mem is the caller's bug, as with
+ * free(3); so is using a vmmem_map() pointer after it. */
+VMMEM_EXPORT void vmmem_free(struct vmmem *m)
+{
+	if (!m)
+		return;
+	/* Old tables still waiting for their grace period hold references
+	 * to regions: release them before returning, as a caller expects.
+	 * Where that wait would never end (inside a read-side section, in a
+	 * release callback), the last of those tables frees the space. */
+	if (space_cannot_wait()) {
+		if (__atomic_fetch_or(&m->retiring, RETIRING_FREED,
+				      __ATOMIC_ACQ_REL))
+			return;
+	} else if (__atomic_load_n(&m->retiring, __ATOMIC_ACQUIRE)) {
+		reclaim_wait();
+	}
+	space_destroy(m);
 }
 
 VMMEM_EXPORT int vmmem_find_region(struct vmmem *m, uint64_t gpa,

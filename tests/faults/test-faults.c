@@ -224,11 +224,25 @@ struct res {
 	int maps;
 };
 
+/* Old region tables are freed by the library's reclaim thread after a
+ * grace period; vmmem_free() of a space that had a region removed returns
+ * once every table retired before it is freed. */
+static void wait_reclaimed(void)
+{
+	struct vmmem_region *r = test_region(4096);
+	struct vmmem *m = NULL;
+
+	ck_assert_int_eq(vmmem_new(&m, 0), 0);
+	ck_assert_int_eq(vmmem_add_region(m, 0, r), 0);
+	vmmem_region_unref(r);
+	ck_assert_int_eq(vmmem_remove_region(m, 0, 4096, NULL), 0);
+	vmmem_free(m);
+}
+
 static void res_take(struct res *r)
 {
-	/* Old region tables are freed by liburcu's call_rcu thread after a
-	 * grace period: counted once those have run, what is left leaked. */
-	urcu_bp_barrier();
+	/* Counted once old tables are freed: what is left leaked. */
+	wait_reclaimed();
 	f_balance(&r->b);
 	r->fds = test_count_fds();
 	r->maps = test_count_maps();
@@ -1506,7 +1520,7 @@ static bool fresh_process(void)
 	return true;
 }
 
-/* liburcu's call_rcu thread and reader registry come with the first
+/* The library's reclaim thread and liburcu's reader registry come with the first
  * address space of the process, and stay: made before the resources are
  * counted, without vmmem_dirty_start(). */
 static void warm_up(struct ctx *c)
@@ -1622,8 +1636,8 @@ END_TEST
 
 /* ------------------------------------------------------ pthread_atfork */
 
-/* The library registers liburcu's call_rcu fork handlers once per process,
- * from vmmem_new() (lib/space/table.c, space_register_atfork), and tries
+/* The library registers its fork handlers once per process,
+ * from vmmem_new() (lib/space/reclaim.c, space_register_atfork), and tries
  * again after a failure.  With that registration failing, vmmem_new()
  * fails with -ENOMEM (vmmem_new(3) documents it); the retry must succeed,
  * and a child forked afterwards must hotplug and free its address space

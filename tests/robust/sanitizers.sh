@@ -20,8 +20,10 @@
 # tsan: ./configure --enable-sanitizers=thread; make check runs
 #   tests/test-hotplug, tests/test-atomic, tests/test-iommu, tests/test-lazy
 #   (the map cache of on-demand regions, lib/xen/mapcache.c),
-#   tests/test-fastpath (fast paths under hotplug), tests/test-ring (ring
-#   stores through vmmem_dirty_start()) and the benchmark's --check, with tests/tsan.supp (it says why each entry is a
+#   tests/test-fastpath (fast paths under hotplug), tests/test-section (grace
+#   periods against the fast paths, calls inside sections), tests/test-fork
+#   (fork under load), tests/test-ring (ring stores through
+#   vmmem_dirty_start()) and the benchmark's --check, with tests/tsan.supp (it says why each entry is a
 #   false report).
 #
 # Any failed test, and any sanitizer report in any test's log (a second line
@@ -95,10 +97,10 @@ asan)
 	;;
 tsan)
 	flags=thread
-	# GCC warns (-Wtsan) that TSan ignores atomic_thread_fence, which
-	# lib/dirty/dirty.h uses; not an error here.
-	cfg=(--disable-werror)
-	tests="tests/test-hotplug tests/test-atomic tests/test-iommu tests/test-lazy tests/test-fastpath tests/test-ring bench/check-bench.sh"
+	# Built with -Werror too: configure keeps GCC's -Wtsan (TSan ignores
+	# atomic_thread_fence, lib/dirty/dirty.h) a warning.
+	cfg=(--enable-werror)
+	tests="tests/test-hotplug tests/test-atomic tests/test-iommu tests/test-lazy tests/test-fastpath tests/test-section tests/test-fork tests/test-ring bench/check-bench.sh"
 	timeout_mult=3
 	;;
 esac
