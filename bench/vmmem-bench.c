@@ -18,6 +18,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -969,6 +971,74 @@ static double threaded_reads(struct work *w, int readers, bool hotplug,
 	return total / (t1 - t0);
 }
 
+/* vhost-user memory tables: QEMU resends an unchanged SET_MEM_TABLE at
+ * every device start.  The ideal is the one fstat(2) per region that tells
+ * a repeated region from a new one; a changed table maps every region. */
+static struct vhost_table {
+	struct vmmem *mem;
+	struct vmmem_vhost_region vr[2];
+	int fds[2][2];                   /* two files: the same and another */
+} vt;
+
+static void vhost_table_init(void)
+{
+	int ret;
+
+	for (int f = 0; f < 2; f++) {
+		int fd = memfd_create("vmmem-bench", MFD_CLOEXEC);
+
+		if (fd < 0 || ftruncate(fd, 4 * MIB))
+			die("memfd", errno);
+		vt.fds[f][0] = vt.fds[f][1] = fd;
+	}
+	for (int r = 0; r < 2; r++)
+		vt.vr[r] = (struct vmmem_vhost_region){
+			.guest_phys_addr = r * (1ull << 32),
+			.memory_size = REGION_SIZE,
+			.userspace_addr = 0x7f0000000000 + r * REGION_SIZE,
+			.mmap_offset = r * REGION_SIZE };
+	if ((ret = vmmem_new(&vt.mem, 0)) ||
+	    (ret = vmmem_vhost_set_mem_table(vt.mem, vt.vr, vt.fds[0], 2, NULL)))
+		die("vmmem_vhost_set_mem_table", ret);
+}
+
+/* Each returns the regions it found in place (2 per call). */
+static uint64_t lib_set_same(struct work *w, uint64_t iters)
+{
+	uint64_t n = 0;
+
+	(void)w;
+	for (uint64_t i = 0; i < iters; i++)
+		n += vmmem_vhost_set_mem_table(vt.mem, vt.vr, vt.fds[0], 2,
+					       NULL) ? 0 : 2;
+	return n;
+}
+
+static uint64_t raw_set_same(struct work *w, uint64_t iters)
+{
+	struct stat st;
+	uint64_t n = 0;
+
+	(void)w;
+	for (uint64_t i = 0; i < iters; i++)
+		for (int r = 0; r < 2; r++)
+			n += !fstat(vt.fds[0][r], &st) && st.st_ino != 0;
+	return n;
+}
+
+static uint64_t lib_set_changed(struct work *w, uint64_t iters)
+{
+	uint64_t n = 0;
+
+	(void)w;
+	for (uint64_t i = 0; i < iters; i++)
+		n += vmmem_vhost_set_mem_table(vt.mem, vt.vr, vt.fds[(i + 1) % 2],
+					       2, NULL) ? 0 : 2;
+	/* back to the first file, for lib_set_same */
+	return n + (vmmem_vhost_set_mem_table(vt.mem, vt.vr, vt.fds[0], 2,
+					      NULL) ? 1 : 0);
+}
+
 /* ------------------------------------------------------------- the table */
 
 enum unit { NS_PER_OP, GB_PER_S, MOPS_PER_S };
@@ -1258,6 +1328,11 @@ int main(int argc, char **argv)
 	add("read-u64-iova-R4", "iommu", wiommu, iommu_read64, 0);
 	add("read-u64-iova-R4", "direct", w4, lib_read64, 0);
 
+	vhost_table_init();
+	add("set-mem-table-same-R2", "libvmmem", w4, lib_set_same, 0);
+	add("set-mem-table-same-R2", "raw", w4, raw_set_same, 0);
+	add("set-mem-table-changed-R2", "libvmmem", w4, lib_set_changed, 0);
+
 	add_threads("reads-2threads-R4", "hotplug", w4, 2, true);
 	add_threads("reads-2threads-R4", "static", w4, 2, false);
 	add_threads("reads-threads-R4", "2", w4, 2, false);
@@ -1353,6 +1428,12 @@ int main(int argc, char **argv)
 				 find("reads-2threads-R4", "static"), 0.95, false);
 	failures += report_ratio("reads 2 threads / 1 thread", find("reads-threads-R4", "2"),
 				 find("reads-threads-R4", "1"), 1.8, false);
+	failures += report_ratio("set-mem-table same / 1 fstat per region",
+				 find("set-mem-table-same-R2", "libvmmem"),
+				 find("set-mem-table-same-R2", "raw"), 1.5, true);
+	failures += report_ratio("set-mem-table same / changed",
+				 find("set-mem-table-same-R2", "libvmmem"),
+				 find("set-mem-table-changed-R2", "libvmmem"), 0.1, true);
 	{
 		static const char *r11[] = {
 			"ring-u16-load-acquire", "ring-u16-store-release",
@@ -1387,6 +1468,9 @@ out:
 		free(wring[i]);
 	}
 	vmmem_iommu_free(wiommu->iommu);
+	vmmem_free(vt.mem);
+	close(vt.fds[0][0]);
+	close(vt.fds[1][0]);
 	close(wfd->fd);
 	for (int i = 0; i < 4; i++)
 		space_free(spaces[i]);

@@ -268,6 +268,53 @@ ssize_t vmmem_iommu_write_fd(struct vmmem_iommu *iommu, uint64_t iova, int fd,
 ssize_t vmmem_iommu_pwrite_fd(struct vmmem_iommu *iommu, uint64_t iova,
 			      int fd, size_t len, off_t offset);
 
+/* ------------------------------------------------- vhost-user back-ends */
+
+/* One region of a vhost-user memory table, as the messages SET_MEM_TABLE,
+ * ADD_MEM_REG and REM_MEM_REG carry it (VhostUserMemoryRegion). */
+struct vmmem_vhost_region {
+	uint64_t guest_phys_addr;
+	uint64_t memory_size;
+	uint64_t userspace_addr;     /* in the front-end's own address space */
+	uint64_t mmap_offset;        /* of guest_phys_addr in the region's fd */
+};
+
+/* Regions a space may hold through these calls: the value to answer
+ * VHOST_USER_GET_MAX_MEM_SLOTS with (QEMU's own limit). */
+#define VMMEM_VHOST_MAX_REGIONS  512
+
+int vmmem_vhost_set_mem_table(struct vmmem *mem,
+			      const struct vmmem_vhost_region *regions,
+			      const int *fds, size_t count,
+			      const struct vmmem_region_opts *opts);
+int vmmem_vhost_add_mem_reg(struct vmmem *mem,
+			    const struct vmmem_vhost_region *region, int fd,
+			    const struct vmmem_region_opts *opts);
+int vmmem_vhost_rem_mem_reg(struct vmmem *mem,
+			    const struct vmmem_vhost_region *region);
+int vmmem_uaddr_to_gpa(struct vmmem *mem, uint64_t uaddr, uint64_t len,
+		       uint64_t *gpa);
+int vmmem_uaddr_to_host(struct vmmem *mem, uint64_t uaddr, uint64_t len,
+			void **host);
+
+/* The payload of VHOST_USER_IOTLB_MSG (struct vhost_iotlb_msg), byte for
+ * byte: a back-end may copy the message's 32 bytes into it. */
+#define VMMEM_VHOST_IOTLB_MISS         1
+#define VMMEM_VHOST_IOTLB_UPDATE       2
+#define VMMEM_VHOST_IOTLB_INVALIDATE   3
+#define VMMEM_VHOST_IOTLB_ACCESS_FAIL  4
+
+struct vmmem_vhost_iotlb_msg {
+	uint64_t iova;
+	uint64_t size;
+	uint64_t uaddr;              /* front-end address (UPDATE) */
+	uint8_t perm;                /* VHOST_ACCESS_RO 1, WO 2, RW 3 */
+	uint8_t type;                /* VMMEM_VHOST_IOTLB_* */
+};
+
+int vmmem_vhost_iotlb_msg(struct vmmem_iommu *iommu,
+			  const struct vmmem_vhost_iotlb_msg *msg);
+
 /* ------------------------------------ little-endian typed helpers */
 
 /* Guest structures (virtio rings, descriptors) are little endian.  The bytes

@@ -41,6 +41,7 @@ struct vmmem_region {
 	uint64_t page_size;           /* backing page size (huge for hugetlb) */
 	int fd;                       /* -1 when none */
 	uint64_t offset;              /* of host[0] in fd */
+	uint64_t file_dev, file_ino;  /* REGION_FD: which file fd is */
 	vmmem_release_fn release;
 	void *opaque;
 	bool readonly;                /* writes refused with -EACCES */

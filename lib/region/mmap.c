@@ -126,6 +126,8 @@ static int adopt_fd(struct vmmem_region *r, const struct vmmem_region_opts *o)
 		return -errno;
 	if (fstat(r->fd, &st) < 0)
 		return -errno;
+	r->file_dev = (uint64_t)st.st_dev;
+	r->file_ino = (uint64_t)st.st_ino;
 	if (o->offset > (uint64_t)INT64_MAX || range_wraps(o->offset, r->size))
 		return -EINVAL;
 	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size < o->offset + r->size)

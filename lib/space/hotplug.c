@@ -23,20 +23,20 @@ static int insert_pos(const struct table *t, uint64_t gpa, uint64_t last,
 	return 0;
 }
 
-VMMEM_EXPORT int vmmem_add_region(struct vmmem *m, uint64_t gpa,
-				  struct vmmem_region *r)
+int space_insert(struct vmmem *m, const struct slot *proto, size_t max_count)
 {
 	struct table *old, *t;
 	struct slot *s;
 	size_t pos;
 	int ret;
 
-	if (!m || !r || range_wraps(gpa, r->size))
-		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
 	old = m->table;
-	ret = insert_pos(old, gpa, gpa + (r->size - 1), &pos);
+	ret = insert_pos(old, proto->gpa, proto->last, &pos);
 	if (ret)
+		goto out;
+	ret = -ENOSPC;
+	if (old->count >= max_count)
 		goto out;
 	ret = -ENOMEM;
 	if (!(t = table_alloc(old->count + 1)))
@@ -46,15 +46,63 @@ VMMEM_EXPORT int vmmem_add_region(struct vmmem *m, uint64_t gpa,
 	memcpy(t->slots + pos + 1, old->slots + pos,
 	       (old->count - pos) * sizeof(*s));
 	s = &t->slots[pos];
-	*s = (struct slot){ .gpa = gpa, .last = gpa + (r->size - 1),
-			    .host = r->host,
-			    .whost = r->readonly ? NULL : r->host,
-			    .region = r };
+	*s = *proto;
+	if (proto->has_uaddr && table_index_uaddr(t)) {
+		free(t);
+		ret = -EEXIST;
+		goto out;
+	}
 	if (t->dirty_shift && !(s->dirty = dirty_log_new(s, t->dirty_shift))) {
 		free(t);
 		goto out;
 	}
-	vmmem_region_ref(r);
+	vmmem_region_ref(s->region);
+	table_publish(m, t);
+	ret = 0;
+out:
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
+VMMEM_EXPORT int vmmem_add_region(struct vmmem *m, uint64_t gpa,
+				  struct vmmem_region *r)
+{
+	struct slot proto;
+
+	if (!m || !r || range_wraps(gpa, r->size))
+		return -EINVAL;
+	slot_init(&proto, gpa, r);
+	return space_insert(m, &proto, SIZE_MAX);
+}
+
+int space_remove(struct vmmem *m, uint64_t gpa, uint64_t size,
+		 const uint64_t *uaddr, struct vmmem_region **removed)
+{
+	struct table *old, *t;
+	const struct slot *gone;
+	size_t pos;
+	int ret = -ENOENT;
+
+	pthread_mutex_lock(&m->lock);
+	old = m->table;
+	pos = table_first_from(old, gpa);
+	gone = &old->slots[pos];
+	if (pos == old->count || gone->gpa != gpa ||
+	    gone->last != gpa + (size - 1) ||
+	    (uaddr && (!gone->has_uaddr || gone->uaddr != *uaddr)))
+		goto out;
+	ret = -ENOMEM;
+	if (!(t = table_alloc(old->count - 1)))
+		goto out;
+	t->dirty_shift = old->dirty_shift;
+	memcpy(t->slots, old->slots, pos * sizeof(*gone));
+	memcpy(t->slots + pos, old->slots + pos + 1,
+	       (old->count - pos - 1) * sizeof(*gone));
+	if (removed)
+		*removed = vmmem_region_ref(gone->region);
+	/* Readers still on the old table may copy from the region: the
+	 * address space's reference goes with that table. */
+	table_drop_slot(old, pos);
 	table_publish(m, t);
 	ret = 0;
 out:
@@ -66,36 +114,7 @@ VMMEM_EXPORT int vmmem_remove_region(struct vmmem *m, uint64_t gpa,
 				     uint64_t size,
 				     struct vmmem_region **removed)
 {
-	struct table *old, *t;
-	struct slot gone;
-	size_t pos;
-	int ret = -ENOENT;
-
 	if (!m || !size || range_wraps(gpa, size))
 		return -EINVAL;
-	pthread_mutex_lock(&m->lock);
-	old = m->table;
-	pos = table_first_from(old, gpa);
-	if (pos == old->count || old->slots[pos].gpa != gpa ||
-	    old->slots[pos].last != gpa + (size - 1))
-		goto out;
-	ret = -ENOMEM;
-	if (!(t = table_alloc(old->count - 1)))
-		goto out;
-	gone = old->slots[pos];
-	t->dirty_shift = old->dirty_shift;
-	memcpy(t->slots, old->slots, pos * sizeof(gone));
-	memcpy(t->slots + pos, old->slots + pos + 1,
-	       (old->count - pos - 1) * sizeof(gone));
-	/* Readers still on the old table may copy from the region: the
-	 * address space's reference goes with that table. */
-	old->drop_region = gone.region;
-	old->drop_log = gone.dirty;
-	if (removed)
-		*removed = vmmem_region_ref(gone.region);
-	table_publish(m, t);
-	ret = 0;
-out:
-	pthread_mutex_unlock(&m->lock);
-	return ret;
+	return space_remove(m, gpa, size, NULL, removed);
 }

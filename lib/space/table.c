@@ -13,12 +13,14 @@ struct table *table_alloc(size_t count)
 
 	while (span < count)
 		span *= 2;
-	bytes = sizeof(struct table) + span * sizeof(struct slot);
+	bytes = sizeof(struct table) + span * sizeof(struct slot) +
+		count * sizeof(uint32_t);
 	if (posix_memalign((void **)&t, 64, bytes))
 		return NULL;
 	memset(t, 0, bytes);
 	t->count = count;
 	t->span = span;
+	t->by_uaddr = (uint32_t *)&t->slots[span];
 	for (size_t i = count; i < span; i++)
 		t->slots[i].gpa = t->slots[i].last = UINT64_MAX;
 	return t;
@@ -57,10 +59,14 @@ void table_reclaim(struct table *t)
 {
 	struct vmmem *owner = t->owner;
 
-	for (size_t i = 0; t->drop_logs && i < t->count; i++)
-		free(t->slots[i].dirty);
-	free(t->drop_log);
-	vmmem_region_unref(t->drop_region);
+	for (size_t i = 0; (t->drop_logs || t->drops) && i < t->count; i++) {
+		struct slot *s = &t->slots[i];
+
+		if (t->drop_logs || s->drop)
+			free(s->dirty);
+		if (s->drop)
+			vmmem_region_unref(s->region);
+	}
 	free(t);
 	/* The last touch of the owner: vmmem_free() may free it once the
 	 * count is down, or left that to the last of its tables. */
@@ -69,10 +75,17 @@ void table_reclaim(struct table *t)
 		space_destroy(owner);
 }
 
+void table_drop_slot(struct table *old, size_t i)
+{
+	old->slots[i].drop = true;
+	old->drops = true;
+}
+
 void table_publish(struct vmmem *m, struct table *t)
 {
 	struct table *old = m->table;
 
+	table_index_uaddr(t);
 	__atomic_store_n(&m->table, t, __ATOMIC_RELEASE);
 	__atomic_store_n(&m->big_table, t->count >= LOOKUP_HINT_MIN,
 			 __ATOMIC_RELAXED);
@@ -80,7 +93,7 @@ void table_publish(struct vmmem *m, struct table *t)
 		/* Only a table holding a region's last place in the space
 		 * makes vmmem_free() wait: the caller may expect that
 		 * region released when it returns. */
-		if (old->drop_region) {
+		if (old->drops) {
 			old->owner = m;
 			__atomic_add_fetch(&m->retiring, 1, __ATOMIC_RELAXED);
 		}

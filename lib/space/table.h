@@ -33,18 +33,26 @@ struct slot {
 	uint8_t *whost;               /* host, or NULL when read-only */
 	struct dirty_log *dirty;      /* NULL while logging is off */
 	struct vmmem_region *region;
+	uint64_t uaddr;               /* front-end address of gpa (vhost-user) */
+	bool has_uaddr;               /* placed from a vhost-user message */
+	/* Set in a retired table: the slot left the space, its region and
+	 * log are released with that table (table_reclaim). */
+	bool drop;
 } __attribute__((aligned(64)));
 
 struct table {
 	struct table *retired_next;  /* queued for reclaim (reclaim.c) */
-	struct vmmem *owner;          /* retired with drop_region set */
+	struct vmmem *owner;          /* retired with drops set */
 	size_t count;
 	size_t span;                  /* count rounded up to a power of two */
 	unsigned int dirty_shift;     /* log2 of the dirty page size, 0 = off */
 	/* Released with the table, once no reader can still see it: */
-	struct vmmem_region *drop_region;   /* a removed region's reference */
-	struct dirty_log *drop_log;         /* its dirty log */
-	bool drop_logs;                     /* every slot's log (logging off) */
+	bool drops;                   /* the slots marked drop */
+	bool drop_logs;               /* every slot's log (logging off) */
+	/* Indices of the slots with has_uaddr, sorted by uaddr (built by
+	 * table_publish); points into the table's own allocation. */
+	uint32_t *by_uaddr;
+	size_t ucount;
 	/* Sorted by gpa, non-overlapping; slots[count..span) are padding at
 	 * gpa 2^64-1 with no host address, for slots_search_span(). */
 	struct slot slots[];
@@ -272,6 +280,33 @@ uint64_t table_backed(const struct table *t, uint64_t gpa, uint64_t len);
 size_t table_first_from(const struct table *t, uint64_t gpa);
 
 struct table *table_alloc(size_t count);
+/* Marks old->slots[i] to leave with old once it is retired. */
+void table_drop_slot(struct table *old, size_t i);
+/* Sorts the front-end address index; true if two of its ranges overlap. */
+bool table_index_uaddr(struct table *t);
+/* The slot whose front-end range holds [uaddr, uaddr + len), len >= 1 and
+ * not wrapping, or NULL (space/uaddr.c). */
+const struct slot *table_lookup_uaddr(const struct table *t, uint64_t uaddr,
+				      uint64_t len);
+/* A slot for region r at gpa, with no front-end address. */
+static inline void slot_init(struct slot *s, uint64_t gpa,
+			     struct vmmem_region *r)
+{
+	*s = (struct slot){ .gpa = gpa, .last = gpa + (r->size - 1),
+			    .host = r->host,
+			    .whost = r->readonly ? NULL : r->host,
+			    .region = r };
+}
+/* Hotplug (space/hotplug.c).  space_insert() places proto (its region gets
+ * a reference of the space, its log is made here) unless the table holds
+ * max_count slots already (-ENOSPC) or proto overlaps a slot in either
+ * address space (-EEXIST).  space_remove() takes out the slot at exactly
+ * [gpa, gpa + size), placed at front-end address *uaddr unless uaddr is
+ * NULL (-ENOENT if none). */
+int space_insert(struct vmmem *m, const struct slot *proto, size_t max_count);
+int space_remove(struct vmmem *m, uint64_t gpa, uint64_t size,
+		 const uint64_t *uaddr, struct vmmem_region **removed);
+/* Publishes t (indexing it first) and retires the current table. */
 void table_publish(struct vmmem *m, struct table *t);
 /* Frees a retired table after its grace period (and the space, when
  * vmmem_free() left that to its last table). */

@@ -310,6 +310,11 @@ static const int E_RAW[] = { EINVAL, ENOMEM, 0 };
 static const int E_NEW[] = { EINVAL, ENOMEM, 0 };
 static const int E_RANGES[] = { EINVAL, EEXIST, E2BIG, EBADF, ENXIO, ENOMEM, 0 };
 static const int E_ADD[] = { EINVAL, EEXIST, ENOMEM, 0 };
+static const int E_VHOST_MAP[] = { E2BIG, EACCES, EBADF, EEXIST, EINVAL,
+				   EISDIR, ENODEV, ENOMEM, ENOSPC, ENXIO,
+				   EPERM, 0 };
+static const char *const P_VHOST_MAP[] = { "mmap", "fcntl", "fstat",
+					   "madvise", "mbind", "mlock", NULL };
 static const int E_REMOVE[] = { EINVAL, ENOENT, ENOMEM, 0 };
 static const int E_FOREACH[] = { EINVAL, ENOMEM, 0 };
 static const int E_MAP[] = { EINVAL, EFAULT, ENOMEM, 0 };
@@ -1225,6 +1230,121 @@ static void iommu_fail(struct ctx *c)
 	  .setup = region_setup, .run = region_run, .after_ok = region_ok,    \
 	  .after_fail = region_fail, .teardown = fds_teardown }
 
+/* ------------------------------------------- vhost-user messages */
+
+/* One memfd: A's bytes at 0, B's at RSIZE, C's at 2 * RSIZE + 0x100 (an
+ * mmap_offset that is not page aligned). */
+#define VH_UADDR 0x7f0000000000ull
+static const struct vmmem_vhost_region vh_a = { GPA_A, RSIZE, VH_UADDR, 0 };
+static const struct vmmem_vhost_region vh_b = { GPA_B, RSIZE,
+						VH_UADDR + RSIZE, RSIZE };
+static const struct vmmem_vhost_region vh_c = { GPA_NEW, RSIZE,
+						VH_UADDR + 4 * RSIZE,
+						2 * RSIZE + 0x100 };
+
+/* A and B placed from a SET_MEM_TABLE, logging on, A's first page dirty;
+ * c->host is A's region object. */
+static bool vhost_setup(struct ctx *c)
+{
+	const struct vmmem_vhost_region vr[2] = { vh_a, vh_b };
+	int fds[2];
+
+	c->fd = memfd_create("faults-vhost", MFD_CLOEXEC);
+	ck_assert_int_ge(c->fd, 0);
+	ck_assert_int_eq(ftruncate(c->fd, 3 * RSIZE + 0x100), 0);
+	ck_assert_int_eq(pwrite(c->fd, pat_a, RSIZE, 0), RSIZE);
+	ck_assert_int_eq(pwrite(c->fd, pat_b, RSIZE, RSIZE), RSIZE);
+	ck_assert_int_eq(pwrite(c->fd, pat_new, RSIZE, 2 * RSIZE + 0x100),
+			 RSIZE);
+	fds[0] = fds[1] = c->fd;
+	ck_assert_int_eq(vmmem_new(&c->m, 0), 0);
+	ck_assert_int_eq(vmmem_vhost_set_mem_table(c->m, vr, fds, 2, NULL), 0);
+	ck_assert_int_eq(vmmem_dirty_start(c->m, 0), 0);
+	ck_assert_int_eq(vmmem_write_exact(c->m, GPA_A, pat_a, 8), 0);
+	ck_assert_int_eq(vmmem_find_region(c->m, GPA_A,
+					   (struct vmmem_region **)&c->host,
+					   NULL), 0);
+	vmmem_region_unref(c->host);            /* the space holds it */
+	return true;
+}
+
+/* A is the same object with its dirty bit; the regions in present[]
+ * (A, B, C) hold their bytes, the others are gone. */
+static void vhost_expect(struct ctx *c, bool b, bool cc)
+{
+	struct vmmem_region *r = NULL;
+	uint8_t x;
+
+	ck_assert_int_eq(vmmem_num_regions(c->m), 1 + b + cc);
+	ck_assert_int_eq(vmmem_find_region(c->m, GPA_A, &r, NULL), 0);
+	ck_assert_ptr_eq(r, c->host);
+	vmmem_region_unref(r);
+	ck_assert_int_eq(vmmem_dirty_test(c->m, GPA_A), 1);
+	test_expect_bytes(c->m, GPA_A, pat_a, RSIZE);
+	if (b)
+		test_expect_bytes(c->m, GPA_B, pat_b, RSIZE);
+	else
+		ck_assert_int_eq(vmmem_read(c->m, GPA_B, &x, 1), -EFAULT);
+	if (cc)
+		test_expect_bytes(c->m, GPA_NEW, pat_new, RSIZE);
+	else
+		ck_assert_int_eq(vmmem_read(c->m, GPA_NEW, &x, 1), -EFAULT);
+}
+
+static long vset_run(struct ctx *c)
+{
+	const struct vmmem_vhost_region vr[2] = { vh_c, vh_a };
+	int fds[2] = { c->fd, c->fd };
+
+	return vmmem_vhost_set_mem_table(c->m, vr, fds, 2, NULL);
+}
+
+static void vset_ok(struct ctx *c)
+{
+	vhost_expect(c, false, true);
+}
+
+static void vset_fail(struct ctx *c)
+{
+	vhost_expect(c, true, false);           /* exactly as it was */
+	ck_assert_int_eq(vset_run(c), 0);
+	vset_ok(c);
+}
+
+static long vadd_run(struct ctx *c)
+{
+	return vmmem_vhost_add_mem_reg(c->m, &vh_c, c->fd, NULL);
+}
+
+static void vadd_ok(struct ctx *c)
+{
+	vhost_expect(c, true, true);
+}
+
+static void vadd_fail(struct ctx *c)
+{
+	vhost_expect(c, true, false);
+	ck_assert_int_eq(vadd_run(c), 0);
+	vadd_ok(c);
+}
+
+static long vrem_run(struct ctx *c)
+{
+	return vmmem_vhost_rem_mem_reg(c->m, &vh_b);
+}
+
+static void vrem_ok(struct ctx *c)
+{
+	vhost_expect(c, false, false);
+}
+
+static void vrem_fail(struct ctx *c)
+{
+	vhost_expect(c, true, false);
+	ck_assert_int_eq(vrem_run(c), 0);
+	vrem_ok(c);
+}
+
 #define SPACE_OP(nm, fl, e, p, st, rn, ok, fail, td, ...)                     \
 	{ .name = nm, .flags = fl, .errs = e, .pass = p,                      \
 	  .expect = A(__VA_ARGS__), .setup = st, .run = rn,                   \
@@ -1297,6 +1417,16 @@ static const struct op ops[] = {
 	SPACE_OP("vmmem_add_region(dirty logging on)", 1, E_ADD, NULL,
 		 add_setup, add_run, add_ok, add_fail, space_teardown,
 		 "posix_memalign", "calloc"),
+	SPACE_OP("vmmem_vhost_set_mem_table(A kept, B out, C new unaligned)", 0,
+		 E_VHOST_MAP, P_VHOST_MAP, vhost_setup, vset_run, vset_ok,
+		 vset_fail, space_teardown, "calloc", "posix_memalign", "fstat",
+		 "fcntl", "mmap"),
+	SPACE_OP("vmmem_vhost_add_mem_reg(unaligned)", 0, E_VHOST_MAP,
+		 P_VHOST_MAP, vhost_setup, vadd_run, vadd_ok, vadd_fail,
+		 space_teardown, "calloc", "posix_memalign", "fcntl", "fstat",
+		 "mmap"),
+	SPACE_OP("vmmem_vhost_rem_mem_reg", 0, E_REMOVE, NULL, vhost_setup,
+		 vrem_run, vrem_ok, vrem_fail, space_teardown, "posix_memalign"),
 	SPACE_OP("vmmem_remove_region", 0, E_REMOVE, NULL, remove_setup,
 		 remove_run, remove_ok, remove_fail, space_teardown,
 		 "posix_memalign"),

@@ -84,32 +84,7 @@
 #include "vmmem-private.h"
 #include "xen/mapcache.h"
 
-/* ------------------------------------------------------------------ poll */
-
-/*
- * liburcu's call_rcu worker sleeps poll(NULL, 0, 10) after every wake-up to
- * batch callbacks, and vmmem_free() waits for it (urcu_bp_barrier()), so
- * every input would cost 10 to 20 ms and a long run would be impossible.
- * Sleeping in poll() with no file descriptor is only a delay: the harness
- * makes that case a yield.  (Its definition takes precedence over the
- * sanitizer runtime's weak interceptor.)  Every other poll() is the
- * system call.
- */
-int poll(struct pollfd *fds, nfds_t nfds, int timeout)
-{
-	struct timespec ts, *tp = NULL;
-
-	if (!nfds) {
-		sched_yield();
-		return 0;
-	}
-	if (timeout >= 0) {
-		ts.tv_sec = timeout / 1000;
-		ts.tv_nsec = (long)(timeout % 1000) * 1000000L;
-		tp = &ts;
-	}
-	return (int)syscall(SYS_ppoll, fds, nfds, tp, NULL, (size_t)8);
-}
+#include "fuzz-common.h"
 
 /* ---------------------------------------------------------------- limits */
 
@@ -133,40 +108,6 @@ _Static_assert(ARENA == 64 * 1024 && FDFILE == 64 * 1024, "the pattern covers th
 #define LZ_MAXLIVE  1024         /* live mappings of one lazy region */
 #define BUCKET      (MAPCACHE_BUCKET_PAGES * PAGE)  /* of the map cache */
 #define FDIO_MAX_IOV 64          /* pieces of one fd I/O call (lib/access/fdio.c) */
-
-/* ----------------------------------------------------------------- input */
-
-static const uint8_t *in_p;
-static size_t in_n;
-
-static uint8_t u8(void)
-{
-	if (!in_n)
-		return 0;
-	in_n--;
-	return *in_p++;
-}
-
-static uint16_t u16(void)
-{
-	uint16_t lo = u8();
-
-	return (uint16_t)(lo | (uint16_t)(u8() << 8));
-}
-
-static uint32_t u32(void)
-{
-	uint32_t lo = u16();
-
-	return lo | (uint32_t)u16() << 16;
-}
-
-static uint64_t u64(void)
-{
-	uint64_t lo = u32();
-
-	return lo | (uint64_t)u32() << 32;
-}
 
 static uint64_t min64(uint64_t a, uint64_t b)
 {

@@ -22,8 +22,9 @@
 #   (the map cache of on-demand regions, lib/xen/mapcache.c),
 #   tests/test-fastpath (fast paths under hotplug), tests/test-section (grace
 #   periods against the fast paths, calls inside sections), tests/test-fork
-#   (fork under load), tests/test-ring (ring stores through
-#   vmmem_dirty_start()) and the benchmark's --check, with tests/tsan.supp (it says why each entry is a
+#   (fork under load), tests/test-vhost (SET_MEM_TABLE replacement under
+#   access), tests/test-ring (ring stores through vmmem_dirty_start()) and
+#   the benchmark's --check, with tests/tsan.supp (it says why each entry is a
 #   false report).
 #
 # Any failed test, and any sanitizer report in any test's log (a second line
@@ -100,7 +101,7 @@ tsan)
 	# Built with -Werror too: configure keeps GCC's -Wtsan (TSan ignores
 	# atomic_thread_fence, lib/dirty/dirty.h) a warning.
 	cfg=(--enable-werror)
-	tests="tests/test-hotplug tests/test-atomic tests/test-iommu tests/test-lazy tests/test-fastpath tests/test-section tests/test-fork tests/test-ring bench/check-bench.sh"
+	tests="tests/test-hotplug tests/test-atomic tests/test-iommu tests/test-lazy tests/test-fastpath tests/test-section tests/test-fork tests/test-vhost tests/test-ring bench/check-bench.sh"
 	timeout_mult=3
 	;;
 esac

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+#include <endian.h>
+
+#include "access.h"
+
+/* The shared log is indexed by GPA; behind an IOMMU the back-end knows only
+ * IOVAs, so logging there waits for the library's IOVA-to-GPA log
+ * (migration with a vIOMMU is not supported by this back-end). */
+static void logged(const struct vub_access *a, uint64_t addr, uint64_t len)
+{
+	if (!a->iova)
+		vub_memory_log_write(a->memory, addr, len);
+}
+
+int vub_read(const struct vub_access *a, uint64_t addr, void *buf, size_t len)
+{
+	if (a->iova)
+		return vmmem_iommu_read_exact(vub_memory_iommu(a->memory), addr,
+					      buf, len);
+	return vmmem_read_exact(vub_memory_space(a->memory), addr, buf, len);
+}
+
+int vub_write(const struct vub_access *a, uint64_t addr, const void *buf,
+	      size_t len)
+{
+	int ret = a->iova ?
+		vmmem_iommu_write_exact(vub_memory_iommu(a->memory), addr, buf,
+					len) :
+		vmmem_write_exact(vub_memory_space(a->memory), addr, buf, len);
+
+	if (ret == 0)
+		logged(a, addr, len);
+	return ret;
+}
+
+/* Ring indices: the driver publishes them with release stores. */
+int vub_load16(const struct vub_access *a, uint64_t addr, uint16_t *val)
+{
+	uint64_t v = 0;
+	int ret = a->iova ?
+		vmmem_iommu_load(vub_memory_iommu(a->memory), addr, 2, &v,
+				 VMMEM_ORDER_ACQUIRE) :
+		vmmem_load(vub_memory_space(a->memory), addr, 2, &v,
+			   VMMEM_ORDER_ACQUIRE);
+
+	if (ret == 0)
+		*val = le16toh((uint16_t)v);
+	return ret;
+}
+
+int vub_store16(const struct vub_access *a, uint64_t addr, uint16_t val)
+{
+	uint64_t v = htole16(val);
+	int ret = a->iova ?
+		vmmem_iommu_store(vub_memory_iommu(a->memory), addr, 2, v,
+				  VMMEM_ORDER_RELEASE) :
+		vmmem_store(vub_memory_space(a->memory), addr, 2, v,
+			    VMMEM_ORDER_RELEASE);
+
+	if (ret == 0)
+		logged(a, addr, 2);
+	return ret;
+}
+
+/* One loop for both directions: the positional fd calls may transfer less
+ * than asked (a range over several regions, a signal). */
+static int transfer(const struct vub_access *a, uint64_t addr, int fd,
+		    size_t len, off_t offset, bool to_guest)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		uint64_t at = addr + done;
+		off_t off = offset + (off_t)done;
+		size_t left = len - done;
+		ssize_t n;
+
+		if (a->iova) {
+			struct vmmem_iommu *io = vub_memory_iommu(a->memory);
+
+			n = to_guest ? vmmem_iommu_pread_fd(io, at, fd, left, off) :
+				       vmmem_iommu_pwrite_fd(io, at, fd, left, off);
+		} else {
+			struct vmmem *mem = vub_memory_space(a->memory);
+
+			n = to_guest ? vmmem_pread_fd(mem, at, fd, left, off) :
+				       vmmem_pwrite_fd(mem, at, fd, left, off);
+		}
+		if (n < 0 && n != -EINTR)
+			return (int)n;
+		if (n == 0)
+			return -EIO;
+		if (n > 0) {
+			if (to_guest)
+				logged(a, at, (uint64_t)n);
+			done += (size_t)n;
+		}
+	}
+	return 0;
+}
+
+int vub_from_file(const struct vub_access *a, uint64_t addr, int fd,
+		  size_t len, off_t offset)
+{
+	return transfer(a, addr, fd, len, offset, true);
+}
+
+int vub_to_file(const struct vub_access *a, uint64_t addr, int fd, size_t len,
+		off_t offset)
+{
+	return transfer(a, addr, fd, len, offset, false);
+}
