@@ -9,6 +9,16 @@
 #ifndef LIBVMMEM_H
 #define LIBVMMEM_H
 
+/* The version of this header; vmmem_version() gives the library's, which
+ * may be newer at run time (same major version, same ABI). */
+#define VMMEM_VERSION_MAJOR 1
+#define VMMEM_VERSION_MINOR 0
+#define VMMEM_VERSION_MICRO 0
+#define VMMEM_VERSION_ENCODE(major, minor, micro) \
+	(((uint32_t)(major) << 16) | ((uint32_t)(minor) << 8) | (uint32_t)(micro))
+#define VMMEM_VERSION VMMEM_VERSION_ENCODE(VMMEM_VERSION_MAJOR, \
+	VMMEM_VERSION_MINOR, VMMEM_VERSION_MICRO)
+
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -133,6 +143,8 @@ struct vmmem_range {
 	uint64_t offset;
 };
 
+uint32_t vmmem_version(void);
+
 int vmmem_new(struct vmmem **out, unsigned int flags);
 int vmmem_new_from_ranges(struct vmmem **out, const struct vmmem_range *ranges,
 			  size_t count, const struct vmmem_region_opts *opts);
@@ -191,10 +203,10 @@ int vmmem_unmap(struct vmmem *mem, void *host, uint64_t written);
 
 ssize_t vmmem_read_fd(struct vmmem *mem, uint64_t gpa, int fd, size_t len);
 ssize_t vmmem_pread_fd(struct vmmem *mem, uint64_t gpa, int fd, size_t len,
-		       off_t offset);
+		       int64_t offset);
 ssize_t vmmem_write_fd(struct vmmem *mem, uint64_t gpa, int fd, size_t len);
 ssize_t vmmem_pwrite_fd(struct vmmem *mem, uint64_t gpa, int fd, size_t len,
-			off_t offset);
+			int64_t offset);
 
 /* ------------------------------------------------------ dirty page log */
 
@@ -205,6 +217,18 @@ int vmmem_dirty_harvest(struct vmmem *mem, uint64_t gpa, uint64_t len,
 			uint64_t *bitmap);
 int vmmem_dirty_clear(struct vmmem *mem, uint64_t gpa, uint64_t len);
 int vmmem_dirty_test(struct vmmem *mem, uint64_t gpa);
+
+/* The vhost-user front-end's shared dirty log (VHOST_USER_SET_LOG_BASE,
+ * VHOST_USER_PROTOCOL_F_LOG_SHMFD): bit gpa / 4096 of a bitmap from GPA
+ * 0, set by every write path with an atomic OR.  Since 1.1. */
+#define VMMEM_DIRTY_SHARED_ONLY (1u << 0)   /* instead of the library's log */
+
+int vmmem_dirty_shared_set_fd(struct vmmem *mem, int fd, uint64_t mmap_size,
+			      uint64_t mmap_offset, unsigned int flags);
+int vmmem_dirty_shared_set(struct vmmem *mem, void *log, uint64_t size,
+			   unsigned int flags);
+int vmmem_dirty_shared_stop(struct vmmem *mem);
+int vmmem_dirty_shared_missed(struct vmmem *mem, uint64_t *missed);
 
 /* ----------------------------------------------------------- IOMMU */
 
@@ -262,11 +286,11 @@ int vmmem_iommu_unmap(struct vmmem_iommu *iommu, void *host,
 ssize_t vmmem_iommu_read_fd(struct vmmem_iommu *iommu, uint64_t iova, int fd,
 			    size_t len);
 ssize_t vmmem_iommu_pread_fd(struct vmmem_iommu *iommu, uint64_t iova, int fd,
-			     size_t len, off_t offset);
+			     size_t len, int64_t offset);
 ssize_t vmmem_iommu_write_fd(struct vmmem_iommu *iommu, uint64_t iova, int fd,
 			     size_t len);
 ssize_t vmmem_iommu_pwrite_fd(struct vmmem_iommu *iommu, uint64_t iova,
-			      int fd, size_t len, off_t offset);
+			      int fd, size_t len, int64_t offset);
 
 /* ------------------------------------------------- vhost-user back-ends */
 

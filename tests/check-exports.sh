@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # The public surface has four descriptions that must agree: the version
 # script, the dynamic symbols the library exports, the functions the header
 # declares and the man pages.  Any symbol missing from one of them fails.

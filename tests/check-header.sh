@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # The public header must compile on its own as strict C99 and as C++.
 set -eu
 hdr=$(cd "$top_srcdir/include" && pwd)/libvmmem.h

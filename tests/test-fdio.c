@@ -3,10 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -376,6 +380,98 @@ END_TEST
  * all of it.  200 adjacent one-page regions, file -> guest -> file. */
 #define MANY 200
 
+/* A read from a pipe into [0, 0x2000) of a space with one region there,
+ * blocked in its syscall while the main thread replaces the region. */
+struct blocked_read {
+	struct vmmem *m;
+	int fd;
+	pid_t tid;                   /* atomic: set once running */
+	ssize_t ret;
+};
+
+static void *blocked_reader(void *arg)
+{
+	struct blocked_read *b = arg;
+
+	__atomic_store_n(&b->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	b->ret = vmmem_read_fd(b->m, 0x1000, b->fd, 0x10);
+	return NULL;
+}
+
+/* Waits until the thread sleeps, which it does only in its read. */
+static void wait_blocked(const struct blocked_read *b)
+{
+	char path[64], buf[256];
+	pid_t tid;
+
+	while (!(tid = __atomic_load_n(&b->tid, __ATOMIC_ACQUIRE)))
+		sched_yield();
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	for (;;) {
+		FILE *f = fopen(path, "r");
+		char *p = NULL;
+
+		ck_assert_ptr_nonnull(f);
+		if (fgets(buf, sizeof(buf), f))
+			p = strrchr(buf, ')');
+		fclose(f);
+		if (p && p[1] == ' ' && p[2] == 'S')
+			return;
+		sched_yield();
+	}
+}
+
+/* The pages an fd read wrote are logged only if the region it wrote to is
+ * still placed where it was: replaced by another region meanwhile, the
+ * GPA now shows memory the read never touched; placed back, it is the same
+ * memory, written. */
+static void read_while_replaced(bool same_region)
+{
+	struct vmmem *m = NULL;
+	struct vmmem_region *r = test_region(0x2000), *other = test_region(0x2000);
+	struct blocked_read b = { 0 };
+	uint8_t *rh = test_region_host(r), *oh = test_region_host(other);
+	int p[2];
+	pthread_t th;
+
+	ck_assert_int_eq(vmmem_new(&m, 0), 0);
+	ck_assert_int_eq(vmmem_add_region(m, 0, r), 0);
+	ck_assert_int_eq(vmmem_dirty_start(m, 4096), 0);
+	ck_assert_int_eq(pipe(p), 0);
+	b.m = m;
+	b.fd = p[0];
+	ck_assert_int_eq(pthread_create(&th, NULL, blocked_reader, &b), 0);
+	wait_blocked(&b);
+	ck_assert_int_eq(vmmem_remove_region(m, 0, 0x2000, NULL), 0);
+	ck_assert_int_eq(vmmem_add_region(m, 0, same_region ? r : other), 0);
+	ck_assert_int_eq(write(p[1], "0123456789abcdef", 0x10), 0x10);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(b.ret, 0x10);
+	/* the data went to the region mapped when the read started */
+	ck_assert_int_eq(memcmp(rh + 0x1000, "0123456789abcdef", 0x10), 0);
+	if (!same_region)
+		ck_assert_int_eq(test_all_bytes(oh, 0, 0x2000), 1);
+	ck_assert_int_eq(vmmem_dirty_test(m, 0x1000), (same_region ? 1 : 0));
+	ck_assert_int_eq(vmmem_dirty_test(m, 0), 0);
+	close(p[0]);
+	close(p[1]);
+	vmmem_region_unref(r);
+	vmmem_region_unref(other);
+	vmmem_free(m);
+}
+
+START_TEST(read_fd_region_replaced)
+{
+	read_while_replaced(false);
+}
+END_TEST
+
+START_TEST(read_fd_region_placed_back)
+{
+	read_while_replaced(true);
+}
+END_TEST
+
 static struct vmmem *mk_many(uint64_t ps)
 {
 	static uint64_t gpa[MANY], size[MANY];
@@ -476,6 +572,8 @@ static Suite *suite(void)
 
 	tc = tcase_create("dirty");
 	tcase_add_test(tc, read_fd_marks_dirty);
+	tcase_add_test(tc, read_fd_region_replaced);
+	tcase_add_test(tc, read_fd_region_placed_back);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("many_regions");

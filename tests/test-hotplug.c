@@ -426,10 +426,13 @@ static void *dirty_writer(void *arg)
 		pattern(pat, AREA, w->id, it);
 		if ((r = vmmem_write_exact(sh->m, fa, pat, AREA)))
 			note_error(sh, "write_exact", r);
-		/* the areas are 8-byte aligned */
-		if ((r = vmmem_store(sh->m, fa, 8, it, VMMEM_ORDER_RELEASE)))
+		/* the areas are 8-byte aligned; the stored value is 8 bytes
+		 * whatever the size of unsigned long */
+		const uint64_t stored = it;
+
+		if ((r = vmmem_store(sh->m, fa, 8, stored, VMMEM_ORDER_RELEASE)))
 			note_error(sh, "store", r);
-		memcpy(pat, &it, 8);
+		memcpy(pat, &stored, sizeof(stored));
 		if ((r = vmmem_read_exact(sh->m, fa, got, AREA)))
 			note_error(sh, "read_exact", r);
 		if (memcmp(got, pat, AREA))

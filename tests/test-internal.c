@@ -252,106 +252,122 @@ END_TEST
 
 /* ------------------------------------------------------------ dirty log */
 
-START_TEST(dirty_log_new_sizes)
+/* A log covering pages [first, last] of 4 KiB. */
+static struct dirty_log *log_of(uint64_t first, uint64_t last)
 {
-	const struct slot s1 = { .gpa = 0x1000, .last = 0x4FFF };
-	const struct slot s2 = { .gpa = 0x1800, .last = 0x2800 };
-	const struct slot s3 = { .gpa = 0x1000, .last = 0xFFFFF };
-	const struct slot s4 = { .gpa = 0, .last = 0x3FFFFF };
-	struct dirty_log *log;
+	struct dirty_log *log = log_cover(NULL, 12, &first, &last, 1);
 
-	log = dirty_log_new(&s1, 12);
 	ck_assert_ptr_nonnull(log);
-	ck_assert_uint_eq(log->first_page, 1);
-	ck_assert_uint_eq(log->npages, 4);
-	ck_assert_uint_eq(log->words[0], 0);
-	free(log);
+	return log;
+}
 
-	log = dirty_log_new(&s2, 12);
-	ck_assert_ptr_nonnull(log);
-	ck_assert_uint_eq(log->first_page, 1);
-	ck_assert_uint_eq(log->npages, 2);
-	free(log);
+START_TEST(dirty_log_cover_leaves)
+{
+	uint64_t f[2] = { 3 * LOG_LEAF_PAGES + 5, 1 }, l[2] = { 5 * LOG_LEAF_PAGES, 2 };
+	uint64_t f2 = 4 * LOG_LEAF_PAGES, l2 = 7 * LOG_LEAF_PAGES - 1;
+	struct dirty_log *log = log_cover(NULL, 12, f, l, 2), *more;
 
-	log = dirty_log_new(&s3, 21);
+	/* leaves 0, 3, 4, 5, sorted, clean */
 	ck_assert_ptr_nonnull(log);
-	ck_assert_uint_eq(log->first_page, 0);
-	ck_assert_uint_eq(log->npages, 1);
-	free(log);
-
-	log = dirty_log_new(&s4, 12);    /* 1024 pages: 16 words, all clear */
-	ck_assert_ptr_nonnull(log);
-	ck_assert_uint_eq(log->npages, 1024);
-	for (int i = 0; i < 16; i++)
-		ck_assert_uint_eq(log->words[i], 0);
-	free(log);
+	ck_assert_uint_eq(log->shift, 12);
+	ck_assert_uint_eq(log->count, 4);
+	ck_assert_uint_eq(log->leaf[0].idx, 0);
+	ck_assert_uint_eq(log->leaf[1].idx, 3);
+	ck_assert_uint_eq(log->leaf[3].idx, 5);
+	for (size_t i = 0; i < LOG_LEAF_WORDS; i++)
+		ck_assert_uint_eq(log->leaf[2].words[i], 0);
+	ck_assert_ptr_null(log_leaf_of(log, NULL, 2 * LOG_LEAF_PAGES));
+	ck_assert_ptr_eq(log_leaf_of(log, &log->leaf[1], 5 * LOG_LEAF_PAGES + 9),
+			 &log->leaf[3]);
+	/* a copy covering more shares the leaves it had, with their bits */
+	ck_assert_uint_eq(log_set(log, NULL, 4 * LOG_LEAF_PAGES + 1,
+				  4 * LOG_LEAF_PAGES + 1), 0);
+	more = log_cover(log, 0, &f2, &l2, 1);
+	ck_assert_ptr_nonnull(more);
+	ck_assert_uint_eq(more->count, 5);
+	ck_assert_ptr_eq(more->leaf[2].words, log->leaf[2].words);
+	ck_assert_int_eq(log_test(more, 4 * LOG_LEAF_PAGES + 1), 1);
+	ck_assert_int_eq(log_test(more, 6 * LOG_LEAF_PAGES), 0);
+	ck_assert_int_eq(log_test(more, 2 * LOG_LEAF_PAGES), -1);
+	log_free(log, false);
+	log_free(more, true);
 }
 END_TEST
 
 START_TEST(dirty_log_set_masks)
 {
-	const struct slot s = { .gpa = 0, .last = 256 * 4096 - 1 };
-	struct dirty_log *log;
+	struct dirty_log *log = log_of(0, 255);
+	uint64_t *w = log->leaf[0].words;
 
 	/* pages 0..63: exactly word 0 */
-	log = dirty_log_new(&s, 12);
-	ck_assert_ptr_nonnull(log);
-	ck_assert_uint_eq(log->npages, 256);
-	dirty_log_set(log, 0, 63);
-	ck_assert_uint_eq(log->words[0], ~0ull);
-	ck_assert_uint_eq(log->words[1], 0);
-	free(log);
-
+	log_set(log, NULL, 0, 63);
+	ck_assert_uint_eq(le64toh(w[0]), ~0ull);
+	ck_assert_uint_eq(w[1], 0);
+	ck_assert_uint_eq(log_take(log, 0, 255, NULL, 0), 0);
 	/* pages 63..64: the top bit of word 0, the low bit of word 1 */
-	log = dirty_log_new(&s, 12);
-	dirty_log_set(log, 63, 64);
-	ck_assert_uint_eq(log->words[0], 1ull << 63);
-	ck_assert_uint_eq(log->words[1], 1);
-	ck_assert_uint_eq(log->words[2], 0);
-	free(log);
-
-	/* pages 5..200 */
-	log = dirty_log_new(&s, 12);
-	dirty_log_set(log, 5, 200);
-	ck_assert_uint_eq(log->words[0], ~0ull << 5);
-	ck_assert_uint_eq(log->words[1], ~0ull);
-	ck_assert_uint_eq(log->words[2], ~0ull);
-	ck_assert_uint_eq(log->words[3], (1ull << 9) - 1);
-	/* setting again changes nothing; a single page adds one bit */
-	dirty_log_set(log, 5, 200);
-	ck_assert_uint_eq(log->words[0], ~0ull << 5);
-	dirty_log_set(log, 0, 0);
-	ck_assert_uint_eq(log->words[0], (~0ull << 5) | 1);
-	dirty_log_set(log, 255, 255);
-	ck_assert_uint_eq(log->words[3], ((1ull << 9) - 1) | (1ull << 63));
-	free(log);
-
-	/* single pages in the middle of a word, and the whole log */
-	log = dirty_log_new(&s, 12);
-	dirty_log_set(log, 100, 100);
-	ck_assert_uint_eq(log->words[1], 1ull << 36);
-	dirty_log_set(log, 0, 255);
-	for (int i = 0; i < 4; i++)
-		ck_assert_uint_eq(log->words[i], ~0ull);
-	free(log);
+	log_set(log, NULL, 63, 64);
+	ck_assert_uint_eq(le64toh(w[0]), 1ull << 63);
+	ck_assert_uint_eq(le64toh(w[1]), 1);
+	ck_assert_uint_eq(w[2], 0);
+	log_take(log, 0, 255, NULL, 0);
+	/* pages 5..200; setting again changes nothing */
+	log_set(log, NULL, 5, 200);
+	log_set(log, NULL, 5, 200);
+	ck_assert_uint_eq(le64toh(w[0]), ~0ull << 5);
+	ck_assert_uint_eq(le64toh(w[1]), ~0ull);
+	ck_assert_uint_eq(le64toh(w[3]), (1ull << 9) - 1);
+	log_set_page(&log->leaf[0], 255, false);
+	ck_assert_uint_eq(le64toh(w[3]), ((1ull << 9) - 1) | (1ull << 63));
+	log_free(log, true);
 }
 END_TEST
 
-START_TEST(dirty_log_set_offset)
+START_TEST(dirty_log_across_leaves)
 {
-	/* a log whose first page is not 0: pages are absolute */
-	const struct slot s = { .gpa = 10 * 4096 + 0x800, .last = 100 * 4096 - 1 };
-	struct dirty_log *log = dirty_log_new(&s, 12);
+	uint64_t base = 9 * LOG_LEAF_PAGES;
+	struct dirty_log *log = log_of(base - 10, base + 10);
+	uint64_t out[1] = { 0 };
 
+	/* pages covered: none missed, the last word of one leaf and the
+	 * first of the next */
+	ck_assert_uint_eq(log_set(log, NULL, base - 2, base + 1), 0);
+	ck_assert_uint_eq(le64toh(log->leaf[0].words[LOG_LEAF_WORDS - 1]),
+			  3ull << 62);
+	ck_assert_uint_eq(le64toh(log->leaf[1].words[0]), 3);
+	/* taken into a bitmap whose bit 0 is page base - 4 */
+	ck_assert_uint_eq(log_take(log, base - 4, base + 4, out, base - 4), 4);
+	ck_assert_uint_eq(out[0], 0x3c);
+	ck_assert_uint_eq(log_take(log, 0, UINT64_MAX, NULL, 0), 0);
+	/* pages past the covered leaves are missed, counted */
+	ck_assert_uint_eq(log_set(log, NULL, base + LOG_LEAF_PAGES - 1,
+				  base + LOG_LEAF_PAGES + 2), 3);
+	log_free(log, true);
+}
+END_TEST
+
+START_TEST(dirty_log_flat)
+{
+	/* 3 leaves and 8 bytes of bitmap: pages 0 .. 2 * LEAF + 63 */
+	size_t bytes = 2 * LOG_LEAF_PAGES / 8 + 8;
+	uint64_t *bits = calloc(bytes / 8, 8);
+	uint8_t *b = (uint8_t *)bits;
+	struct dirty_log *log;
+
+	ck_assert_ptr_nonnull(bits);
+	log = log_flat(bits, bytes);
 	ck_assert_ptr_nonnull(log);
-	ck_assert_uint_eq(log->first_page, 10);
-	ck_assert_uint_eq(log->npages, 90);
-	dirty_log_set(log, 10, 10);
-	ck_assert_uint_eq(log->words[0], 1);
-	dirty_log_set(log, 73, 75);
-	ck_assert_uint_eq(log->words[0], 1 | (1ull << 63));
-	ck_assert_uint_eq(log->words[1], 3);
-	free(log);
+	ck_assert_uint_eq(log->count, 3);
+	ck_assert_uint_eq(log->npages, bytes * 8);
+	/* the vhost-user layout: bit p % 8 of byte p / 8 */
+	ck_assert_uint_eq(log_set(log, NULL, 9, 9), 0);
+	ck_assert_uint_eq(b[1], 2);
+	ck_assert_uint_eq(log_set(log, NULL, 2 * LOG_LEAF_PAGES + 63,
+				  2 * LOG_LEAF_PAGES + 70), 7);
+	ck_assert_uint_eq(b[bytes - 1], 0x80);
+	ck_assert_uint_eq(log_set(log, NULL, UINT64_MAX - 1, UINT64_MAX), 2);
+	ck_assert_int_eq(log_test(log, 2 * LOG_LEAF_PAGES + 64), -1);
+	log_free(log, false);
+	free(bits);
 }
 END_TEST
 
@@ -462,9 +478,10 @@ static Suite *suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("dirty_log");
-	tcase_add_test(tc, dirty_log_new_sizes);
+	tcase_add_test(tc, dirty_log_cover_leaves);
 	tcase_add_test(tc, dirty_log_set_masks);
-	tcase_add_test(tc, dirty_log_set_offset);
+	tcase_add_test(tc, dirty_log_across_leaves);
+	tcase_add_test(tc, dirty_log_flat);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("opts");

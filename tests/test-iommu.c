@@ -2091,7 +2091,8 @@ START_TEST(concurrent_updates_and_readers)
 	pthread_t th[2];
 	struct timespec t0, t;
 	unsigned int wseed = 77;
-	long ops = 0, ns;
+	long ops = 0;
+	int64_t ns;   /* 8 s does not fit in a 32-bit long */
 	bool seen_both;
 
 	test_pattern(cc_img, sizeof(cc_img), 16);
@@ -2144,7 +2145,7 @@ START_TEST(concurrent_updates_and_readers)
 		}
 		ops++;
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		ns = (t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec);
+		ns = (int64_t)(t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec);
 		seen_both = true;
 		for (int i = 0; i < 2; i++)
 			if (!__atomic_load_n(&rd[i].ok, __ATOMIC_RELAXED) ||
@@ -2152,7 +2153,7 @@ START_TEST(concurrent_updates_and_readers)
 				seen_both = false;
 		/* 1.2 s; longer on a slow machine (valgrind) until both
 		 * readers saw both outcomes */
-	} while (ns < 1200000000L || (!seen_both && ns < 8000000000L));
+	} while (ns < 1200000000 || (!seen_both && ns < INT64_C(8000000000)));
 	__atomic_store_n(&sh.stop, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < 2; i++)
 		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
@@ -2198,23 +2199,7 @@ END_TEST
  * counters is still reported.
  * (The mark outlives the region; the test is the last of its process in
  * Check's fork mode, the one tests/robust/sanitizers.sh tsan runs.) */
-#if defined(__SANITIZE_THREAD__)
-#define IW_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define IW_TSAN 1
-#endif
-#endif
-#ifdef IW_TSAN
-void AnnotateBenignRaceSized(const char *file, int line,
-			     const volatile void *mem, size_t size,
-			     const char *desc);
-#define GUEST_RACES_OK(p, n)                                              \
-	AnnotateBenignRaceSized(__FILE__, __LINE__, (p), (n),             \
-				"guest memory (test-iommu invalidate_waits)")
-#else
-#define GUEST_RACES_OK(p, n) ((void)(p), (void)(n))
-#endif
+#define GUEST_RACES_OK(p, n) TEST_GUEST_RACES_OK(p, n, "guest memory")   /* testutil.h */
 
 struct iw_writer {
 	struct vmmem_iommu *io;

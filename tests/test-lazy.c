@@ -55,23 +55,7 @@
  * the fake mapper marks each mapping it makes, guest bytes and nothing
  * else, as a benign race for TSan when the test asks; a race on the map
  * cache's entries, LRU, stats or pins is still reported. */
-#if defined(__SANITIZE_THREAD__)
-#define TEST_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TEST_TSAN 1
-#endif
-#endif
-#ifdef TEST_TSAN
-void AnnotateBenignRaceSized(const char *file, int line,
-			     const volatile void *mem, size_t size,
-			     const char *desc);
-#define GUEST_RACES_OK(p, n)                                              \
-	AnnotateBenignRaceSized(__FILE__, __LINE__, (p), (n),             \
-				"guest memory (test-lazy concurrency)")
-#else
-#define GUEST_RACES_OK(p, n) ((void)(p), (void)(n))
-#endif
+#define GUEST_RACES_OK(p, n) TEST_GUEST_RACES_OK(p, n, "guest memory")   /* testutil.h */
 
 /* --------------------------------------------------------- the mapper */
 

@@ -37,6 +37,27 @@
 #endif
 #endif
 
+/* Guest memory that a test races on by design (a guest and a device, or
+ * a migration thread, do): TEST_GUEST_RACES_OK(p, n, what) marks those
+ * bytes, and nothing else, as a benign race for ThreadSanitizer, so a race
+ * on the library's own tables is still reported. */
+#if defined(__SANITIZE_THREAD__)
+#define TEST_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TEST_TSAN 1
+#endif
+#endif
+#ifdef TEST_TSAN
+void AnnotateBenignRaceSized(const char *file, int line,
+			     const volatile void *mem, size_t size,
+			     const char *desc);
+#define TEST_GUEST_RACES_OK(p, n, what)                                       \
+	AnnotateBenignRaceSized(__FILE__, __LINE__, (p), (n), (what))
+#else
+#define TEST_GUEST_RACES_OK(p, n, what) ((void)(p), (void)(n), (void)(what))
+#endif
+
 #define KIB (1ull << 10)
 #define MIB (1ull << 20)
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # CI step: the Xen backend against the real Xen 4.17 hypervisor.
 #
 # make check-xen (tests/xen/Makefile.inc) boots Debian's Xen with a Debian

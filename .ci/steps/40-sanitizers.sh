@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # CI step: sanitizer builds (issue 8, part 2).
 #
 # tests/robust/sanitizers.sh builds the tree twice more, each time from a

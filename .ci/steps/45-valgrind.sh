@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # CI step: valgrind memcheck over the test suite (issue 8, part 3).
 #
 # make check-valgrind (tests/robust/Makefile.inc) in the README's in-tree

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # CI step: the libFuzzer harness of tests/fuzz, for 60 seconds on a copy of
 # the seed corpus (make fuzz).  A crash, a leak, a sanitizer report, a
 # timeout or a mismatch with the harness's reference model fails the step;

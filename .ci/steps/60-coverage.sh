@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # CI step: line and branch coverage of lib/ by make check (issue 8).
 #
 # Builds a clean export of the tree in a temporary directory with

@@ -3,15 +3,6 @@
 
 #include "access.h"
 
-/* The shared log is indexed by GPA; behind an IOMMU the back-end knows only
- * IOVAs, so logging there waits for the library's IOVA-to-GPA log
- * (migration with a vIOMMU is not supported by this back-end). */
-static void logged(const struct vub_access *a, uint64_t addr, uint64_t len)
-{
-	if (!a->iova)
-		vub_memory_log_write(a->memory, addr, len);
-}
-
 int vub_read(const struct vub_access *a, uint64_t addr, void *buf, size_t len)
 {
 	if (a->iova)
@@ -23,14 +14,10 @@ int vub_read(const struct vub_access *a, uint64_t addr, void *buf, size_t len)
 int vub_write(const struct vub_access *a, uint64_t addr, const void *buf,
 	      size_t len)
 {
-	int ret = a->iova ?
-		vmmem_iommu_write_exact(vub_memory_iommu(a->memory), addr, buf,
-					len) :
-		vmmem_write_exact(vub_memory_space(a->memory), addr, buf, len);
-
-	if (ret == 0)
-		logged(a, addr, len);
-	return ret;
+	if (a->iova)
+		return vmmem_iommu_write_exact(vub_memory_iommu(a->memory),
+					       addr, buf, len);
+	return vmmem_write_exact(vub_memory_space(a->memory), addr, buf, len);
 }
 
 /* Ring indices: the driver publishes them with release stores. */
@@ -51,15 +38,12 @@ int vub_load16(const struct vub_access *a, uint64_t addr, uint16_t *val)
 int vub_store16(const struct vub_access *a, uint64_t addr, uint16_t val)
 {
 	uint64_t v = htole16(val);
-	int ret = a->iova ?
-		vmmem_iommu_store(vub_memory_iommu(a->memory), addr, 2, v,
-				  VMMEM_ORDER_RELEASE) :
-		vmmem_store(vub_memory_space(a->memory), addr, 2, v,
-			    VMMEM_ORDER_RELEASE);
 
-	if (ret == 0)
-		logged(a, addr, 2);
-	return ret;
+	if (a->iova)
+		return vmmem_iommu_store(vub_memory_iommu(a->memory), addr, 2,
+					 v, VMMEM_ORDER_RELEASE);
+	return vmmem_store(vub_memory_space(a->memory), addr, 2, v,
+			   VMMEM_ORDER_RELEASE);
 }
 
 /* One loop for both directions: the positional fd calls may transfer less
@@ -90,11 +74,8 @@ static int transfer(const struct vub_access *a, uint64_t addr, int fd,
 			return (int)n;
 		if (n == 0)
 			return -EIO;
-		if (n > 0) {
-			if (to_guest)
-				logged(a, at, (uint64_t)n);
+		if (n > 0)
 			done += (size_t)n;
-		}
 	}
 	return 0;
 }

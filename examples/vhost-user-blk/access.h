@@ -3,7 +3,8 @@
  * The device's view of guest memory: addresses from rings and descriptors
  * are guest physical addresses, or I/O virtual addresses once
  * VIRTIO_F_IOMMU_PLATFORM is negotiated.  Each call goes to the libvmmem
- * function of that address space, and each write is logged for migration.
+ * function of that address space, which marks the front-end's dirty log
+ * while one is set (vub_memory_set_log()).
  * Errors are libvmmem's: -EFAULT outside guest memory, -EAGAIN on an IOTLB
  * miss (the miss has been sent; retry after the front-end's update),
  * -EACCES for an IOVA without the permission.

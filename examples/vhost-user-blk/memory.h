@@ -4,9 +4,9 @@
  * ADD_MEM_REG, REM_MEM_REG), front-end address translation, the IOTLB
  * messages and the front-end's shared dirty log (SET_LOG_BASE).
  *
- * Everything that depends on how libvmmem exposes these messages is in
- * memory.c, behind this interface, so that the back-end moves to the
- * library's own vhost-user calls by changing that one file.
+ * memory.c hands each message to libvmmem's vhost-user calls, which
+ * check what the front-end sent; the rest of the back-end sees only this
+ * interface.
  */
 #ifndef VUB_MEMORY_H
 #define VUB_MEMORY_H
@@ -25,13 +25,13 @@ struct vub_memory_stats {
 	uint64_t regions_removed;
 	uint64_t iotlb_updates;
 	uint64_t iotlb_invalidations;
-	uint64_t log_pages;          /* bits set in the shared log */
 	uint64_t log_checked;        /* log-check mode: pages the library wrote */
-	uint64_t log_missed;         /* ... and the back-end did not log */
+	uint64_t log_pages;          /* ... with the shared log active */
+	uint64_t log_missed;         /* ... with none, or past its end */
 };
 
 /* log_check: see vub_memory_log_check(); no_log (a negative control for
- * tests): offer logging but mark nothing. */
+ * tests): accept SET_LOG_BASE but leave the log unmarked. */
 int vub_memory_new(struct vub_memory **out, vmmem_iommu_miss_fn miss,
 		   void *miss_opaque, bool log_check, bool no_log);
 void vub_memory_free(struct vub_memory *m);
@@ -55,8 +55,8 @@ int vub_memory_to_gpa(struct vub_memory *m, uint64_t uaddr, uint64_t len,
 /* Dirty logging for migration (VHOST_F_LOG_ALL). */
 void vub_memory_log_enable(struct vub_memory *m, bool on);
 bool vub_memory_logging(const struct vub_memory *m);
-void vub_memory_log_write(struct vub_memory *m, uint64_t gpa, uint64_t len);
-/* Log-check mode: compare what the library wrote with what was logged. */
+/* Log-check mode: count what the library wrote while logging, and what of
+ * it missed the front-end's log. */
 void vub_memory_log_check(struct vub_memory *m);
 
 void vub_memory_stats(const struct vub_memory *m, struct vub_memory_stats *s);

@@ -225,7 +225,7 @@ static int dispatch(struct vu_msg *m, struct vub_dev *d, struct answer *ans)
 	case VU_GET_QUEUE_NUM:
 		return shape(m, 0, 0) ?: answer_u64(ans, VU_MAX_QUEUES);
 	case VU_GET_MAX_MEM_SLOTS:
-		return shape(m, 0, 0) ?: answer_u64(ans, VU_MAX_MEM_SLOTS);
+		return shape(m, 0, 0) ?: answer_u64(ans, VMMEM_VHOST_MAX_REGIONS);
 	case VU_SET_OWNER:
 	case VU_RESET_OWNER:
 		return shape(m, 0, 0);

@@ -16,6 +16,7 @@
 struct fdio {
 	struct iovec iov[FDIO_MAX_IOV];
 	struct vmmem_region *held[FDIO_MAX_IOV];
+	uint64_t placed_at[FDIO_MAX_IOV];   /* the GPA held[i] was at */
 	struct view views[FDIO_MAX_IOV];
 	int count;
 };
@@ -45,6 +46,7 @@ static int fdio_prepare(struct vmmem *m, uint64_t gpa, size_t len,
 		}
 		io->iov[io->count].iov_base = v->p;
 		io->iov[io->count].iov_len = (size_t)n;
+		io->placed_at[io->count] = s->gpa;
 		io->held[io->count++] = vmmem_region_ref(s->region);
 		done += (uint64_t)n;
 	}
@@ -52,6 +54,25 @@ static int fdio_prepare(struct vmmem *m, uint64_t gpa, size_t len,
 		ret = -EFAULT;
 	space_exit();
 	return ret;
+}
+
+/* Logs the done bytes read into guest memory from gpa on, piece by
+ * piece, where each piece's region still is (dirty_note_placed()): marked
+ * after the data landed, as a harvest between a mark and the write would
+ * send the old contents and lose the new ones. */
+static void fdio_log(struct vmmem *m, const struct fdio *io, uint64_t gpa,
+		     uint64_t done)
+{
+	const struct table *t = space_enter(m);
+
+	for (int i = 0; i < io->count && done; i++) {
+		uint64_t n = io->iov[i].iov_len < done ? io->iov[i].iov_len : done;
+
+		dirty_note_placed(t, io->held[i], io->placed_at[i], gpa, n);
+		gpa += n;
+		done -= n;
+	}
+	space_exit();
 }
 
 static void fdio_release(struct fdio *io)
@@ -71,10 +92,14 @@ static int check_args(struct vmmem *m, uint64_t gpa, int fd, size_t len)
 	return 0;
 }
 
+/* The API takes int64_t offsets and hands them to preadv/pwritev: the
+ * library itself is built with a 64-bit off_t (AC_SYS_LARGEFILE). */
+_Static_assert(sizeof(off_t) == sizeof(int64_t), "off_t must be 64-bit");
+
 enum fdio_op { FD_READ, FD_PREAD, FD_WRITE, FD_PWRITE };
 
 static ssize_t fdio(struct vmmem *m, enum fdio_op op, uint64_t gpa, int fd,
-		    size_t len, off_t offset)
+		    size_t len, int64_t offset)
 {
 	struct fdio io;
 	ssize_t n;
@@ -97,13 +122,9 @@ static ssize_t fdio(struct vmmem *m, enum fdio_op op, uint64_t gpa, int fd,
 	}
 	if (n < 0)
 		n = -errno;
+	if (n > 0 && (op == FD_READ || op == FD_PREAD))
+		fdio_log(m, &io, gpa, (uint64_t)n);
 	fdio_release(&io);
-	/* Marked after the data landed: a harvest between a mark and the
-	 * write would send the old contents and lose the new ones. */
-	if (n > 0 && (op == FD_READ || op == FD_PREAD)) {
-		dirty_mark_backed(space_enter(m), gpa, (uint64_t)n);
-		space_exit();
-	}
 	return n;
 }
 
@@ -114,7 +135,7 @@ VMMEM_EXPORT ssize_t vmmem_read_fd(struct vmmem *m, uint64_t gpa, int fd,
 }
 
 VMMEM_EXPORT ssize_t vmmem_pread_fd(struct vmmem *m, uint64_t gpa, int fd,
-				    size_t len, off_t offset)
+				    size_t len, int64_t offset)
 {
 	return fdio(m, FD_PREAD, gpa, fd, len, offset);
 }
@@ -126,7 +147,7 @@ VMMEM_EXPORT ssize_t vmmem_write_fd(struct vmmem *m, uint64_t gpa, int fd,
 }
 
 VMMEM_EXPORT ssize_t vmmem_pwrite_fd(struct vmmem *m, uint64_t gpa, int fd,
-				     size_t len, off_t offset)
+				     size_t len, int64_t offset)
 {
 	return fdio(m, FD_PWRITE, gpa, fd, len, offset);
 }

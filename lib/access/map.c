@@ -152,11 +152,8 @@ static struct mapping *take_record(struct map_bucket *b, const uint8_t *host,
 void map_log_written(struct vmmem *m, const struct mapping *rec,
 		     uint64_t gpa, uint64_t len)
 {
-	const struct table *t = space_enter(m);
-	const struct slot *s = table_lookup(t, gpa);
-
-	if (s && s->region == rec->region && s->gpa == rec->region_gpa)
-		dirty_note(t, s, gpa, len);
+	dirty_note_placed(space_enter(m), rec->region, rec->region_gpa, gpa,
+			  len);
 	space_exit();
 }
 

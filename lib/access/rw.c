@@ -17,14 +17,28 @@ static int check_args(struct vmmem *m, uint64_t gpa, const void *buf,
 	return 0;
 }
 
-enum dir { TO_BUF, TO_GUEST };
+enum dir { TO_BUF, TO_GUEST, FILL_GUEST };
+
+/* One piece of an access through host address p: a copy between the guest
+ * and buf + at, or a fill with byte (buf unused). */
+static void move_piece(const struct table *t, const struct slot *s,
+		       uint8_t *p, uint64_t gpa, uint8_t *buf, uint64_t at,
+		       uint64_t n, enum dir dir, int byte)
+{
+	if (dir == FILL_GUEST) {
+		memset(p, byte, (size_t)n);
+		dirty_note(t, s, gpa, n);
+		return;
+	}
+	guest_transfer(t, s, p, gpa, buf + at, n, dir == TO_GUEST);
+}
 
 /* Transfers as much of [gpa, gpa + len) as is backed without a hole and
  * returns how much that was; *err tells why it stopped short, if it did
  * for another reason than a hole. */
 static uint64_t transfer_backed(const struct table *t, uint64_t gpa,
 				uint8_t *buf, uint64_t len, enum dir dir,
-				int *err)
+				int byte, int *err)
 {
 	uint64_t done = 0;
 
@@ -36,13 +50,13 @@ static uint64_t transfer_backed(const struct table *t, uint64_t gpa,
 
 		if (!s)
 			break;
-		n = view_begin(s, gpa + done, len - done, dir == TO_GUEST, &v);
+		n = view_begin(s, gpa + done, len - done, dir != TO_BUF, &v);
 		if (n < 0) {
 			*err = (int)n;
 			break;
 		}
-		guest_transfer(t, s, v.p, gpa + done, buf + done, (uint64_t)n,
-			       dir == TO_GUEST);
+		move_piece(t, s, v.p, gpa + done, buf, done, (uint64_t)n, dir,
+			   byte);
 		view_end(&v);
 		done += (uint64_t)n;
 	}
@@ -122,7 +136,7 @@ transfer_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	if (transfer_direct(t, gpa, buf, len, dir == TO_GUEST))
 		done = len;
 	else
-		done = transfer_backed(t, gpa, buf, len, dir, &ret);
+		done = transfer_backed(t, gpa, buf, len, dir, 0, &ret);
 	space_exit();
 	if (done)
 		return (ssize_t)done;
@@ -135,10 +149,11 @@ transfer_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 #define EXACT_MAX_PIECES 64
 #define EXACT_TOO_MANY   1
 
-/* The pieces of a backed range, each pinned, then copied: a map call that
- * fails leaves both sides untouched.  EXACT_TOO_MANY: nothing done. */
+/* The pieces of a backed range, each pinned, then copied or filled: a map
+ * call that fails leaves both sides untouched.  EXACT_TOO_MANY: nothing
+ * done. */
 static int transfer_pinned(const struct table *t, uint64_t gpa, uint8_t *buf,
-			   uint64_t len, enum dir dir)
+			   uint64_t len, enum dir dir, int byte)
 {
 	struct view v[EXACT_MAX_PIECES];
 	const struct slot *s[EXACT_MAX_PIECES];
@@ -154,7 +169,7 @@ static int transfer_pinned(const struct table *t, uint64_t gpa, uint8_t *buf,
 		}
 		s[count] = table_lookup(t, gpa + done);
 		got = view_begin(s[count], gpa + done, len - done,
-				 dir == TO_GUEST, &v[count]);
+				 dir != TO_BUF, &v[count]);
 		if (got < 0) {
 			ret = (int)got;
 			break;
@@ -165,25 +180,67 @@ static int transfer_pinned(const struct table *t, uint64_t gpa, uint8_t *buf,
 	done = 0;
 	for (int i = 0; i < count; i++) {
 		if (!ret)
-			guest_transfer(t, s[i], v[i].p, gpa + done, buf + done,
-				       n[i], dir == TO_GUEST);
+			move_piece(t, s[i], v[i].p, gpa + done, buf, done,
+				   n[i], dir, byte);
 		view_end(&v[i]);
 		done += n[i];
 	}
 	return ret;
 }
 
-/* All or nothing: the check and the copy see the same table, so a region
- * removed concurrently cannot make a checked copy stop half way, and the
- * pieces of regions mapped on demand are all mapped before the copy.  Only
- * a range of more than EXACT_MAX_PIECES pieces can stop half way, where a
- * map call fails, and that is reported. */
+/* The copy half of every exact transfer and fill, by GPA here and by IOVA
+ * (lib/iommu/access.c), once range_check() has passed on the same table:
+ * all or nothing, since a region removed concurrently cannot change that
+ * table, and the pieces of regions mapped on demand are all mapped before a
+ * byte moves.  Only a range of more than EXACT_MAX_PIECES pieces can stop
+ * half way, where a map call fails, and that is reported. */
+static int transfer_checked_dir(const struct table *t, uint64_t gpa,
+				uint8_t *buf, uint64_t len, enum dir dir,
+				int byte)
+{
+	int ret = transfer_pinned(t, gpa, buf, len, dir, byte);
+
+	if (ret == EXACT_TOO_MANY &&
+	    transfer_backed(t, gpa, buf, len, dir, byte, &ret) != len && !ret)
+		ret = -EFAULT;
+	return ret;
+}
+
+/* Declared in access/view.h. */
+int transfer_checked(const struct table *t, uint64_t gpa, uint8_t *buf,
+		     uint64_t len, bool write)
+{
+	return transfer_checked_dir(t, gpa, buf, len, write ? TO_GUEST : TO_BUF,
+				    0);
+}
+
+int fill_checked(const struct table *t, uint64_t gpa, int byte, uint64_t len)
+{
+	return transfer_checked_dir(t, gpa, NULL, len, FILL_GUEST, byte);
+}
+
+/* An exact transfer or fill in one section, over a range known to be
+ * inside the argument limits. */
+static int transfer_all(struct vmmem *m, uint64_t gpa, uint8_t *buf,
+			uint64_t len, enum dir dir, int byte)
+{
+	const struct table *t = space_enter(m);
+	bool direct;
+	int ret;
+
+	if (dir != FILL_GUEST &&
+	    transfer_direct(t, gpa, buf, len, dir == TO_GUEST))
+		ret = 0;
+	else if (!(ret = range_check(t, gpa, len, dir != TO_BUF, &direct)))
+		ret = transfer_checked_dir(t, gpa, buf, len, dir, byte);
+	space_exit();
+	return ret;
+}
+
 static __attribute__((noinline)) int
 transfer_exact_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 		    enum dir dir)
 {
-	const struct table *t;
-	bool direct;
 	int ret;
 
 	if (transfer_straddle(m, gpa, buf, len, dir))
@@ -191,16 +248,7 @@ transfer_exact_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	ret = check_args(m, gpa, buf, len);
 	if (ret || !len)
 		return ret;
-	t = space_enter(m);
-	if (transfer_direct(t, gpa, buf, len, dir == TO_GUEST))
-		ret = 0;
-	else if (!(ret = range_check(t, gpa, len, dir == TO_GUEST, &direct)))
-		ret = transfer_pinned(t, gpa, buf, len, dir);
-	if (ret == EXACT_TOO_MANY &&
-	    transfer_backed(t, gpa, buf, len, dir, &ret) != len && !ret)
-		ret = -EFAULT;
-	space_exit();
-	return ret;
+	return transfer_all(m, gpa, buf, len, dir, 0);
 }
 
 /* The fast path of every transfer: an access of 1, 2, 4, 8 or 16 bytes
@@ -315,35 +363,16 @@ VMMEM_EXPORT int vmmem_write_exact(struct vmmem *m, uint64_t gpa,
 	return (int)transfer(m, gpa, (void *)buf, len, TO_GUEST, true);
 }
 
+/* Declared in access/view.h: the fill of a range range_check() passed,
+ * shared with vmmem_iommu_fill(). */
 VMMEM_EXPORT int vmmem_fill(struct vmmem *m, uint64_t gpa, int byte,
 			    uint64_t len)
 {
-	const struct table *t;
-	bool direct;
-	int ret;
-
 	if (!m || range_wraps(gpa, len))
 		return -EINVAL;
 	if (!len)
 		return 0;
-	t = space_enter(m);
-	ret = range_check(t, gpa, len, true, &direct);
-	for (uint64_t done = 0; !ret && done < len;) {
-		const struct slot *s = table_lookup(t, gpa + done);
-		struct view v;
-		int64_t n = view_begin(s, gpa + done, len - done, true, &v);
-
-		if (n < 0) {
-			ret = (int)n;
-			break;
-		}
-		memset(v.p, byte, (size_t)n);
-		view_end(&v);
-		dirty_note(t, s, gpa + done, (uint64_t)n);
-		done += (uint64_t)n;
-	}
-	space_exit();
-	return ret;
+	return transfer_all(m, gpa, NULL, len, FILL_GUEST, byte);
 }
 
 /* One step of a guest-to-guest copy: the longest piece that stays inside
@@ -374,8 +403,9 @@ static int copy_bounced(const struct table *t, uint64_t dst, uint64_t src,
 		uint64_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
 		uint64_t at = backwards ? len - done - n : done;
 
-		if (transfer_backed(t, src + at, buf, n, TO_BUF, &ret) == n)
-			transfer_backed(t, dst + at, buf, n, TO_GUEST, &ret);
+		if (transfer_backed(t, src + at, buf, n, TO_BUF, 0, &ret) == n)
+			transfer_backed(t, dst + at, buf, n, TO_GUEST, 0,
+					&ret);
 		done += n;
 	}
 	return ret;

@@ -51,4 +51,14 @@ static inline void view_end(struct view *v)
 int range_check(const struct table *t, uint64_t gpa, uint64_t len, bool write,
 		bool *direct);
 
+/* Copies all of [gpa, gpa + len) of table t, which range_check() passed
+ * for the same direction: 0, or the error of a map call on demand (before
+ * anything moved, unless the range has more than 64 pieces). */
+int transfer_checked(const struct table *t, uint64_t gpa, uint8_t *buf,
+		     uint64_t len, bool write);
+
+/* Fills a range of table t that range_check() passed for a write; fails
+ * only where a region mapped on demand cannot be mapped. */
+int fill_checked(const struct table *t, uint64_t gpa, int byte, uint64_t len);
+
 #endif

@@ -35,37 +35,60 @@ static void harvest_barrier(void)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
-struct dirty_log *dirty_log_new(const struct slot *s, unsigned int shift)
+int dirty_attach(struct table *t, const struct dirty_log *base,
+		 unsigned int shift)
 {
-	uint64_t first = s->gpa >> shift, npages = (s->last >> shift) - first + 1;
-	struct dirty_log *log;
+	bool internal;
 
-	if (npages > (SIZE_MAX - sizeof(*log)) / 8 * 64 - 63)
-		return NULL;
-	log = calloc(1, sizeof(*log) + (npages + 63) / 64 * 8);
-	if (!log)
-		return NULL;
-	log->first_page = first;
-	log->npages = npages;
-	return log;
+	t->log = NULL;
+	if (base || shift) {
+		size_t n = t->count ? t->count : 1;
+		uint64_t *first = malloc(n * sizeof(*first));
+		uint64_t *last = malloc(n * sizeof(*last));
+
+		if (first && last) {
+			shift = base ? base->shift : shift;
+			for (size_t i = 0; i < t->count; i++) {
+				first[i] = t->slots[i].gpa >> shift;
+				last[i] = t->slots[i].last >> shift;
+			}
+			t->log = log_cover(base, shift, first, last, t->count);
+		}
+		free(first);
+		free(last);
+		if (!t->log)
+			return -ENOMEM;
+	}
+	internal = t->log && !t->shared_only;
+	t->log_shift = t->log ? t->log->shift : 0;
+	for (size_t i = 0; i < t->count; i++)
+		t->slots[i].dirty = internal ?
+			log_leaf_of(t->log, NULL, t->slots[i].gpa >> t->log->shift) :
+			NULL;
+	t->marking = (internal && t->count) || t->shared;
+	return 0;
 }
 
-void dirty_log_set(struct dirty_log *log, uint64_t first, uint64_t last)
+void dirty_note_shared(const struct table *t, uint64_t gpa, uint64_t len)
 {
-	uint64_t a = first - log->first_page, b = last - log->first_page;
+	struct dirty_log *log = t->shared;
+	uint64_t missed = log_set(log, NULL, gpa >> log->shift,
+				  (gpa + (len - 1)) >> log->shift);
 
-	if (unlikely(__atomic_load_n(&dirty_writers_fence, __ATOMIC_RELAXED)))
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	else
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	for (uint64_t w = a / 64; w <= b / 64; w++) {
-		uint64_t lo = w == a / 64 ? a % 64 : 0;
-		uint64_t hi = w == b / 64 ? b % 64 : 63;
-		uint64_t mask = (~0ull >> (63 - hi)) & (~0ull << lo);
+	if (unlikely(missed))
+		__atomic_add_fetch(&log->missed, missed, __ATOMIC_RELAXED);
+}
 
-		if ((__atomic_load_n(&log->words[w], __ATOMIC_RELAXED) & mask) != mask)
-			__atomic_fetch_or(&log->words[w], mask, __ATOMIC_RELEASE);
-	}
+void dirty_note_placed(const struct table *t, const struct vmmem_region *r,
+		       uint64_t placed_at, uint64_t gpa, uint64_t len)
+{
+	const struct slot *s;
+
+	if (!t->marking)
+		return;
+	s = table_lookup(t, gpa);
+	if (s && s->region == r && s->gpa == placed_at)
+		dirty_note(t, s, gpa, len);
 }
 
 /* Iterates over the pieces of [gpa, last] that lie in a slot, holes
@@ -90,36 +113,33 @@ void dirty_mark_backed(const struct table *t, uint64_t gpa, uint64_t len)
 	const struct slot *s;
 	uint64_t from, to;
 
-	if (!t->dirty_shift || !len)
+	if (!t->marking || !len)
 		return;
 	while ((s = next_piece(t, &i, gpa, gpa + (len - 1), &from, &to)))
 		dirty_note(t, s, from, to - from + 1);
 }
 
+/* Publishes a copy of the table with the library's log on (shift) or off
+ * (0), and returns only once no writer can still use the old one: after a
+ * start, no write that is not logged is in flight (a migration that starts
+ * logging and then copies all memory misses nothing); after a stop, no
+ * write still marks the leaves it frees.  Rare calls: they wait. */
 static int rebuild(struct vmmem *m, unsigned int shift)
 {
 	struct table *old = m->table, *t = table_alloc(old->count);
-	size_t i;
 
 	if (!t)
 		return -ENOMEM;
 	memcpy(t->slots, old->slots, old->count * sizeof(struct slot));
-	t->dirty_shift = shift;
-	for (i = 0; shift && i < t->count; i++) {
-		t->slots[i].dirty = dirty_log_new(&t->slots[i], shift);
-		if (!t->slots[i].dirty)
-			break;
-	}
-	if (shift && i < t->count) {
-		while (i--)
-			free(t->slots[i].dirty);
+	table_inherit(t, old);
+	if (dirty_attach(t, NULL, shift)) {
 		free(t);
 		return -ENOMEM;
 	}
-	for (i = 0; !shift && i < t->count; i++)
-		t->slots[i].dirty = NULL;
-	old->drop_logs = !shift;        /* stop: the logs go with the old table */
-	table_publish(m, t);
+	old = table_publish_wait(m, t);
+	if (!shift)
+		log_free_leaves(old->log);
+	table_free(old);
 	return 0;
 }
 
@@ -136,7 +156,7 @@ static int rebuild(struct vmmem *m, unsigned int shift)
  * with start's fence. */
 static void ring_call_update(struct vmmem *m)
 {
-	bool call = m->table->dirty_shift ||
+	bool call = m->table->marking ||
 		    __atomic_load_n(&dirty_writers_fence, __ATOMIC_ACQUIRE);
 
 	__atomic_store_n(&m->ring_call, call, __ATOMIC_RELEASE);
@@ -161,8 +181,8 @@ VMMEM_EXPORT int vmmem_dirty_start(struct vmmem *m, uint64_t page_size)
 		return -EINVAL;
 	pthread_once(&membarrier_once, membarrier_register);
 	pthread_mutex_lock(&m->lock);
-	ret = m->table->dirty_shift ? -EBUSY
-				    : rebuild(m, (unsigned)__builtin_ctzll(page_size));
+	ret = m->table->log ? -EBUSY
+			    : rebuild(m, (unsigned)__builtin_ctzll(page_size));
 	if (!ret)
 		ring_call_update(m);
 	pthread_mutex_unlock(&m->lock);
@@ -178,7 +198,7 @@ VMMEM_EXPORT int vmmem_dirty_stop(struct vmmem *m)
 	if (!m)
 		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
-	ret = m->table->dirty_shift ? rebuild(m, 0) : -ENOENT;
+	ret = m->table->log ? rebuild(m, 0) : -ENOENT;
 	if (!ret)
 		ring_call_update(m);
 	pthread_mutex_unlock(&m->lock);
@@ -193,7 +213,7 @@ VMMEM_EXPORT int vmmem_dirty_mark(struct vmmem *m, uint64_t gpa, uint64_t len)
 	if (!m || range_wraps(gpa, len))
 		return -EINVAL;
 	t = space_enter(m);
-	if (!t->dirty_shift)
+	if (!t->log && !t->shared)
 		ret = -ENOENT;
 	else if (len && table_backed(t, gpa, len) != len)
 		ret = -EFAULT;
@@ -203,67 +223,30 @@ VMMEM_EXPORT int vmmem_dirty_mark(struct vmmem *m, uint64_t gpa, uint64_t len)
 	return ret;
 }
 
-/* Takes (out != NULL) or just clears the bits of one slot's pages in
- * [first, last]; returns how many pages it newly reported in out. */
-static uint64_t take_bits(const struct slot *s, uint64_t first, uint64_t last,
-			  uint64_t *out, uint64_t out_first)
-{
-	struct dirty_log *log = s->dirty;
-	uint64_t lo = first > log->first_page ? first : log->first_page;
-	uint64_t hi = last < log->first_page + log->npages - 1 ?
-		      last : log->first_page + log->npages - 1;
-	uint64_t a = lo - log->first_page, b = hi - log->first_page, found = 0;
-
-	for (uint64_t w = a / 64; lo <= hi && w <= b / 64; w++) {
-		uint64_t mask = (~0ull >> (63 - (w == b / 64 ? b % 64 : 63))) &
-				(~0ull << (w == a / 64 ? a % 64 : 0));
-		uint64_t bits;
-
-		if (!(__atomic_load_n(&log->words[w], __ATOMIC_RELAXED) & mask))
-			continue;       /* clean words cost one load */
-		bits = __atomic_fetch_and(&log->words[w], ~mask, __ATOMIC_ACQ_REL) & mask;
-		while (out && bits) {
-			uint64_t page = log->first_page + w * 64 +
-					(uint64_t)__builtin_ctzll(bits);
-			uint64_t idx = page - out_first, bit = 1ull << (idx % 64);
-
-			found += !(out[idx / 64] & bit);
-			out[idx / 64] |= bit;
-			bits &= bits - 1;
-		}
-	}
-	return found;
-}
-
+/* The log is indexed by GPA: bits of writes made before a region was
+ * removed are found there, whatever is placed there now. */
 static int harvest(struct vmmem *m, uint64_t gpa, uint64_t len, uint64_t *bitmap)
 {
 	const struct table *t;
-	uint64_t found = 0;
 	int ret;
 
 	if (!m || range_wraps(gpa, len))
 		return -EINVAL;
 	t = space_enter(m);
-	if (!t->dirty_shift) {
+	if (!t->log) {
 		ret = -ENOENT;
 	} else if (!len) {
 		ret = 0;
-	} else if (bitmap && (gpa & ((1ull << t->dirty_shift) - 1))) {
+	} else if (bitmap && (gpa & ((1ull << t->log->shift) - 1))) {
 		ret = -EINVAL;
 	} else {
-		/* Whole pages: two regions may share one, each with its own
-		 * bit for it, and the page is dirty if either bit is set. */
-		unsigned int sh = t->dirty_shift;
+		unsigned int sh = t->log->shift;
 		uint64_t first = gpa >> sh, last = (gpa + (len - 1)) >> sh;
-		uint64_t lo = first << sh, hi = ((last + 1) << sh) - 1;
-		size_t i = table_first_from(t, lo);
-		const struct slot *s;
-		uint64_t from, to;
+		uint64_t found;
 
 		if (bitmap)
 			memset(bitmap, 0, ((last - first) / 64 + 1) * 8);
-		while ((s = next_piece(t, &i, lo, hi, &from, &to)))
-			found += take_bits(s, from >> sh, to >> sh, bitmap, first);
+		found = log_take(t->log, first, last, bitmap, first);
 		ret = found > INT32_MAX ? INT32_MAX : (int)found;
 	}
 	space_exit();
@@ -289,15 +272,8 @@ VMMEM_EXPORT int vmmem_dirty_clear(struct vmmem *m, uint64_t gpa, uint64_t len)
 	return ret < 0 ? ret : 0;
 }
 
-static bool slot_page_dirty(const struct slot *s, uint64_t page)
-{
-	uint64_t idx = page - s->dirty->first_page;
-
-	return __atomic_load_n(&s->dirty->words[idx / 64], __ATOMIC_RELAXED) &
-	       (1ull << (idx % 64));
-}
-
-/* The page of gpa is dirty if any region overlapping the page logged it. */
+/* A page no region backs is reported dirty while a write made before its
+ * region was removed is still logged, and refused once it is clean. */
 VMMEM_EXPORT int vmmem_dirty_test(struct vmmem *m, uint64_t gpa)
 {
 	const struct table *t;
@@ -306,22 +282,11 @@ VMMEM_EXPORT int vmmem_dirty_test(struct vmmem *m, uint64_t gpa)
 	if (!m)
 		return -EINVAL;
 	t = space_enter(m);
-	if (!t->dirty_shift) {
+	if (!t->log)
 		ret = -ENOENT;
-	} else if (!table_lookup(t, gpa)) {
+	else if ((ret = log_test(t->log, gpa >> t->log->shift)) < 1 &&
+		 !table_lookup(t, gpa))
 		ret = -EFAULT;
-	} else {
-		unsigned int sh = t->dirty_shift;
-		uint64_t page = gpa >> sh, lo = page << sh;
-		uint64_t hi = ((page + 1) << sh) - 1;
-		size_t i = table_first_from(t, lo);
-		const struct slot *s;
-		uint64_t from, to;
-
-		ret = 0;
-		while (!ret && (s = next_piece(t, &i, lo, hi, &from, &to)))
-			ret = slot_page_dirty(s, page);
-	}
 	space_exit();
 	return ret;
 }

@@ -1,39 +1,48 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
-/* Dirty page bitmaps, one per placed region while logging is on. */
+/* Dirty logging as the write paths and the region table see it.
+ *
+ * A table carries the logs its writers mark (dirty/log.h): the library's
+ * own, copied with every table so that it covers every slot, and the
+ * vhost-user front-end's shared log.  Each slot points at its first leaf
+ * of the library's log, so marking a page finds its word without a
+ * search. */
 #ifndef VMMEM_DIRTY_H
 #define VMMEM_DIRTY_H
 
+#include "dirty/log.h"
 #include "space/table.h"
 
-struct dirty_log {
-	uint64_t first_page;          /* gpa >> shift of the slot's first byte */
-	uint64_t npages;
-	uint64_t words[];
-};
+/* Gives t, whose slots and shared log are set, the library's log: a copy
+ * of base covering t's slots, or, base NULL, a new empty one of pages of
+ * 1 << shift, or, shift 0 too, none; and points the slots at it.  -ENOMEM
+ * leaves nothing allocated. */
+int dirty_attach(struct table *t, const struct dirty_log *base,
+		 unsigned int shift);
 
-struct dirty_log *dirty_log_new(const struct slot *s, unsigned int shift);
 /* Marks the pages of the backed parts of [gpa, gpa + len); holes skipped. */
 void dirty_mark_backed(const struct table *t, uint64_t gpa, uint64_t len);
-void dirty_log_set(struct dirty_log *log, uint64_t first, uint64_t last);
+
+/* dirty_note() for a write through memory found in slot (r, placed_at)
+ * before t was current (an fd transfer, a vmmem_map() mapping), made when
+ * its region may have gone: logged only if r is still placed there, else
+ * the GPA no longer shows the memory written. */
+void dirty_note_placed(const struct table *t, const struct vmmem_region *r,
+		       uint64_t placed_at, uint64_t gpa, uint64_t len);
 
 /* Sets m->ring_call as the rings need it (dirty.c); at a ring's creation. */
 void dirty_rings_prepare(struct vmmem *m);
 
-/* Set once membarrier is found unusable: writers then fence (dirty.c). */
-extern bool dirty_writers_fence;
+/* vmmem_free(): the shared log's directory and the library's mapping. */
+void dirty_shared_release(struct vmmem *m);
 
-/* Check before set: a page already dirty costs one load. */
-static inline void dirty_log_set_one(struct dirty_log *log, uint64_t page)
+/* The shared log's part of a write, out of line. */
+void dirty_note_shared(const struct table *t, uint64_t gpa, uint64_t len);
+
+/* The leaf of page in slot s's part of the library's log. */
+static inline const struct log_leaf *slot_leaf(const struct slot *s,
+					       uint64_t page)
 {
-	uint64_t idx = page - log->first_page, bit = 1ull << (idx % 64);
-	uint64_t *word = &log->words[idx / 64];
-
-	if (unlikely(__atomic_load_n(&dirty_writers_fence, __ATOMIC_RELAXED)))
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	else
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (!(__atomic_load_n(word, __ATOMIC_RELAXED) & bit))
-		__atomic_fetch_or(word, bit, __ATOMIC_RELEASE);
+	return s->dirty + ((page >> LOG_LEAF_SHIFT) - s->dirty->idx);
 }
 
 /* Called by every write path after it wrote [gpa, gpa + len) inside slot s;
@@ -41,34 +50,40 @@ static inline void dirty_log_set_one(struct dirty_log *log, uint64_t page)
 static inline void dirty_note(const struct table *t, const struct slot *s,
 			      uint64_t gpa, uint64_t len)
 {
-	uint64_t first, last;
-
-	if (likely(!s->dirty) || !len)
+	if (likely(!t->marking) || !len)
 		return;
-	first = gpa >> t->dirty_shift;
-	last = (gpa + (len - 1)) >> t->dirty_shift;
-	if (first == last)
-		dirty_log_set_one(s->dirty, first);
-	else
-		dirty_log_set(s->dirty, first, last);
+	if (s->dirty) {
+		uint64_t first = gpa >> t->log_shift;
+		uint64_t last = (gpa + (len - 1)) >> t->log_shift;
+
+		if (first == last)
+			log_set_page(slot_leaf(s, first), first, false);
+		else
+			log_set(t->log, s->dirty, first, last);
+	}
+	if (unlikely(t->shared))
+		dirty_note_shared(t, gpa, len);
 }
 
 /* dirty_note() for a write of 16 bytes at most: pages are 4 KiB or more,
  * so it touches two at most, and no call keeps the fast paths free of
- * register saves. */
+ * register saves while only the library's log is on. */
 static inline void dirty_note_small(const struct table *t,
 				    const struct slot *s, uint64_t gpa,
 				    uint64_t len)
 {
-	uint64_t first, last;
-
-	if (likely(!s->dirty))
+	if (likely(!t->marking))
 		return;
-	first = gpa >> t->dirty_shift;
-	last = (gpa + (len - 1)) >> t->dirty_shift;
-	dirty_log_set_one(s->dirty, first);
-	if (last != first)
-		dirty_log_set_one(s->dirty, last);
+	if (s->dirty) {
+		uint64_t first = gpa >> t->log_shift;
+		uint64_t last = (gpa + (len - 1)) >> t->log_shift;
+
+		log_set_page(slot_leaf(s, first), first, false);
+		if (last != first)
+			log_set_page(slot_leaf(s, last), last, false);
+	}
+	if (unlikely(t->shared))
+		dirty_note_shared(t, gpa, len);
 }
 
 #endif

@@ -35,9 +35,9 @@ static int check_args(struct vmmem_iommu *iommu, uint64_t iova,
 }
 
 /* A small access inside one IOTLB entry and one region, translated and
- * copied in one read-side section (the IOTLB and the region table are
- * reclaimed by the same RCU flavour); anything else, a miss or a refusal
- * included, takes the general path, which reports it. */
+ * copied inside one IOTLB section and one region-table section; anything
+ * else, a miss or a refusal included, and a thread's first access by IOVA,
+ * take the general path, which reports it. */
 static inline __attribute__((always_inline)) bool
 iova_fast(struct vmmem_iommu *iommu, uint64_t iova, void *buf, size_t len,
 	  bool write)
@@ -52,11 +52,16 @@ iova_fast(struct vmmem_iommu *iommu, uint64_t iova, void *buf, size_t len,
 		return false;
 	if (unlikely(!space_fast_enter()))
 		return false;
-	e = iotlb_lookup(__atomic_load_n(&iommu->tlb, __ATOMIC_CONSUME), iova);
+	if (unlikely(!reader_try_enter(iommu, iova, iova + (len - 1)))) {
+		space_fast_exit();
+		return false;
+	}
+	e = iotlb_lookup(iotlb_load(iommu), iova);
 	if (likely(e && (e->perm & need) == need && len - 1 <= e->last - iova))
 		done = slot_transfer_small(
 			__atomic_load_n(&iommu->mem->table, __ATOMIC_CONSUME),
 			e->gpa + (iova - e->iova), buf, len, write, true);
+	reader_try_exit();
 	space_fast_exit();
 	return done;
 }
@@ -82,7 +87,7 @@ static ssize_t transfer(struct vmmem_iommu *iommu, uint64_t iova, uint8_t *buf,
 
 	if (ret || !len)
 		return ret;
-	t = iotlb_enter(iommu);
+	t = iotlb_enter(iommu, iova, iova + (len - 1));
 	while (!err && w.left && w.stop == IOTLB_DONE) {
 		size_t n = iotlb_translate(t, &w, p, PIECES);
 
@@ -105,67 +110,55 @@ static ssize_t transfer(struct vmmem_iommu *iommu, uint64_t iova, uint8_t *buf,
 
 enum exact_op { EXACT_READ, EXACT_WRITE, EXACT_FILL };
 
-/* Whether a piece is backed and, for a write, writable: checked for every
- * piece before the first byte moves. */
-static int check_piece(struct vmmem *mem, const struct iova_piece *p,
-		       bool write)
+/* One piece of an exact access, against region table rt: checked (backed
+ * and, for a write, writable) when check is set, else moved. */
+static int exact_piece(const struct table *rt, const struct iova_piece *p,
+		       enum exact_op op, uint8_t *buf, int byte, bool check)
 {
 	bool direct;
-	int ret = range_check(space_enter(mem), p->gpa, p->len, write, &direct);
 
-	space_exit();
-	return ret;
+	if (check)
+		return range_check(rt, p->gpa, p->len, op != EXACT_READ, &direct);
+	if (op == EXACT_FILL)
+		return fill_checked(rt, p->gpa, byte, p->len);
+	return transfer_checked(rt, p->gpa, buf, p->len, op == EXACT_WRITE);
 }
 
 /* All or nothing: every byte translated with the permission and backed, or
- * nothing copied; check and copy use one IOTLB snapshot. */
+ * nothing moved.  The check of every piece and the copy of every piece use
+ * one IOTLB and one region table, held in one read-side section, so
+ * neither an invalidation nor a hotplug can fail a checked copy half way
+ * (a region mapped on demand that cannot be mapped still can, and is
+ * reported, as on the direct path). */
 static int apply_exact(struct vmmem_iommu *iommu, uint64_t iova, uint64_t len,
 		       enum exact_op op, uint8_t *buf, int byte)
 {
 	unsigned int perm = op == EXACT_READ ? VMMEM_PERM_READ : VMMEM_PERM_WRITE;
-	struct iotlb_walk w = { .iova = iova, .left = len, .perm = perm };
+	struct iotlb_walk w;
 	struct iova_piece p[PIECES];
-	const struct iotlb *t = iotlb_enter(iommu);
-	uint64_t done = 0;
+	const struct iotlb *t = iotlb_enter(iommu, iova, iova + (len - 1));
+	const struct table *rt = space_enter(iommu->mem);   /* nested inside */
 	int ret = 0;
 
-	/* One IOTLB entry: the direct function is all or nothing already. */
-	if (iotlb_translate(t, &w, p, 1) == 1 && !w.left) {
-		if (op == EXACT_READ)
-			ret = vmmem_read_exact(iommu->mem, p[0].gpa, buf, len);
-		else if (op == EXACT_WRITE)
-			ret = vmmem_write_exact(iommu->mem, p[0].gpa, buf, len);
-		else
-			ret = vmmem_fill(iommu->mem, p[0].gpa, byte, len);
-		iotlb_exit();
-		return ret;
-	}
-	w = (struct iotlb_walk){ .iova = iova, .left = len, .perm = perm };
-	while (!ret && w.left && w.stop == IOTLB_DONE) {
-		size_t n = iotlb_translate(t, &w, p, PIECES);
+	for (int check = 1; check >= 0 && !ret; check--) {
+		uint64_t done = 0;
 
-		for (size_t i = 0; i < n && !ret; i++)
-			ret = check_piece(iommu->mem, &p[i], op != EXACT_READ);
-	}
-	/* A stop keeps the walk as it is: the miss handler is told where. */
-	if (!ret && w.stop == IOTLB_DONE)
 		w = (struct iotlb_walk){ .iova = iova, .left = len, .perm = perm };
-	while (!ret && w.left && w.stop == IOTLB_DONE) {
-		size_t n = iotlb_translate(t, &w, p, PIECES);
+		while (!ret && w.left && w.stop == IOTLB_DONE) {
+			size_t n = iotlb_translate(t, &w, p, PIECES);
 
-		for (size_t i = 0; i < n && !ret; i++) {
-			if (op == EXACT_READ)
-				ret = vmmem_read_exact(iommu->mem, p[i].gpa,
-						       buf + done, p[i].len);
-			else if (op == EXACT_WRITE)
-				ret = vmmem_write_exact(iommu->mem, p[i].gpa,
-							buf + done, p[i].len);
-			else
-				ret = vmmem_fill(iommu->mem, p[i].gpa, byte,
-						 p[i].len);
-			done += p[i].len;
+			for (size_t i = 0; i < n && !ret; i++) {
+				ret = exact_piece(rt, &p[i], op,
+						  buf ? buf + done : NULL,
+						  byte, check);
+				done += p[i].len;
+			}
 		}
+		/* A stop keeps the walk: the miss handler is told where. */
+		if (w.stop != IOTLB_DONE)
+			break;
 	}
+	space_exit();
 	iotlb_exit();
 	if (!ret && w.stop != IOTLB_DONE)
 		ret = iommu_stopped(iommu, &w);
@@ -258,7 +251,7 @@ VMMEM_EXPORT int vmmem_iommu_load(struct vmmem_iommu *iommu, uint64_t iova,
 	if (!iommu || !val || !atomic_size_valid(size, iova) ||
 	    !load_order_valid(order))
 		return -EINVAL;
-	if (!translate_one(iotlb_enter(iommu), &w, &p))
+	if (!translate_one(iotlb_enter(iommu, iova, iova + (size - 1)), &w, &p))
 		ret = 1;
 	else if (p.len < size)
 		ret = -ERANGE;
@@ -278,7 +271,7 @@ VMMEM_EXPORT int vmmem_iommu_store(struct vmmem_iommu *iommu, uint64_t iova,
 
 	if (!iommu || !atomic_size_valid(size, iova) || !store_order_valid(order))
 		return -EINVAL;
-	if (!translate_one(iotlb_enter(iommu), &w, &p))
+	if (!translate_one(iotlb_enter(iommu, iova, iova + (size - 1)), &w, &p))
 		ret = 1;
 	else if (p.len < size)
 		ret = -ERANGE;
@@ -301,7 +294,7 @@ VMMEM_EXPORT int vmmem_iommu_iovec(struct vmmem_iommu *iommu, uint64_t iova,
 	if (!iommu || (!iov && iovcnt) || !perm || (perm & ~PERMS) ||
 	    range_wraps(iova, len))
 		return -EINVAL;
-	t = iotlb_enter(iommu);
+	t = iotlb_enter(iommu, iova, len ? iova + (len - 1) : iova);
 	while (!ret && w.left && w.stop == IOTLB_DONE) {
 		size_t n = iotlb_translate(t, &w, p, PIECES);
 
@@ -341,7 +334,7 @@ VMMEM_EXPORT int vmmem_iommu_map(struct vmmem_iommu *iommu, uint64_t iova,
 	w = (struct iotlb_walk){ .iova = iova, .left = *len,
 		.perm = ((flags & VMMEM_MAP_READ) ? VMMEM_PERM_READ : 0) |
 			((flags & VMMEM_MAP_WRITE) ? VMMEM_PERM_WRITE : 0) };
-	if (!translate_one(iotlb_enter(iommu), &w, &p)) {
+	if (!translate_one(iotlb_enter(iommu, iova, iova + (*len - 1)), &w, &p)) {
 		ret = 1;
 	} else {
 		l = p.len;
@@ -367,16 +360,18 @@ enum fd_op { FD_READ, FD_PREAD, FD_WRITE, FD_PWRITE };
 
 /* One IOTLB entry per call: a range crossing entries transfers up to the
  * end of the first, a short count the caller handles as with readv(2).
- * The syscall may block, so it runs outside the read-side section (an
- * invalidation must not wait for a socket); the backing regions are
- * referenced for its duration instead. */
+ * The syscall may block: it runs outside the liburcu-bp read-side section
+ * (which would hold up every grace period; the backing regions are
+ * referenced for its duration instead), but inside this IOTLB's section
+ * for the IOVAs asked for, so an invalidation of any of them waits for it,
+ * and only such a one. */
 static ssize_t iommu_fdio(struct vmmem_iommu *iommu, enum fd_op op,
-			  uint64_t iova, int fd, size_t len, off_t offset)
+			  uint64_t iova, int fd, size_t len, int64_t offset)
 {
 	bool to_guest = op == FD_READ || op == FD_PREAD;
 	struct iotlb_walk w;
 	struct iova_piece p;
-	bool ret;
+	ssize_t ret;
 
 	if (!iommu || len > SSIZE_MAX || range_wraps(iova, len) ||
 	    ((op == FD_PREAD || op == FD_PWRITE) && offset < 0))
@@ -387,16 +382,27 @@ static ssize_t iommu_fdio(struct vmmem_iommu *iommu, enum fd_op op,
 		return 0;
 	w = (struct iotlb_walk){ .iova = iova, .left = len,
 		.perm = to_guest ? VMMEM_PERM_WRITE : VMMEM_PERM_READ };
-	ret = translate_one(iotlb_enter(iommu), &w, &p);
-	iotlb_exit();
-	if (!ret)
+	if (!translate_one(iotlb_enter(iommu, iova, iova + (len - 1)), &w, &p)) {
+		iotlb_exit();
 		return iommu_stopped(iommu, &w);
-	switch (op) {
-	case FD_READ:  return vmmem_read_fd(iommu->mem, p.gpa, fd, p.len);
-	case FD_PREAD: return vmmem_pread_fd(iommu->mem, p.gpa, fd, p.len, offset);
-	case FD_WRITE: return vmmem_write_fd(iommu->mem, p.gpa, fd, p.len);
-	default:       return vmmem_pwrite_fd(iommu->mem, p.gpa, fd, p.len, offset);
 	}
+	iotlb_drop_table();
+	switch (op) {
+	case FD_READ:
+		ret = vmmem_read_fd(iommu->mem, p.gpa, fd, p.len);
+		break;
+	case FD_PREAD:
+		ret = vmmem_pread_fd(iommu->mem, p.gpa, fd, p.len, offset);
+		break;
+	case FD_WRITE:
+		ret = vmmem_write_fd(iommu->mem, p.gpa, fd, p.len);
+		break;
+	default:
+		ret = vmmem_pwrite_fd(iommu->mem, p.gpa, fd, p.len, offset);
+		break;
+	}
+	reader_exit();
+	return ret;
 }
 
 VMMEM_EXPORT ssize_t vmmem_iommu_read_fd(struct vmmem_iommu *iommu,
@@ -407,7 +413,7 @@ VMMEM_EXPORT ssize_t vmmem_iommu_read_fd(struct vmmem_iommu *iommu,
 
 VMMEM_EXPORT ssize_t vmmem_iommu_pread_fd(struct vmmem_iommu *iommu,
 					  uint64_t iova, int fd, size_t len,
-					  off_t offset)
+					  int64_t offset)
 {
 	return iommu_fdio(iommu, FD_PREAD, iova, fd, len, offset);
 }
@@ -420,7 +426,7 @@ VMMEM_EXPORT ssize_t vmmem_iommu_write_fd(struct vmmem_iommu *iommu,
 
 VMMEM_EXPORT ssize_t vmmem_iommu_pwrite_fd(struct vmmem_iommu *iommu,
 					   uint64_t iova, int fd, size_t len,
-					   off_t offset)
+					   int64_t offset)
 {
 	return iommu_fdio(iommu, FD_PWRITE, iova, fd, len, offset);
 }

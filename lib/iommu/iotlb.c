@@ -2,7 +2,12 @@
 /* IOTLB updates, invalidations and translation.
  *
  * Updates copy the table with the change applied and publish the copy;
- * readers translate without a lock.  The table is bounded: past
+ * readers translate without a lock.  An invalidation then waits for the
+ * accesses by IOVA through this IOTLB that cover what it removed
+ * (readers.h); an update waits for nothing.  Replaced tables are freed by
+ * call_rcu, without waiting for its grace period, a batch at a time: each
+ * call_rcu may wake liburcu's call_rcu thread, whose grace periods cost
+ * every thread of the process a membarrier.  The table is bounded: past
  * max_entries the oldest entry goes (as DPDK's vhost bounds its IOTLB), so
  * a guest cannot make the back-end's memory grow without limit.  Eviction
  * by age rather than by use keeps the read path free of shared writes. */
@@ -32,6 +37,7 @@ VMMEM_EXPORT int vmmem_iommu_new(struct vmmem_iommu **out, struct vmmem *mem,
 	}
 	if (o.flags || o.max_entries > (1u << 24) || (!o.miss && o.miss_opaque))
 		return -EINVAL;
+	iotlb_readers_init();
 	iommu = calloc(1, sizeof(*iommu));
 	if (!iommu)
 		return -ENOMEM;
@@ -49,6 +55,23 @@ VMMEM_EXPORT int vmmem_iommu_new(struct vmmem_iommu **out, struct vmmem *mem,
 	return 0;
 }
 
+#define RETIRED_BATCH 64
+
+static void free_tables(struct iotlb *t)
+{
+	while (t) {
+		struct iotlb *next = t->retired;
+
+		free(t);
+		t = next;
+	}
+}
+
+static void iotlb_free_batch(struct rcu_head *head)
+{
+	free_tables(caa_container_of(head, struct iotlb, rcu));
+}
+
 VMMEM_EXPORT void vmmem_iommu_free(struct vmmem_iommu *iommu)
 {
 	if (!iommu)
@@ -56,21 +79,30 @@ VMMEM_EXPORT void vmmem_iommu_free(struct vmmem_iommu *iommu)
 	pthread_mutex_lock(&iommu->lock);
 	iommu_rings_invalidate(iommu, 0, UINT64_MAX, true);
 	pthread_mutex_unlock(&iommu->lock);
+	free_tables(iommu->retired);
 	free(iommu->tlb);
 	pthread_mutex_destroy(&iommu->lock);
 	free(iommu);
 }
 
-/* Rings over [iova, last] are invalid from now on: their owners re-pin. */
+/* Publishes t, under iommu->lock, and makes the rings over [iova, last]
+ * invalid from now on: their owners re-pin.  Sequentially consistent: this
+ * orders the store before the loads of the readers' records that follow in
+ * an invalidation (readers.c). */
 static void publish(struct vmmem_iommu *iommu, struct iotlb *t, uint64_t iova,
 		    uint64_t last)
 {
-	struct iotlb *old = iommu->tlb;
+	struct iotlb *old;
 
 	iommu_rings_invalidate(iommu, iova, last, false);
-	__atomic_store_n(&iommu->tlb, t, __ATOMIC_RELEASE);
-	urcu_bp_synchronize_rcu();
-	free(old);
+	old = __atomic_exchange_n(&iommu->tlb, t, __ATOMIC_SEQ_CST);
+	old->retired = iommu->retired;
+	iommu->retired = old;
+	if (++iommu->nretired < RETIRED_BATCH)
+		return;
+	urcu_bp_call_rcu(&old->rcu, iotlb_free_batch);
+	iommu->retired = NULL;
+	iommu->nretired = 0;
 }
 
 /* Copies old without [iova, last], splitting entries that straddle it, into
@@ -162,13 +194,16 @@ VMMEM_EXPORT int vmmem_iommu_invalidate(struct vmmem_iommu *iommu,
 		return -EDEADLK;
 	pthread_mutex_lock(&iommu->lock);
 	t = without_range(iommu->tlb, iova, iova + (size - 1), 0);
-	if (t) {
-		/* A split adds an entry; the bound still holds. */
-		evict_oldest(t, iommu->max_entries);
-		publish(iommu, t, iova, iova + (size - 1));
+	if (!t) {
+		pthread_mutex_unlock(&iommu->lock);
+		return -ENOMEM;
 	}
+	/* A split adds an entry; the bound still holds. */
+	evict_oldest(t, iommu->max_entries);
+	publish(iommu, t, iova, iova + (size - 1));
 	pthread_mutex_unlock(&iommu->lock);
-	return t ? 0 : -ENOMEM;
+	iotlb_wait(iommu, iova, iova + (size - 1));
+	return 0;
 }
 
 VMMEM_EXPORT int vmmem_iommu_invalidate_all(struct vmmem_iommu *iommu)
@@ -185,6 +220,7 @@ VMMEM_EXPORT int vmmem_iommu_invalidate_all(struct vmmem_iommu *iommu)
 	pthread_mutex_lock(&iommu->lock);
 	publish(iommu, t, 0, UINT64_MAX);
 	pthread_mutex_unlock(&iommu->lock);
+	iotlb_wait(iommu, 0, UINT64_MAX);
 	return 0;
 }
 
@@ -194,7 +230,7 @@ VMMEM_EXPORT int vmmem_iommu_num_entries(struct vmmem_iommu *iommu)
 
 	if (!iommu)
 		return -EINVAL;
-	n = (int)iotlb_enter(iommu)->count;
+	n = (int)iotlb_enter(iommu, 0, UINT64_MAX)->count;
 	iotlb_exit();
 	return n;
 }

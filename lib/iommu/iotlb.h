@@ -10,6 +10,7 @@
 #include <urcu/urcu-bp.h>
 
 #include "vmmem-private.h"
+#include "iommu/readers.h"
 
 struct iotlb_entry {
 	uint64_t iova;
@@ -20,6 +21,8 @@ struct iotlb_entry {
 };
 
 struct iotlb {
+	struct rcu_head rcu;          /* freed by call_rcu once replaced, */
+	struct iotlb *retired;        /* with the tables replaced before it */
 	size_t count;
 	struct iotlb_entry e[];       /* sorted by iova, non-overlapping */
 };
@@ -30,6 +33,8 @@ struct vmmem_iommu {
 	struct iotlb *tlb;            /* RCU-published */
 	struct vmmem *mem;
 	pthread_mutex_t lock;         /* serialises updates */
+	struct iotlb *retired;        /* replaced, not yet passed to call_rcu */
+	size_t nretired;
 	size_t max_entries;
 	uint64_t next_seq;
 	vmmem_iommu_miss_fn miss;
@@ -57,17 +62,37 @@ struct iotlb_walk {
  * (reported to the miss handler, which may update). */
 int iommu_stopped(struct vmmem_iommu *iommu, const struct iotlb_walk *w);
 
-/* An access holds one read-side section from its first translation to its
- * last copy, against one table: an invalidation, which waits for a grace
- * period, returns only once no access still uses what it removed. */
-static inline const struct iotlb *iotlb_enter(struct vmmem_iommu *iommu)
+static inline const struct iotlb *iotlb_load(struct vmmem_iommu *iommu)
+{
+	/* Sequentially consistent: ordered after the reader's entering
+	 * store (readers.c); a plain load on x86 anyway. */
+	return __atomic_load_n(&iommu->tlb, __ATOMIC_SEQ_CST);
+}
+
+/* An access holds two sections from its first translation to its last
+ * copy: a liburcu-bp read-side section, which keeps the table it loads
+ * (freed by call_rcu), and a section of this IOTLB for the IOVAs it covers,
+ * [first, last], which an invalidation of any of them waits for
+ * (readers.h). */
+static inline const struct iotlb *iotlb_enter(struct vmmem_iommu *iommu,
+					      uint64_t first, uint64_t last)
 {
 	urcu_bp_read_lock();
-	return __atomic_load_n(&iommu->tlb, __ATOMIC_CONSUME);
+	reader_enter(iommu, first, last);
+	return iotlb_load(iommu);
+}
+
+/* Ends the liburcu-bp section alone: the access uses no table any more,
+ * but still what it translated (an fd transfer, whose syscall may block
+ * and must not hold up grace periods). */
+static inline void iotlb_drop_table(void)
+{
+	urcu_bp_read_unlock();
 }
 
 static inline void iotlb_exit(void)
 {
+	reader_exit();
 	urcu_bp_read_unlock();
 }
 

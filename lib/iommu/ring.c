@@ -31,7 +31,7 @@ VMMEM_EXPORT int vmmem_iommu_ring_new(struct vmmem_ring **out,
 	/* Under the lock no update can come between the translation and the
 	 * ring joining the list its invalidation walks. */
 	pthread_mutex_lock(&iommu->lock);
-	n = iotlb_translate(iotlb_enter(iommu), &w, p, 2);
+	n = iotlb_translate(iotlb_enter(iommu, iova, iova + (len - 1)), &w, p, 2);
 	if (w.stop != IOTLB_DONE)
 		ret = 1;                /* a miss or a refusal on the way */
 	else if (n != 1)

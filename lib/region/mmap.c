@@ -136,7 +136,9 @@ static int adopt_fd(struct vmmem_region *r, const struct vmmem_region_opts *o)
 		return -EISDIR;
 	/* hugetlbfs (and hugetlb memfds) map, discard and align in units of
 	 * their huge page size, which they report as the block size. */
-	if (fstatfs(r->fd, &sfs) == 0 && sfs.f_type == HUGETLBFS_MAGIC &&
+	/* f_type is a signed word (32-bit on i386); the magic has its top bit
+	 * set, so both are compared as 32-bit unsigned values. */
+	if (fstatfs(r->fd, &sfs) == 0 && (uint32_t)sfs.f_type == HUGETLBFS_MAGIC &&
 	    st.st_blksize > 0) {
 		r->page_size = (uint64_t)st.st_blksize;
 		if (o->offset % r->page_size || r->size % r->page_size)
@@ -179,7 +181,9 @@ static int map_region(struct vmmem_region *r, const struct vmmem_region_opts *o)
 			return -errno;
 		r->map_base = base;
 		r->map_len = span;
-		p = (void *)(((uintptr_t)base + guard + ps - 1) / ps * ps);
+		/* guard and ps are uint64_t; the sum fits (validate() kept
+		 * the span within the address space). */
+		p = (void *)(uintptr_t)(((uintptr_t)base + guard + ps - 1) / ps * ps);
 		mflags |= MAP_FIXED;
 	} else {
 		p = NULL;

@@ -84,8 +84,10 @@ VMMEM_EXPORT int vmmem_region_new_raw(struct vmmem_region **out, void *addr,
 	struct vmmem_region *r;
 	int ret;
 
+	/* The last byte, addr + size - 1, must fit in a pointer: computed in
+	 * uintptr_t, so that a 32-bit host's address space is the bound. */
 	if (!out || !addr || !size || flags ||
-	    range_wraps((uintptr_t)addr, size) || size > UINTPTR_MAX)
+	    size - 1 > UINTPTR_MAX - (uintptr_t)addr)
 		return -EINVAL;
 	ret = region_alloc(&r, REGION_RAW);
 	if (ret)

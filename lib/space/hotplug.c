@@ -41,7 +41,6 @@ int space_insert(struct vmmem *m, const struct slot *proto, size_t max_count)
 	ret = -ENOMEM;
 	if (!(t = table_alloc(old->count + 1)))
 		goto out;
-	t->dirty_shift = old->dirty_shift;
 	memcpy(t->slots, old->slots, pos * sizeof(*s));
 	memcpy(t->slots + pos + 1, old->slots + pos,
 	       (old->count - pos) * sizeof(*s));
@@ -52,7 +51,10 @@ int space_insert(struct vmmem *m, const struct slot *proto, size_t max_count)
 		ret = -EEXIST;
 		goto out;
 	}
-	if (t->dirty_shift && !(s->dirty = dirty_log_new(s, t->dirty_shift))) {
+	/* Logging on: the log covers the new slot, keeping the bits it may
+	 * already hold there (writes before an earlier removal). */
+	table_inherit(t, old);
+	if (dirty_attach(t, old->log, 0)) {
 		free(t);
 		goto out;
 	}
@@ -94,10 +96,16 @@ int space_remove(struct vmmem *m, uint64_t gpa, uint64_t size,
 	ret = -ENOMEM;
 	if (!(t = table_alloc(old->count - 1)))
 		goto out;
-	t->dirty_shift = old->dirty_shift;
 	memcpy(t->slots, old->slots, pos * sizeof(*gone));
 	memcpy(t->slots + pos, old->slots + pos + 1,
 	       (old->count - pos - 1) * sizeof(*gone));
+	/* The log keeps the removed slot's leaves, so the bits of writes
+	 * still in flight in it stay for the next harvest. */
+	table_inherit(t, old);
+	if (dirty_attach(t, old->log, 0)) {
+		free(t);
+		goto out;
+	}
 	if (removed)
 		*removed = vmmem_region_ref(gone->region);
 	/* Readers still on the old table may copy from the region: the

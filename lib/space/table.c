@@ -2,6 +2,7 @@
 /* Building, indexing and publishing region tables. */
 #include <stdlib.h>
 
+#include "dirty/log.h"
 #include "space/table.h"
 
 __thread struct lookup_hint space_hint;
@@ -59,14 +60,10 @@ void table_reclaim(struct table *t)
 {
 	struct vmmem *owner = t->owner;
 
-	for (size_t i = 0; (t->drop_logs || t->drops) && i < t->count; i++) {
-		struct slot *s = &t->slots[i];
-
-		if (t->drop_logs || s->drop)
-			free(s->dirty);
-		if (s->drop)
-			vmmem_region_unref(s->region);
-	}
+	log_free(t->log, false);
+	for (size_t i = 0; t->drops && i < t->count; i++)
+		if (t->slots[i].drop)
+			vmmem_region_unref(t->slots[i].region);
 	free(t);
 	/* The last touch of the owner: vmmem_free() may free it once the
 	 * count is down, or left that to the last of its tables. */
@@ -81,7 +78,7 @@ void table_drop_slot(struct table *old, size_t i)
 	old->drops = true;
 }
 
-void table_publish(struct vmmem *m, struct table *t)
+static struct table *table_swap(struct vmmem *m, struct table *t)
 {
 	struct table *old = m->table;
 
@@ -89,6 +86,28 @@ void table_publish(struct vmmem *m, struct table *t)
 	__atomic_store_n(&m->table, t, __ATOMIC_RELEASE);
 	__atomic_store_n(&m->big_table, t->count >= LOOKUP_HINT_MIN,
 			 __ATOMIC_RELAXED);
+	if (m->logging != t->marking)
+		__atomic_store_n(&m->logging, t->marking, __ATOMIC_RELEASE);
+	return old;
+}
+
+struct table *table_publish_wait(struct vmmem *m, struct table *t)
+{
+	struct table *old = table_swap(m, t);
+
+	urcu_bp_synchronize_rcu();
+	return old;
+}
+
+void table_free(struct table *t)
+{
+	table_reclaim(t);
+}
+
+void table_publish(struct vmmem *m, struct table *t)
+{
+	struct table *old = table_swap(m, t);
+
 	if (old) {
 		/* Only a table holding a region's last place in the space
 		 * makes vmmem_free() wait: the caller may expect that

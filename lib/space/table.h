@@ -23,6 +23,7 @@
 #include "vmmem-private.h"
 
 struct dirty_log;
+struct log_leaf;
 
 /* One region placed at a GPA: one cache line, and a power-of-two size so
  * the lookup hint's index is a shift. */
@@ -31,7 +32,9 @@ struct slot {
 	uint64_t last;                /* inclusive: a region may end at 2^64 */
 	uint8_t *host;                /* NULL: mapped on demand */
 	uint8_t *whost;               /* host, or NULL when read-only */
-	struct dirty_log *dirty;      /* NULL while logging is off */
+	/* The slot's first leaf in table->log; NULL while the library's
+	 * log is off or not marked (dirty.h) */
+	const struct log_leaf *dirty;
 	struct vmmem_region *region;
 	uint64_t uaddr;               /* front-end address of gpa (vhost-user) */
 	bool has_uaddr;               /* placed from a vhost-user message */
@@ -45,10 +48,15 @@ struct table {
 	struct vmmem *owner;          /* retired with drops set */
 	size_t count;
 	size_t span;                  /* count rounded up to a power of two */
-	unsigned int dirty_shift;     /* log2 of the dirty page size, 0 = off */
+	bool marking;                 /* writers mark a log (dirty.h) */
+	unsigned int log_shift;       /* log->shift, without the pointer chase */
+	/* The library's dirty log, NULL while off: this table's own copy of
+	 * the directory, whose leaves outlive it (dirty/log.h). */
+	struct dirty_log *log;
+	struct dirty_log *shared;     /* the front-end's log, or NULL */
+	bool shared_only;             /* ... instead of the library's */
 	/* Released with the table, once no reader can still see it: */
 	bool drops;                   /* the slots marked drop */
-	bool drop_logs;               /* every slot's log (logging off) */
 	/* Indices of the slots with has_uaddr, sorted by uaddr (built by
 	 * table_publish); points into the table's own allocation. */
 	uint32_t *by_uaddr;
@@ -67,10 +75,25 @@ struct map_bucket {
 	struct mapping *head;
 } __attribute__((aligned(64)));
 
+/* The mapping the library made for a shared dirty log given by fd:
+ * unmapped when the log is replaced or stopped (a caller's own mapping is
+ * left alone). */
+struct shared_map {
+	void *base;                   /* NULL: none */
+	size_t len;
+};
+
 struct vmmem {
 	struct table *table;          /* RCU-published */
 	bool big_table;               /* table->count >= LOOKUP_HINT_MIN */
+	/* table->marking, for code that has no table: the inline ring
+	 * accessors (planned) test it, inside their read-side section, and
+	 * call an out-of-line mark function only when it is set.  Written
+	 * only when logging starts or stops: no shared write otherwise. */
+	bool logging;
 	pthread_mutex_t lock;         /* serialises writers */
+	struct shared_map shared_map; /* under lock */
+	uint64_t shared_missed;       /* under lock: of shared logs gone */
 	unsigned long retiring;       /* retired tables holding a region, and
 					 RETIRING_FREED once vmmem_free()
 					 left the free to the last of them */
@@ -298,16 +321,28 @@ static inline void slot_init(struct slot *s, uint64_t gpa,
 			    .region = r };
 }
 /* Hotplug (space/hotplug.c).  space_insert() places proto (its region gets
- * a reference of the space, its log is made here) unless the table holds
- * max_count slots already (-ENOSPC) or proto overlaps a slot in either
- * address space (-EEXIST).  space_remove() takes out the slot at exactly
- * [gpa, gpa + size), placed at front-end address *uaddr unless uaddr is
- * NULL (-ENOENT if none). */
+ * a reference of the space; the table's dirty log covers it) unless the
+ * table holds max_count slots already (-ENOSPC) or proto overlaps a slot in
+ * either address space (-EEXIST).  space_remove() takes out the slot at
+ * exactly [gpa, gpa + size), placed at front-end address *uaddr unless
+ * uaddr is NULL (-ENOENT if none). */
 int space_insert(struct vmmem *m, const struct slot *proto, size_t max_count);
 int space_remove(struct vmmem *m, uint64_t gpa, uint64_t size,
 		 const uint64_t *uaddr, struct vmmem_region **removed);
+/* A table replacing old marks the front-end's log as old does. */
+static inline void table_inherit(struct table *t, const struct table *old)
+{
+	t->shared = old->shared;
+	t->shared_only = old->shared_only;
+}
 /* Publishes t (indexing it first) and retires the current table. */
 void table_publish(struct vmmem *m, struct table *t);
+/* Publishes t and returns once no reader can still see the table it
+ * replaces, which it returns for the caller to release with table_free():
+ * for changes that must be complete when their call returns.  Not from
+ * inside a read-side section (space_cannot_wait()). */
+struct table *table_publish_wait(struct vmmem *m, struct table *t);
+void table_free(struct table *t);
 /* Frees a retired table after its grace period (and the space, when
  * vmmem_free() left that to its last table). */
 void table_reclaim(struct table *t);

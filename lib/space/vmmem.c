@@ -2,6 +2,7 @@
 /* struct vmmem: creation, destruction and the queries on its region table. */
 #include <stdlib.h>
 
+#include "dirty/dirty.h"
 #include "space/table.h"
 
 VMMEM_EXPORT int vmmem_new(struct vmmem **out, unsigned int flags)
@@ -31,10 +32,10 @@ void space_destroy(struct vmmem *m)
 {
 	struct table *t = m->table;
 
-	for (size_t i = 0; i < t->count; i++) {
-		free(t->slots[i].dirty);
+	for (size_t i = 0; i < t->count; i++)
 		vmmem_region_unref(t->slots[i].region);
-	}
+	log_free(t->log, true);
+	dirty_shared_release(m);
 	maps_release(m);
 	free(t);
 	pthread_mutex_destroy(&m->lock);

@@ -70,9 +70,6 @@ static int fill(struct table *t, const struct table *old, struct build *b,
 		if (ret)
 			return ret;
 		b->fresh[k] = true;
-		if (t->dirty_shift &&
-		    !(s->dirty = dirty_log_new(s, t->dirty_shift)))
-			return -ENOMEM;
 	}
 	return 0;
 }
@@ -105,7 +102,6 @@ static int replace(struct vmmem *m, struct build *b,
 
 	if (!t)
 		return -ENOMEM;
-	t->dirty_shift = old->dirty_shift;
 	/* Overlaps first, from the addresses alone: nothing mapped yet. */
 	for (size_t k = 0; k < count; k++) {
 		const struct vmmem_vhost_region *r = &vr[b->order[k]];
@@ -116,20 +112,15 @@ static int replace(struct vmmem *m, struct build *b,
 			.uaddr = r->userspace_addr, .has_uaddr = true };
 	}
 	ret = overlaps(t) ? -EEXIST : fill(t, old, b, vr, fds, opts);
-	if (ret) {
-		for (size_t k = 0; k < count; k++) {
-			if (!b->fresh[k])
-				continue;
-			free(t->slots[k].dirty);
-			vmmem_region_unref(t->slots[k].region);
-		}
-		free(t);
-		return ret;
-	}
-	if (unchanged(old, b)) {        /* QEMU's resend at device start */
-		free(t);
-		return 0;
-	}
+	if (!ret && unchanged(old, b))  /* QEMU's resend at device start */
+		goto drop_new;
+	/* Logging on: the log covers the new slots, keeping the bits it
+	 * holds for their addresses. */
+	table_inherit(t, old);
+	if (!ret && dirty_attach(t, old->log, 0))
+		ret = -ENOMEM;
+	if (ret)
+		goto drop_new;
 	/* The space's references: a kept slot's moves to the new table,
 	 * a fresh one's is the one vhost_slot_new() made. */
 	for (size_t j = 0; j < old->count; j++)
@@ -137,6 +128,13 @@ static int replace(struct vmmem *m, struct build *b,
 			table_drop_slot(old, j);
 	table_publish(m, t);
 	return 0;
+
+drop_new:
+	for (size_t k = 0; k < count; k++)
+		if (b->fresh[k])
+			vmmem_region_unref(t->slots[k].region);
+	free(t);
+	return ret;
 }
 
 VMMEM_EXPORT int vmmem_vhost_set_mem_table(struct vmmem *m,

@@ -14,8 +14,8 @@
  * are tracked whoever calls them.
  *
  * Written for LP64 glibc, where libvmmem imports the plain names (mmap,
- * ftruncate, fstat, ...), not their *64 variants; on another ABI the tests
- * see no calls and say so. */
+ * ftruncate, fstat, ...), not their *64 variants; on an ILP32 ABI
+ * test-faults skips. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>

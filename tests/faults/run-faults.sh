@@ -38,12 +38,12 @@ case ${VMMEM_TEST_VALGRIND:-0} in
 *) echo "run-faults.sh: SKIP: fault injection does not run under valgrind"; exit 77 ;;
 esac
 
-# A sanitizer build exits 77 here, before anything is preloaded (ASan
-# aborts when a library is preloaded ahead of its runtime).
+# A sanitizer build (ASan aborts when a library is preloaded ahead of its
+# runtime) and an ILP32 build exit 77 here, before anything is preloaded.
 FAULTS_PROBE=1 "$prog"
 status=$?
 if [ "$status" -ne 0 ]; then
-	[ "$status" -eq 77 ] && echo "run-faults.sh: SKIP: $prog is built with a sanitizer"
+	[ "$status" -eq 77 ] && echo "run-faults.sh: SKIP: $prog skips here (its reason is above)"
 	exit "$status"
 fi
 

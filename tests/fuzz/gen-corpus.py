@@ -445,7 +445,8 @@ seed("empty-ranges", 3, 2)
 
 
 # Regions mapped on demand (op_region_lazy()): a flags byte (read-only,
-# how a refused page fails, whether grants follow), the pages - 1, the index
+# how a refused page fails, the map cache or per access, whether grants
+# follow), the pages - 1, the index
 # of the cache bound, then for the grants the pages not granted and those
 # granted read-only, each as pick_pages() reads them.
 LZ_BOUNDS = [16, 17, 24, 32, 48, 1, 4, 0]
@@ -461,9 +462,10 @@ def lz_bits(bits):               # pick_pages(): any pages (a & b)
 
 
 def region_lazy(pages, bound=16, readonly=False, nerr=LZ_EINVAL,
-                not_granted=None, ro_granted=None):
+                not_granted=None, ro_granted=None, cache=False):
     grants = not_granted is not None or ro_granted is not None
-    v = (1 if readonly else 0) | (nerr << 2) | (0x40 if grants else 0)
+    v = (1 if readonly else 0) | (nerr << 2) | (0x20 if cache else 0) | \
+        (0x40 if grants else 0)
     out = [v, pages - 1, LZ_BOUNDS.index(bound)]
     if grants:
         out += (not_granted or lz_pages()) + (ro_granted or lz_pages())
@@ -523,7 +525,7 @@ seed("lazy-not-granted", 1, 0,
      lazy_invalidate(0), check_all())
 seed("lazy-errors", 0, 0,
      region_lazy_bad(2), region_lazy_bad(3, 0), region_lazy_bad(1, 254),
-     region_lazy(4, 4, nerr=LZ_ENOMEM, not_granted=lz_pages(0)),
+     region_lazy(4, 4, nerr=LZ_ENOMEM, not_granted=lz_pages(0), cache=True),
      region_lazy(4, 0, nerr=LZ_UNTOUCHED, not_granted=lz_pages(1, 3)),
      region_lazy(4, 1, nerr=LZ_ZERO, not_granted=lz_bits(0xa)),
      add(0, place_anchor(0)), add(1, place_after(0)), add(2, place_after(1)),
@@ -545,7 +547,8 @@ seed("lazy-readonly", 2, 0,
      op("OP_FDIO", 3, 0, gpa_in(0, 0x1f00), len_u16(0x2000), 2, le(0x3000, 2)),
      op("OP_DISCARD", 0, 0, 0, 1), op("OP_REGION_QUERY", 0), check_all())
 seed("lazy-evict-pinned", 0, 0,
-     region_lazy(48, 1), region_lazy(33, 0), add(0, place_anchor(0x10000)),
+     region_lazy(48, 1, cache=True), region_lazy(33, 0, cache=True),
+     add(0, place_anchor(0x10000)),
      add(1, place_after(0)),
      map_(gpa_in(0, 0x100), len_pages(20), 3, 8), map_(gpa_raw(0x10000 + B16), len_pages(20), 1),
      map_(gpa_raw(0x40000 + 2 * B16 - 0x10), len_pages(3), 2, 16),

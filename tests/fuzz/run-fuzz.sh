@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # Runs the fuzzing harness on a copy of the seed corpus for a bounded time:
 #   run-fuzz.sh PROG SEEDS SECONDS UBSAN_SUPPRESSIONS [libFuzzer options...]
 # Prints the executions and the coverage reached; exits non-zero on any

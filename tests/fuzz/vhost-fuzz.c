@@ -9,7 +9,8 @@
  * the top of the 64-bit space) over three memfds of FILE bytes, one of
  * them sometimes replaced by a bad descriptor.  The model is the table the
  * messages describe: (gpa, size, uaddr, mmap_offset, file) per region, the
- * bytes of the files, a dirty bit per page of each region, and the region
+ * bytes of the files, the pages written while logging was on (the log is
+ * indexed by GPA: a page's bit outlives the region placed there), and the region
  * object each entry was first seen with (a reference is held, so a new
  * region cannot reuse the address).  Every call's result must be the
  * model's: success, or one of the errors the man pages give for what is
@@ -61,7 +62,6 @@ struct mreg {
 	struct vmmem_vhost_region vr;
 	int file;
 	struct vmmem_region *obj;     /* referenced: identity across calls */
-	uint8_t dirty[FILE / PAGE + 2];   /* pages from gpa / PAGE on */
 };
 
 static struct {
@@ -72,6 +72,8 @@ static struct {
 	struct mreg reg[MAXREG];
 	int n;
 	bool logging;
+	uint64_t dirty[MAXOPS];       /* GPA pages written while logging */
+	int ndirty;
 } s;
 
 static char trace[MAXOPS * 2][160];
@@ -120,16 +122,17 @@ static bool fields_bad(const struct vmmem_vhost_region *vr)
 	       wraps(vr->mmap_offset, vr->memory_size);
 }
 
-/* Error bits (1 << errno) of mapping a region with good fields. */
+/* Error bits (1 << errno) of mapping a region with good fields: a bad
+ * descriptor and a bad size may both apply, and either may be found first. */
 static uint64_t file_errors(const struct vmmem_vhost_region *vr, int file)
 {
 	uint64_t e = 0;
 
 	if (file == BADFD)
-		return 1ull << EBADF;
+		e |= 1ull << EBADF;
 	if (vr->mmap_offset > (uint64_t)INT64_MAX)
 		e |= 1ull << EINVAL;
-	if (vr->mmap_offset + vr->memory_size > FILE)
+	if (vr->mmap_offset > FILE || vr->memory_size > FILE - vr->mmap_offset)
 		e |= 1ull << ENXIO | 1ull << EINVAL;   /* EINVAL: absurd sizes */
 	return e;
 }
@@ -174,14 +177,9 @@ static struct vmmem_region *region_of(uint64_t gpa)
 
 static bool page_dirty(uint64_t page)
 {
-	for (int i = 0; i < s.n; i++) {
-		uint64_t first = s.reg[i].vr.guest_phys_addr / PAGE;
-		uint64_t last = (s.reg[i].vr.guest_phys_addr +
-				 s.reg[i].vr.memory_size - 1) / PAGE;
-
-		if (page >= first && page <= last && s.reg[i].dirty[page - first])
+	for (int i = 0; i < s.ndirty; i++)
+		if (s.dirty[i] == page)
 			return true;
-	}
 	return false;
 }
 
@@ -454,9 +452,9 @@ static void op_write(void)
 	note("write gpa, byte", r->vr.guest_phys_addr + off, b, 0, 0, 0);
 	/* every region over the same file bytes sees the write */
 	s.bytes[r->file][r->vr.mmap_offset + off] = b;
-	if (s.logging)
-		r->dirty[(r->vr.guest_phys_addr + off) / PAGE -
-			 r->vr.guest_phys_addr / PAGE] = 1;
+	if (s.logging && !page_dirty((r->vr.guest_phys_addr + off) / PAGE) &&
+	    s.ndirty < MAXOPS)
+		s.dirty[s.ndirty++] = (r->vr.guest_phys_addr + off) / PAGE;
 }
 
 static void op_iotlb(void)

@@ -20,9 +20,9 @@
  *    shared one, so that different regions can alias the same bytes;
  *  - placements: (gpa, size, region) sorted by gpa, so that a region placed
  *    twice reaches the same bytes from both GPAs;
- *  - dirty bits: one bit per page per placement (each placed region has its
- *    own bitmap, discarded when it is removed; a page is dirty when any
- *    placement that overlaps it has its bit set);
+ *  - dirty bits: a set of dirty pages indexed by GPA page (a write marks
+ *    the pages of the placements it touched; the bits outlive a removal
+ *    and are found by GPA whatever is placed there later);
  *  - the IOTLB: a sorted list of (iova, last, gpa, perm, age) entries, cut on
  *    update and invalidate, with oldest-inserted eviction at max_entries;
  *  - live mappings of vmmem_map(), and a model of the file the fd functions
@@ -36,19 +36,25 @@
  * the model's store mirrors; a map call mmaps the pages asked for (PROT_READ
  * for a read-only entry) and refuses pages the "guest" did not grant, or
  * granted read-only (for a writable map), with the error the region was
- * given.  The cache bound is mostly small (1 to 48 pages, where a bucket
- * is 16), so entries are evicted all the time; some regions are read-only.
+ * given.  A region maps per access (the default: exact pages, up to a
+ * batch, unmapped when the access ends) or, with VMMEM_XEN_MAP_CACHE,
+ * through the map cache, whose bound is mostly small (1 to 48 pages, where
+ * a bucket is 16), so entries are evicted all the time; some regions are
+ * read-only.
  * Every map
- * call must stay in the region and in one bucket, every unmap must name a
+ * call must stay in the region and (with the cache) in one bucket, every
+ * unmap must name a
  * live mapping with its count, and once everything is released no mapping
  * may be left.  The model predicts the accesses from the pages alone, which
  * is exact because a page's grant only changes together with an
  * invalidation of the cache (an op of its own): a view of a lazy region
- * covers up to the end of its 64 KiB bucket if every page of that is
+ * covers up to the end of its 64 KiB bucket (per access: of its batch) if
+ * every page of that is
  * granted, else just up to the end of its first page (the retry of
  * lib/access/view.c), and fails with the mapper's error if that page is
  * refused.  So partial accesses stop at the first refused page, the exact
- * ones and fill fail with its error after doing the bytes before it, a copy
+ * ones and fill fail with its error having done nothing (they map all
+ * their pieces first, up to 64 of them), a copy
  * goes through a 4 KiB buffer chunk by chunk, vmmem_map() maps up to a
  * bucket end or a page end, writes to a read-only region fail with -EACCES,
  * and host addresses and scatter lists fail with -ENXIO.  The cache's
@@ -107,6 +113,7 @@ _Static_assert(ARENA == 64 * 1024 && FDFILE == 64 * 1024, "the pattern covers th
 				  * dirty bits must fit one word) */
 #define LZ_MAXLIVE  1024         /* live mappings of one lazy region */
 #define BUCKET      (MAPCACHE_BUCKET_PAGES * PAGE)  /* of the map cache */
+#define BATCH       (MAPCACHE_BATCH_PAGES * PAGE)   /* of a transient pin */
 #define FDIO_MAX_IOV 64          /* pieces of one fd I/O call (lib/access/fdio.c) */
 
 static uint64_t min64(uint64_t a, uint64_t b)
@@ -321,7 +328,6 @@ struct mreg {
 struct mpl {
 	uint64_t gpa, size;
 	int reg;
-	uint64_t dirty;               /* bit i: page (gpa >> shift) + i */
 };
 
 struct mmapping {
@@ -349,6 +355,8 @@ static struct mmapping maps[MAXMAP];
 static int nmaps;
 static bool dirty_on;
 static unsigned int dsh;                /* log2 of the dirty page size */
+static uint64_t *dpages;                /* dirty pages, unsorted */
+static size_t ndp, dp_cap;
 
 static struct vmmem_iommu *iommu;
 static bool have_handler;
@@ -413,6 +421,7 @@ static struct lazy {
 	int memfd;
 	uint8_t *view;                /* the harness's own read-write mapping */
 	uint64_t pages;
+	bool keep;                    /* VMMEM_XEN_MAP_CACHE, else per access */
 	size_t max_pages;             /* the cache's bound (0: the default) */
 	bool readonly;
 	uint64_t not_granted;         /* bit p: page p */
@@ -442,11 +451,14 @@ static void *lz_map(void *ctx, uint64_t first, size_t count, bool writable,
 	struct lazy *z = ctx;
 	void *p;
 
-	if (!count || count > MAPCACHE_BUCKET_PAGES || first >= z->pages ||
-	    count > z->pages - first ||
-	    first / MAPCACHE_BUCKET_PAGES != (first + count - 1) / MAPCACHE_BUCKET_PAGES)
-		fail("lazy region %d: map of pages %#llx + %zu, outside the region "
-		     "or across buckets", z->reg, (unsigned long long)first, count);
+	if (!count || first >= z->pages || count > z->pages - first ||
+	    (z->keep ? count > MAPCACHE_BUCKET_PAGES ||
+		       first / MAPCACHE_BUCKET_PAGES !=
+		       (first + count - 1) / MAPCACHE_BUCKET_PAGES
+		     : count > MAPCACHE_BATCH_PAGES))
+		fail("lazy region %d: map of pages %#llx + %zu, outside the region, "
+		     "across buckets or over a batch", z->reg,
+		     (unsigned long long)first, count);
 	if (writable && z->readonly)
 		fail("lazy region %d: writable map of a read-only region", z->reg);
 	for (uint64_t i = first; i < first + count; i++) {
@@ -614,7 +626,8 @@ static uint64_t m_view(int i, uint64_t gpa, uint64_t len, bool write, int *err)
 		return 0;
 	}
 	off = gpa - pl[i].gpa;
-	n = min64(n, BUCKET - off % BUCKET);
+	n = min64(n, lz[pl[i].reg].keep ? BUCKET - off % BUCKET
+					: BATCH - off % PAGE);
 	p0 = off / PAGE;
 	for (uint64_t p = p0; p <= (off + n - 1) / PAGE; p++) {
 		int e = lz_page_err(&lz[pl[i].reg], p, write);
@@ -675,12 +688,18 @@ static bool m_touches(uint64_t gpa, uint64_t len, enum touch what)
 	return false;
 }
 
+/* Pieces an exact access or fill maps before it moves a byte
+ * (EXACT_MAX_PIECES of lib/access/rw.c). */
+#define EXACT_VIEWS 64
+
 /*
- * The all-or-nothing functions (vmmem_read_exact(3), vmmem_fill(3)): first
- * the check, -EFAULT for a hole and, for a write, -EACCES for a read-only
- * region, nothing done; then the access, which stops at a page the mapper
- * refuses and fails with its error after doing the bytes before it.  Returns
- * the errors; *n is the bytes done (len on success).
+ * The all-or-nothing functions (vmmem_read_exact(3), vmmem_write_exact(3),
+ * vmmem_fill(3)): first the check, -EFAULT for a hole and, for a write,
+ * -EACCES for a read-only region, nothing done; then every view is taken
+ * before a byte moves, so a page the mapper refuses fails the call with its
+ * error and nothing done.  Only a range of more than EXACT_VIEWS views goes
+ * view by view and stops at a refused page after doing the bytes before it.
+ * Returns the errors; *n is the bytes done (len on success).
  */
 static unsigned m_exact(uint64_t gpa, uint64_t len, bool write, uint64_t *n)
 {
@@ -696,7 +715,13 @@ static unsigned m_exact(uint64_t gpa, uint64_t len, bool write, uint64_t *n)
 		errs |= B(EACCES);
 	if (errs)
 		return errs;
-	*n = m_reach(gpa, len, write, INT_MAX, &err);
+	*n = m_reach(gpa, len, write, EXACT_VIEWS, &err);
+	if (*n < len && err) {
+		*n = 0;
+		return B(-err);
+	}
+	if (*n < len)
+		*n = m_reach(gpa, len, write, INT_MAX, &err);
 	return *n < len ? B(-err) : 0;
 }
 
@@ -710,7 +735,15 @@ static uint64_t pg_last(int i)
 	return (pl[i].gpa + (pl[i].size - 1)) >> dsh;
 }
 
-/* A write of [gpa, gpa + n): each placement it touched logs its pages. */
+static bool m_page_dirty(uint64_t p)
+{
+	for (size_t i = 0; i < ndp; i++)
+		if (dpages[i] == p)
+			return true;
+	return false;
+}
+
+/* A write of [gpa, gpa + n): the pages of each placement it touched. */
 static void m_mark(uint64_t gpa, uint64_t n)
 {
 	uint64_t last;
@@ -724,29 +757,26 @@ static void m_mark(uint64_t gpa, uint64_t n)
 
 		if (a > b)
 			continue;
-		for (uint64_t p = a >> dsh; p <= b >> dsh; p++)
-			pl[i].dirty |= 1ull << (p - pg_first(i));
+		for (uint64_t p = a >> dsh; p <= b >> dsh; p++) {
+			if (m_page_dirty(p))
+				continue;
+			if (ndp == dp_cap) {
+				dp_cap = dp_cap ? 2 * dp_cap : 64;
+				dpages = realloc(dpages, dp_cap * sizeof(*dpages));
+				CHECK(dpages, "out of memory");
+			}
+			dpages[ndp++] = p;
+		}
 	}
-}
-
-static bool m_page_dirty(uint64_t p)
-{
-	for (int i = 0; i < npl; i++)
-		if (p >= pg_first(i) && p <= pg_last(i) &&
-		    (pl[i].dirty >> (p - pg_first(i)) & 1))
-			return true;
-	return false;
 }
 
 static void m_clear_pages(uint64_t p0, uint64_t p1)
 {
-	for (int i = 0; i < npl; i++) {
-		uint64_t a = p0 > pg_first(i) ? p0 : pg_first(i);
-		uint64_t b = min64(p1, pg_last(i));
-
-		for (uint64_t p = a; a <= b && p <= b; p++)
-			pl[i].dirty &= ~(1ull << (p - pg_first(i)));
-	}
+	for (size_t i = 0; i < ndp;)
+		if (dpages[i] >= p0 && dpages[i] <= p1)
+			dpages[i] = dpages[--ndp];
+		else
+			i++;
 }
 
 static bool reg_alive(int r)
@@ -1242,11 +1272,12 @@ static void op_region_lazy(void)
 		return;
 	z = &lz[i];
 	*z = (struct lazy){ .memfd = -1, .reg = i, .max_pages = max_pages,
-			    .readonly = v % 4 == 1, .nerr = (v >> 2) % LZ_NERR };
+			    .readonly = v % 4 == 1, .nerr = (v >> 2) % LZ_NERR,
+			    .keep = v & 0x20 };
 	if (v % 8 == 7) {
 		size = (v & 0x80) ? 0 : size - 1 - u8();
 		TR("region_new_lazy/invalid", size);
-		ret = region_new_lazy(&r, size, &lz_ops, z, true, max_pages, false);
+		ret = region_new_lazy(&r, size, &lz_ops, z, z->keep, max_pages, false);
 		failed_ok("region_new_lazy", ret, B(EINVAL), false);
 		CHECK(r == (struct vmmem_region *)&v, "region_new_lazy wrote *out on failure");
 		return;
@@ -1268,8 +1299,8 @@ static void op_region_lazy(void)
 	CHECK(bufs[2 + i].shadow, "out of memory");
 	memcpy(bufs[2 + i].shadow, z->view, size);
 	TR("region_new_lazy", size, max_pages, z->readonly, z->not_granted, z->ro_granted,
-	   (uint64_t)z->nerr);
-	ret = region_new_lazy(&r, size, &lz_ops, z, true, max_pages, z->readonly);
+	   (uint64_t)z->nerr, (uint64_t)z->keep);
+	ret = region_new_lazy(&r, size, &lz_ops, z, z->keep, max_pages, z->readonly);
 	tr_ret(ret);
 	CHECK(ret == 0, "region_new_lazy: %d", ret);
 	new_reg(r, K_LAZY, 2 + i, 0, size, NULL, 0);
@@ -1303,8 +1334,9 @@ static void lz_check_cache(int r, bool invalidated)
 	      "lazy region %d: %llu pages mapped (%llu pinned), over the bound of %llu", r,
 	      (unsigned long long)st.mapped_pages, (unsigned long long)st.pinned_pages,
 	      (unsigned long long)bound);
-	CHECK(!invalidated || st.mapped_pages == st.pinned_pages,
-	      "lazy region %d: %llu pages still mapped after an invalidation, %llu pinned", r,
+	CHECK((lz[r].keep && !invalidated) || st.mapped_pages == st.pinned_pages,
+	      "lazy region %d: %llu pages still mapped (per access, or after an "
+	      "invalidation), %llu pinned", r,
 	      (unsigned long long)st.mapped_pages, (unsigned long long)st.pinned_pages);
 }
 
@@ -2475,8 +2507,7 @@ static void op_dirty_start(void)
 		return;
 	dirty_on = true;
 	dsh = (unsigned)__builtin_ctzll(ps ? ps : 4096);
-	for (int i = 0; i < npl; i++)
-		pl[i].dirty = 0;
+	ndp = 0;
 }
 
 static void op_dirty_stop(void)
@@ -2488,8 +2519,7 @@ static void op_dirty_stop(void)
 	if (failed_ok("vmmem_dirty_stop", ret, dirty_on ? 0 : B(ENOENT), false))
 		return;
 	dirty_on = false;
-	for (int i = 0; i < npl; i++)
-		pl[i].dirty = 0;
+	ndp = 0;
 }
 
 static void op_dirty_mark(void)
@@ -2553,11 +2583,10 @@ static void op_dirty_harvest(bool clear)
 	if (len) {
 		uint64_t p0 = gpa >> dsh, p1 = (gpa + (len - 1)) >> dsh;
 
-		for (int i = 0; i < npl; i++)
-			for (uint64_t p = pg_first(i); p <= pg_last(i); p++)
-				if ((pl[i].dirty >> (p - pg_first(i)) & 1) &&
-				    p >= p0 && p <= p1 && !clear)
-					expect[(p - p0) / 64] |= 1ull << ((p - p0) % 64);
+		for (size_t i = 0; !clear && i < ndp; i++)
+			if (dpages[i] >= p0 && dpages[i] <= p1)
+				expect[(dpages[i] - p0) / 64] |=
+					1ull << ((dpages[i] - p0) % 64);
 		for (uint64_t w = 0; !clear && w < words; w++)
 			count += (uint64_t)__builtin_popcountll(expect[w]);
 		m_clear_pages(p0, p1);
@@ -2585,7 +2614,8 @@ static void op_dirty_test(void)
 
 	if (!dirty_on)
 		errs |= B(ENOENT);
-	if (pl_find(gpa) < 0)
+	/* a page no placement backs: dirty from before a removal, or -EFAULT */
+	if (dirty_on && pl_find(gpa) < 0 && !m_page_dirty(gpa >> dsh))
 		errs |= B(EFAULT);
 	TR("dirty_test", gpa);
 	ret = vmmem_dirty_test(mem, gpa);
@@ -2995,7 +3025,7 @@ static void op_iommu_exact(int kind)
 	uint64_t iova = pick_iova(), len = pick_len(iova), at = 0, left = 0, done = 0;
 	bool nullbuf = kind != 2 && (u8() & 15) == 0;
 	unsigned perm = kind == 0 ? VMMEM_PERM_READ : VMMEM_PERM_WRITE;
-	int byte = (int)u16() - 0x100, n = 0, stop = T_DONE, ret, err;
+	int byte = (int)u16() - 0x100, n = 0, stop = T_DONE, ret;
 	struct tp t[MAXENT];
 	unsigned errs = 0;
 	bool hole = false, ro = false;
@@ -3022,13 +3052,13 @@ static void op_iommu_exact(int kind)
 			errs |= stop == T_MISS ? B(EAGAIN) : B(EACCES);
 		else if (ro)
 			errs |= B(EACCES);
-		/* Then piece after piece, up to a page the mapper refuses. */
+		/* Then piece after piece, each all or nothing (m_exact()), up
+		 * to one the mapper refuses a page of. */
 		for (int i = 0; !errs && i < n; i++) {
-			uint64_t k = m_reach(t[i].gpa, t[i].len, kind != 0, INT_MAX, &err);
+			uint64_t k;
 
+			errs |= m_exact(t[i].gpa, t[i].len, kind != 0, &k);
 			done += k;
-			if (k < t[i].len)
-				errs |= B(-err);
 		}
 	}
 	if (done > BIG || (!errs && len > BIG))

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # Sanitizer runs (issue 8, part 2): builds a sanitizer variant of the tree
 # in a directory of its own and runs the tests there.
 #
@@ -18,13 +19,16 @@
 #   with CK_FORK=no (all of a Check program's tests in one process, as
 #   valgrind runs them: state carried from test to test, leaks at the end).
 # tsan: ./configure --enable-sanitizers=thread; make check runs
-#   tests/test-hotplug, tests/test-atomic, tests/test-iommu, tests/test-lazy
+#   tests/test-hotplug, tests/test-atomic, tests/test-iommu,
+#   tests/test-iommu-hotplug, tests/test-iommu-invalidate, tests/test-lazy
 #   (the map cache of on-demand regions, lib/xen/mapcache.c),
 #   tests/test-fastpath (fast paths under hotplug), tests/test-section (grace
 #   periods against the fast paths, calls inside sections), tests/test-fork
 #   (fork under load), tests/test-vhost (SET_MEM_TABLE replacement under
-#   access), tests/test-ring (ring stores through vmmem_dirty_start()) and
-#   the benchmark's --check, with tests/tsan.supp (it says why each entry is a
+#   access), tests/test-dirty-race (the dirty log under writers and hotplug),
+#   tests/test-dirty-shared (the shared log replaced under writers),
+#   tests/test-ring (ring stores through vmmem_dirty_start()) and the
+#   benchmark's --check, with tests/tsan.supp (it says why each entry is a
 #   false report).
 #
 # Any failed test, and any sanitizer report in any test's log (a second line
@@ -101,7 +105,7 @@ tsan)
 	# Built with -Werror too: configure keeps GCC's -Wtsan (TSan ignores
 	# atomic_thread_fence, lib/dirty/dirty.h) a warning.
 	cfg=(--enable-werror)
-	tests="tests/test-hotplug tests/test-atomic tests/test-iommu tests/test-lazy tests/test-fastpath tests/test-section tests/test-fork tests/test-vhost tests/test-ring bench/check-bench.sh"
+	tests="tests/test-hotplug tests/test-atomic tests/test-iommu tests/test-iommu-hotplug tests/test-iommu-invalidate tests/test-lazy tests/test-fastpath tests/test-section tests/test-fork tests/test-vhost tests/test-dirty-race tests/test-dirty-shared tests/test-ring bench/check-bench.sh"
 	timeout_mult=3
 	;;
 esac

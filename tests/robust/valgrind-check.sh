@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # make check-valgrind (issue 8, part 3): runs each test program under
 # valgrind's memcheck, from the build tree, and fails on any memcheck error,
 # any definitely or indirectly lost block, any failed test and any timeout.

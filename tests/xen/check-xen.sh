@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # check-xen.sh - the Xen backend's test in `make check`: runs the Xen suite
 # (tests/xen/test-xen) in a real Xen dom0 booted under QEMU by run-xen.sh
 # beside this script.  Skipped (77) when the library was built without Xen

@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # dom0-init.sh - /init of the Xen dom0 initramfs that tests/xen/run-xen.sh
 # builds (busybox sh).  Loads the Xen userspace drivers, runs the programs
 # listed in /etc/vmmem-xen/programs ("NAME PATH [ARG...]" a line) in order

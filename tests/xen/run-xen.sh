@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # run-xen.sh - run programs of the build tree inside a real Xen dom0.
 #
 # Boots Debian's Xen 4.17 hypervisor with Debian's Linux as a PV dom0 under

@@ -176,7 +176,11 @@ int xfx_dom_create(struct xfx_dom *d, enum xfx_kind kind, size_t npages)
 	cfg.grant_opts = XEN_DOMCTL_GRANT_version(1);
 	if (kind == XFX_HVM) {
 		cfg.flags = XEN_DOMCTL_CDF_hvm;
+#if defined(__i386__) || defined(__x86_64__)
+		/* x86 only: Arm has no emulation flags, and its zeroed
+		 * cfg.arch asks for the native GIC. */
 		cfg.arch.emulation_flags = XEN_X86_EMU_ALL & ~XEN_X86_EMU_VPCI;
+#endif
 		if (xfx_phys.capabilities & XEN_SYSCTL_PHYSCAP_hap)
 			cfg.flags |= XEN_DOMCTL_CDF_hap;
 	}

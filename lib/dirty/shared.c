@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* The vhost-user front-end's shared dirty log (VHOST_USER_PROTOCOL_F_LOG_
+ * SHMFD, VHOST_USER_SET_LOG_BASE): one bit per 4 KiB page from GPA 0, set
+ * with an atomic OR by every write path while it is active.
+ *
+ * It is a flat dirty_log (dirty/log.h) carried by the region table, so the
+ * write paths mark it through the same dirty_note() as the library's own
+ * log.  Replacing or stopping it publishes a new table and waits for a
+ * grace period: when the call returns no writer can still use the old
+ * log, and the front-end may read it, or the caller unmap it. */
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dirty/dirty.h"
+
+#define SHARED_FLAGS VMMEM_DIRTY_SHARED_ONLY
+
+/* Publishes a table whose writers mark log (NULL: none), only (without
+ * the library's log) or not, waits until no writer can still mark the old
+ * one, then releases it and map, the mapping the library made for it. */
+static int shared_switch(struct vmmem *m, struct dirty_log *log, bool only,
+			 struct shared_map map)
+{
+	struct table *old = m->table, *t = table_alloc(old->count);
+	struct shared_map gone = m->shared_map;
+	struct dirty_log *was = old->shared;
+
+	if (!t)
+		return -ENOMEM;
+	memcpy(t->slots, old->slots, old->count * sizeof(struct slot));
+	t->shared = log;
+	t->shared_only = log && only;
+	if (dirty_attach(t, old->log, 0)) {
+		free(t);
+		return -ENOMEM;
+	}
+	old = table_publish_wait(m, t);
+	m->shared_map = map;
+	if (was) {
+		m->shared_missed += __atomic_load_n(&was->missed,
+						    __ATOMIC_RELAXED);
+		log_free(was, false);
+	}
+	if (gone.base)
+		munmap(gone.base, gone.len);
+	table_free(old);
+	return 0;
+}
+
+/* The log of bytes at base (mapped by the library as map, or the
+ * caller's own), made active; on failure nothing changed. */
+static int shared_start(struct vmmem *m, uint64_t *base, uint64_t bytes,
+			unsigned int flags, struct shared_map map)
+{
+	struct dirty_log *log = log_flat(base, bytes);
+	int ret = -ENOMEM;
+
+	if (log) {
+		pthread_mutex_lock(&m->lock);
+		ret = shared_switch(m, log, flags & VMMEM_DIRTY_SHARED_ONLY, map);
+		pthread_mutex_unlock(&m->lock);
+		if (ret)
+			log_free(log, false);
+	}
+	return ret;
+}
+
+VMMEM_EXPORT int vmmem_dirty_shared_set(struct vmmem *m, void *log,
+					uint64_t size, unsigned int flags)
+{
+	if (!m || !log || !size || size > SIZE_MAX || (flags & ~SHARED_FLAGS) ||
+	    ((uintptr_t)log & 7) || range_wraps((uintptr_t)log, size))
+		return -EINVAL;
+	return shared_start(m, log, size, flags, (struct shared_map){ 0 });
+}
+
+VMMEM_EXPORT int vmmem_dirty_shared_set_fd(struct vmmem *m, int fd,
+					   uint64_t mmap_size,
+					   uint64_t mmap_offset,
+					   unsigned int flags)
+{
+	uint64_t page = system_page_size(), skip = mmap_offset & (page - 1);
+	struct shared_map map;
+	struct stat st;
+	void *p;
+	int ret;
+
+	if (!m || !mmap_size || (flags & ~SHARED_FLAGS) ||
+	    range_wraps(mmap_offset, mmap_size) || mmap_offset > INT64_MAX ||
+	    mmap_size > SIZE_MAX - skip || (skip & 7))
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	if (fstat(fd, &st))
+		return -errno;
+	/* Past the end of a file, the front-end's log would raise SIGBUS. */
+	if (S_ISREG(st.st_mode) &&
+	    ((uint64_t)st.st_size < mmap_offset ||
+	     (uint64_t)st.st_size - mmap_offset < mmap_size))
+		return -ENXIO;
+	map.len = (size_t)(mmap_size + skip);
+	p = mmap(NULL, map.len, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+		 (off_t)(mmap_offset - skip));
+	if (p == MAP_FAILED)
+		return -errno;
+	map.base = p;
+	ret = shared_start(m, (uint64_t *)((uint8_t *)p + skip), mmap_size,
+			   flags, map);
+	if (ret)
+		munmap(p, map.len);
+	return ret;
+}
+
+VMMEM_EXPORT int vmmem_dirty_shared_stop(struct vmmem *m)
+{
+	int ret;
+
+	if (!m)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	ret = m->table->shared ? shared_switch(m, NULL, false,
+					       (struct shared_map){ 0 })
+			       : -ENOENT;
+	pthread_mutex_unlock(&m->lock);
+	return ret;
+}
+
+VMMEM_EXPORT int vmmem_dirty_shared_missed(struct vmmem *m, uint64_t *missed)
+{
+	if (!m || !missed)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	*missed = m->shared_missed +
+		  (m->table->shared ? __atomic_load_n(&m->table->shared->missed,
+						      __ATOMIC_RELAXED) : 0);
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+void dirty_shared_release(struct vmmem *m)
+{
+	log_free(m->table->shared, false);
+	if (m->shared_map.base)
+		munmap(m->shared_map.base, m->shared_map.len);
+}
