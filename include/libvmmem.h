@@ -428,12 +428,25 @@ static inline int vmmem_write_le64(struct vmmem *mem, uint64_t gpa,
  * inline functions below with a bounds check and no call.  The layout is
  * part of the ABI (vmmem_ring_new(3)): fields are only ever added at the
  * end, and the library allocates the object.  Read it, never write it. */
+/* What a store through a ring marks while dirty logging is on: the words
+ * of the library's dirty log covering the ring, bit i of words (in
+ * little-endian 64-bit words) standing for page first + i, pages of
+ * 1 << shift bytes counted from GPA 0.  words NULL: call vmmem_ring_log()
+ * instead.  Immutable once published, and kept until the ring is freed. */
+struct vmmem_ring_log {
+	uint64_t *words;
+	uint64_t gpa;                /* GPA of the ring's host[0] */
+	uint64_t first;              /* page of bit 0 of words[0] */
+	unsigned int shift;
+};
+
 struct vmmem_ring {
 	unsigned char *host;         /* first byte of the pinned range */
 	size_t len;                  /* bytes readable from host; 0 once invalid */
 	size_t wlen;                 /* bytes writable: len, or 0 if read-only */
 	uint64_t addr;               /* the GPA (IOVA for IOVA rings) of host[0] */
-	const unsigned int *log;     /* nonzero: stores call vmmem_ring_log() */
+	/* NULL while nothing is logged; set by the library only */
+	const struct vmmem_ring_log *log;
 	unsigned int state;          /* 0, or VMMEM_RING_INVALID */
 };
 
@@ -491,14 +504,41 @@ static inline unsigned char *vmmem_ring_at_(const struct vmmem_ring *r,
 	return r->host + off;
 }
 
-/* After a store: the compiler keeps the load of the word after it; the
- * processor's ordering is vmmem_dirty_start()'s business (its man page). */
+/* Check before set: a page already dirty costs one load. */
+static inline void vmmem_ring_mark_(uint64_t *words, uint64_t bit)
+{
+	uint64_t *w = &words[bit / 64];
+	uint64_t mask = VMMEM_RING_LE_(1ull << (bit % 64), 8);
+
+	if (!(__atomic_load_n(w, __ATOMIC_RELAXED) & mask))
+		__atomic_fetch_or(w, mask, __ATOMIC_RELEASE);
+}
+
+/* After a store of n bytes at off (n >= 1): the compiler keeps the load of
+ * ring->log after it; the processor's ordering is vmmem_dirty_start()'s
+ * business (vmmem_ring_log(3)).  Pages are 4 KiB or more and objects 16
+ * bytes at most here, so two pages at most; vmmem_ring_write() of more
+ * goes through vmmem_ring_log(). */
 static inline void vmmem_ring_logged_(struct vmmem_ring *r, size_t off,
 				      size_t n)
 {
+	const struct vmmem_ring_log *l;
+
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(r->log, __ATOMIC_RELAXED))
-		vmmem_ring_log(r, off, n);
+	l = __atomic_load_n(&r->log, __ATOMIC_ACQUIRE);
+	if (l) {
+		uint64_t a, b;
+
+		if (!l->words || n > 16) {
+			vmmem_ring_log(r, off, n);
+			return;
+		}
+		a = ((l->gpa + off) >> l->shift) - l->first;
+		b = ((l->gpa + off + (n - 1)) >> l->shift) - l->first;
+		vmmem_ring_mark_(l->words, a);
+		if (b != a)
+			vmmem_ring_mark_(l->words, b);
+	}
 }
 
 #define VMMEM_RING_LOAD_(bits)                                               \
@@ -585,7 +625,8 @@ static inline int vmmem_ring_write(struct vmmem_ring *r, size_t off,
 	if (!p)
 		return vmmem_ring_fault_(r, off, 1);
 	memcpy(p, buf, n);
-	vmmem_ring_logged_(r, off, n);
+	if (n)
+		vmmem_ring_logged_(r, off, n);
 	return 0;
 }
 

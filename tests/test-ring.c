@@ -48,8 +48,7 @@ START_TEST(new_layout)
 	ck_assert_uint_eq(r->len, 256);
 	ck_assert_uint_eq(r->wlen, 256);
 	ck_assert_uint_eq(r->addr, 0x1000);
-	ck_assert_ptr_nonnull(r->log);
-	ck_assert_uint_eq(*r->log, 0);
+	ck_assert_ptr_null(r->log);          /* logging off */
 	ck_assert_uint_eq(r->state, 0);
 	ro = mk_ring(m, B_GPA, 16, VMMEM_MAP_READ);
 	ck_assert_uint_eq(ro->len, 16);
@@ -221,13 +220,17 @@ START_TEST(stores_are_logged)
 {
 	struct vmmem *m = mk_space();
 	struct vmmem_ring *r = mk_ring(m, PS - 8, 3 * PS, RW);
-	unsigned char b[16] = { 1 };
+	unsigned char b[16] = { 1 }, big[PS + 8] = { 2 };
 	uint64_t bm[1];
 
-	ck_assert_uint_eq(*r->log, 0);
+	ck_assert_ptr_null(r->log);
 	ck_assert_int_eq(vmmem_ring_store16(r, 8, 1, VMMEM_ORDER_RELEASE), 0);
 	ck_assert_int_eq(vmmem_dirty_start(m, PS), 0);
-	ck_assert_uint_ne(*r->log, 0);
+	/* the inline path: the log's own words, no call */
+	ck_assert_ptr_nonnull(r->log);
+	ck_assert_ptr_nonnull(r->log->words);
+	ck_assert_uint_eq(r->log->shift, 12);
+	ck_assert_uint_eq(r->log->gpa, PS - 8);
 	ck_assert_int_eq(dirty_pages(m, 0, A_SIZE, bm), 0);
 	ck_assert_int_eq(vmmem_ring_store16(r, 8, 1, VMMEM_ORDER_RELEASE), 0);
 	ck_assert_int_eq(dirty_pages(m, 0, A_SIZE, bm), 1);
@@ -244,8 +247,91 @@ START_TEST(stores_are_logged)
 	ck_assert_int_eq(vmmem_ring_store16(r, 3 * PS, 1, VMMEM_ORDER_RELAXED), -EFAULT);
 	ck_assert_int_eq(vmmem_ring_read(r, 0, b, 16), 0);
 	ck_assert_int_eq(dirty_pages(m, 0, A_SIZE, bm), 0);
+	/* more than 16 bytes: through vmmem_ring_log() */
+	ck_assert_int_eq(vmmem_ring_write(r, PS, big, sizeof(big)), 0);
+	ck_assert_int_eq(dirty_pages(m, 0, A_SIZE, bm), 2);
+	ck_assert_uint_eq(bm[0], (1ull << 1) | (1ull << 2));
 	ck_assert_int_eq(vmmem_dirty_stop(m), 0);
-	ck_assert_uint_eq(*r->log, 0);
+	ck_assert_ptr_null(r->log);
+	vmmem_ring_free(r);
+	vmmem_free(m);
+}
+END_TEST
+
+/* A ring's words are pinned: a log started again, with the same page size
+ * or not, and hotplug around it keep the ring logging; rings sharing a
+ * leaf share it, and each frees what it pinned (ASan, valgrind). */
+START_TEST(log_restarted_and_shared)
+{
+	struct vmmem *m = mk_space();
+	struct vmmem_ring *r = mk_ring(m, 2 * PS, PS, RW), *r2, *late;
+	const struct vmmem_ring_log *l;
+	uint64_t *words, bm[1];
+	struct vmmem_region *gone = NULL;
+
+	ck_assert_int_eq(vmmem_dirty_start(m, PS), 0);
+	r2 = mk_ring(m, 5 * PS, PS, RW);    /* made while logging is on */
+	ck_assert_ptr_nonnull(r->log);
+	ck_assert_ptr_nonnull(r2->log);
+	words = r->log->words;
+	ck_assert_ptr_eq(r2->log->words, words);
+	ck_assert_int_eq(vmmem_ring_store16(r2, 0, 1, VMMEM_ORDER_RELEASE), 0);
+	ck_assert_int_eq(dirty_pages(m, 0, A_SIZE, bm), 1);
+	ck_assert_uint_eq(bm[0], 1ull << 5);
+	ck_assert_int_eq(vmmem_dirty_stop(m), 0);
+	ck_assert_ptr_null(r->log);
+	/* logging off: the store marks nothing */
+	ck_assert_int_eq(vmmem_ring_store16(r, 0, 1, VMMEM_ORDER_RELEASE), 0);
+	ck_assert_int_eq(vmmem_dirty_start(m, PS), 0);
+	ck_assert_ptr_eq(r->log->words, words);   /* adopted, and clean */
+	ck_assert_int_eq(dirty_pages(m, 0, A_SIZE, bm), 0);
+	ck_assert_int_eq(vmmem_ring_store16(r, 0, 1, VMMEM_ORDER_RELEASE), 0);
+	ck_assert_int_eq(dirty_pages(m, 0, A_SIZE, bm), 1);
+	ck_assert_uint_eq(bm[0], 1ull << 2);
+	vmmem_ring_free(r2);                /* r still pins the leaf */
+	/* hotplug leaves the record as it was */
+	l = r->log;
+	ck_assert_int_eq(vmmem_remove_region(m, B_GPA, A_SIZE, &gone), 0);
+	ck_assert_ptr_eq(r->log, l);
+	ck_assert_int_eq(vmmem_ring_store32(r, 8, 1, VMMEM_ORDER_RELAXED), 0);
+	ck_assert_int_eq(dirty_pages(m, 0, A_SIZE, bm), 1);
+	ck_assert_uint_eq(bm[0], 1ull << 2);
+	/* another page size: another record, pages counted by it */
+	ck_assert_int_eq(vmmem_dirty_stop(m), 0);
+	ck_assert_int_eq(vmmem_dirty_start(m, 16 * PS), 0);
+	ck_assert_ptr_nonnull(r->log->words);
+	ck_assert_uint_eq(r->log->shift, 16);
+	ck_assert_int_eq(vmmem_ring_store16(r, 0, 1, VMMEM_ORDER_RELEASE), 0);
+	ck_assert_int_eq(dirty_pages(m, 0, A_SIZE, bm), 1);
+	ck_assert_uint_eq(bm[0], 1);
+	late = mk_ring(m, 40 * PS, 64, RW);
+	ck_assert_ptr_eq(late->log->words, r->log->words);
+	ck_assert_int_eq(vmmem_ring_store16(late, 0, 1, VMMEM_ORDER_RELEASE), 0);
+	ck_assert_int_eq(dirty_pages(m, 0, A_SIZE, bm), 1);
+	ck_assert_uint_eq(bm[0], 1ull << 2);
+	vmmem_ring_free(late);
+	ck_assert_int_eq(vmmem_dirty_stop(m), 0);
+	vmmem_ring_free(r);                 /* frees its pinned leaves */
+	vmmem_region_unref(gone);
+	vmmem_free(m);
+}
+END_TEST
+
+/* A ring over two leaves of the log calls vmmem_ring_log(). */
+START_TEST(ring_across_leaves_calls)
+{
+	static const uint64_t gpa[] = { 0 };
+	static const uint64_t size[] = { (1ull << 27) + 2 * PS };
+	struct vmmem *m = test_space(1, gpa, size);
+	struct vmmem_ring *r = mk_ring(m, (1ull << 27) - PS, 2 * PS, RW);
+	uint64_t bm[1];
+
+	ck_assert_int_eq(vmmem_dirty_start(m, PS), 0);
+	ck_assert_ptr_nonnull(r->log);
+	ck_assert_ptr_null(r->log->words);
+	ck_assert_int_eq(vmmem_ring_store16(r, PS, 1, VMMEM_ORDER_RELEASE), 0);
+	ck_assert_int_eq(dirty_pages(m, 1ull << 27, PS, bm), 1);
+	ck_assert_uint_eq(bm[0], 1);
 	vmmem_ring_free(r);
 	vmmem_free(m);
 }
@@ -471,6 +557,8 @@ static Suite *suite(void)
 
 	tc = tcase_create("dirty");
 	tcase_add_test(tc, stores_are_logged);
+	tcase_add_test(tc, log_restarted_and_shared);
+	tcase_add_test(tc, ring_across_leaves_calls);
 	tcase_add_test(tc, log_errors);
 	tcase_add_test(tc, writers_through_start_lose_nothing);
 	tcase_set_timeout(tc, 60);

@@ -147,6 +147,15 @@ static struct mapping *take_record(struct map_bucket *b, const uint8_t *host,
 	return rec;
 }
 
+bool map_placed(const struct table *t, const struct mapping *rec,
+		const struct slot **slot)
+{
+	const struct slot *s = table_lookup(t, rec->gpa);
+
+	*slot = s;
+	return s && s->region == rec->region && s->gpa == rec->region_gpa;
+}
+
 /* Bytes written are logged only while the region is still placed where it
  * was mapped: after a removal they are no longer guest memory. */
 void map_log_written(struct vmmem *m, const struct mapping *rec,

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /* Rings: a vmmem_map() pin behind a public object that the header's inline
  * accessors use without a call.  The library's only say in an access is
- * the word at pub.log (m->ring_call, set by lib/dirty while stores must
- * call vmmem_ring_log()) and, for IOVA rings, pub.len and pub.wlen, which
- * an invalidation sets to 0 (lib/iommu/ring.c). */
+ * pub.log, the record of what a store marks (access/ring-log.c), and, for
+ * IOVA rings, pub.len and pub.wlen, which an invalidation sets to 0
+ * (lib/iommu/ring.c). */
 #include <stdlib.h>
 
 #include "access/map.h"
@@ -23,7 +23,6 @@ int ring_pin(struct ring **out, struct vmmem *m, uint64_t gpa, uint64_t addr,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
-	dirty_rings_prepare(m);
 	r->pin = map_pin(m, gpa, &got, flags | VMMEM_MAP_READ, &ret);
 	if (!r->pin) {
 		free(r);
@@ -41,13 +40,18 @@ int ring_pin(struct ring **out, struct vmmem *m, uint64_t gpa, uint64_t addr,
 	r->pub.len = len;
 	r->pub.wlen = (flags & VMMEM_MAP_WRITE) ? len : 0;
 	r->pub.addr = addr;
-	r->pub.log = &m->ring_call;
+	pthread_mutex_lock(&m->lock);
+	rings_join(m, r);
+	pthread_mutex_unlock(&m->lock);
 	*out = r;
 	return 0;
 }
 
 void ring_unpin(struct ring *r)
 {
+	pthread_mutex_lock(&r->mem->lock);
+	rings_leave(r->mem, r);
+	pthread_mutex_unlock(&r->mem->lock);
 	map_unpin(r->pin);
 	free(r);
 }
@@ -77,10 +81,10 @@ VMMEM_EXPORT void vmmem_ring_free(struct vmmem_ring *ring)
 	ring_unpin(r);
 }
 
-/* Without membarrier the word is always set and this fence is the writer's
- * half of Dekker's pattern (lib/dirty/dirty.c); with it, the acquire fence
- * pairs with the release store of the word, so the table read next is one
- * that logs. */
+/* Without membarrier every record says call, and this fence is the
+ * writer's half of Dekker's pattern with vmmem_dirty_start()'s; with it,
+ * the acquire fence orders the table read next after the record loaded,
+ * so the table is one that logs. */
 VMMEM_EXPORT int vmmem_ring_log(struct vmmem_ring *ring, size_t offset,
 				size_t len)
 {

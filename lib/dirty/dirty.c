@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "access/ring.h"
 #include "dirty/dirty.h"
 
 bool dirty_writers_fence;          /* set once: membarrier is unavailable */
@@ -137,37 +138,12 @@ static int rebuild(struct vmmem *m, unsigned int shift)
 		return -ENOMEM;
 	}
 	old = table_publish_wait(m, t);
-	if (!shift)
+	if (!shift) {
+		rings_detach_leaves(m, old->log);
 		log_free_leaves(old->log);
+	}
 	table_free(old);
 	return 0;
-}
-
-/* Rings' stores (include/libvmmem.h) make no fence of their own: a store,
- * a compiler barrier, then a plain load of m->ring_call.  Start sets the
- * word after publishing the logging table and then runs the harvest's
- * barrier, membarrier(): at some point of every running writer's program
- * order it acts as a full fence.  A writer whose load of the word comes
- * after that point sees it set and logs; one whose load comes before it
- * made its data store before it too, so that store is visible to whatever
- * the caller does after start returns: its first copy pass.  Without
- * membarrier the word is set for good, and the ring's out-of-line call
- * fences before it looks at the table (access/ring.c): Dekker's pattern
- * with start's fence. */
-static void ring_call_update(struct vmmem *m)
-{
-	bool call = m->table->marking ||
-		    __atomic_load_n(&dirty_writers_fence, __ATOMIC_ACQUIRE);
-
-	__atomic_store_n(&m->ring_call, call, __ATOMIC_RELEASE);
-}
-
-void dirty_rings_prepare(struct vmmem *m)
-{
-	pthread_once(&membarrier_once, membarrier_register);
-	pthread_mutex_lock(&m->lock);
-	ring_call_update(m);
-	pthread_mutex_unlock(&m->lock);
 }
 
 VMMEM_EXPORT int vmmem_dirty_start(struct vmmem *m, uint64_t page_size)
@@ -183,9 +159,10 @@ VMMEM_EXPORT int vmmem_dirty_start(struct vmmem *m, uint64_t page_size)
 	pthread_mutex_lock(&m->lock);
 	ret = m->table->log ? -EBUSY
 			    : rebuild(m, (unsigned)__builtin_ctzll(page_size));
-	if (!ret)
-		ring_call_update(m);
 	pthread_mutex_unlock(&m->lock);
+	/* Rings' stores make no fence (vmmem_ring_log(3)): one whose load
+	 * of the ring's record came before this barrier's point in its thread
+	 * made its data store before it too, visible to the first copy. */
 	if (!ret)
 		harvest_barrier();
 	return ret;
@@ -199,8 +176,6 @@ VMMEM_EXPORT int vmmem_dirty_stop(struct vmmem *m)
 		return -EINVAL;
 	pthread_mutex_lock(&m->lock);
 	ret = m->table->log ? rebuild(m, 0) : -ENOENT;
-	if (!ret)
-		ring_call_update(m);
 	pthread_mutex_unlock(&m->lock);
 	return ret;
 }

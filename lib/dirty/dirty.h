@@ -29,9 +29,6 @@ void dirty_mark_backed(const struct table *t, uint64_t gpa, uint64_t len);
 void dirty_note_placed(const struct table *t, const struct vmmem_region *r,
 		       uint64_t placed_at, uint64_t gpa, uint64_t len);
 
-/* Sets m->ring_call as the rings need it (dirty.c); at a ring's creation. */
-void dirty_rings_prepare(struct vmmem *m);
-
 /* vmmem_free(): the shared log's directory and the library's mapping. */
 void dirty_shared_release(struct vmmem *m);
 
