@@ -90,6 +90,7 @@ struct work {
 	int churn_readers;               /* iotlb_churn: busy IOVA readers */
 	uint64_t *bitmap;                /* raw side's dirty bitmap */
 	uint64_t bitmap_words;
+	struct vq *vq;                   /* the ring workloads */
 };
 
 static uint64_t xorshift64(uint64_t *s)
@@ -485,6 +486,412 @@ static uint64_t iommu_read64(struct work *w, uint64_t iters)
 	return sum;
 }
 
+
+/* ------------------------------------------------------------- rings */
+
+/* One split virtqueue in its own address space: descriptor table, avail
+ * and used rings in the first page group, request headers and status
+ * bytes in the data area, chains of 3 descriptors (header, data, status).
+ * Each ring workload runs three ways on the same memory: the per-call API
+ * ("libvmmem"), ring accessors ("ring") and direct host pointers ("raw"). */
+#define QSIZE 256u
+#define CHAINS (QSIZE / 3)
+#define VQ_DESC 0x0000ull
+#define VQ_AVAIL 0x1000ull
+#define VQ_USED 0x2000ull
+#define VQ_DATA 0x10000ull
+#define VQ_AVAIL_LEN (4 + 2 * QSIZE + 2)
+#define VQ_USED_LEN (4 + 8 * QSIZE + 2)
+
+struct vq {
+	struct vmmem *mem;
+	uint8_t *host;                   /* the region: the raw side's view */
+	struct raw_space raw;
+	struct vmmem_ring *desc, *avail, *used;
+	uint16_t used_idx;
+};
+
+static void vq_layout(uint8_t *h)
+{
+	memset(h, 0, VQ_DATA + QSIZE * 64);
+	for (unsigned c = 0; c < CHAINS; c++)
+		for (unsigned k = 0; k < 3; k++) {
+			unsigned i = 3 * c + k;
+			uint64_t addr = VQ_DATA + 64 * (uint64_t)i;
+			uint32_t len = k == 0 ? 16 : k == 1 ? 512 : 1;
+			uint16_t flags = (k < 2 ? 1 : 0) | (k == 2 ? 2 : 0);
+			uint16_t next = (uint16_t)(k < 2 ? i + 1 : 0);
+
+			memcpy(h + VQ_DESC + 16 * i, &addr, 8);
+			memcpy(h + VQ_DESC + 16 * i + 8, &len, 4);
+			memcpy(h + VQ_DESC + 16 * i + 12, &flags, 2);
+			memcpy(h + VQ_DESC + 16 * i + 14, &next, 2);
+			if (k == 0)
+				for (unsigned b = 0; b < 16; b++)
+					h[addr + b] = (uint8_t)(c * 7 + b);
+		}
+	for (unsigned i = 0; i < QSIZE; i++) {
+		uint16_t head = (uint16_t)(3 * (i % CHAINS));
+
+		memcpy(h + VQ_AVAIL + 4 + 2 * i, &head, 2);
+	}
+	h[VQ_AVAIL + 2] = 0x34;                  /* avail idx */
+	h[VQ_AVAIL + 3] = 0x12;
+}
+
+static struct vq *vq_new(bool dirty)
+{
+	struct vmmem_region_opts o = { .sz = sizeof(o), .flags = VMMEM_REGION_POPULATE };
+	struct vq *q = calloc(1, sizeof(*q));
+	struct vmmem_region *r;
+	void *host;
+	int ret;
+
+	if ((ret = vmmem_new(&q->mem, 0)) ||
+	    (ret = vmmem_region_new(&r, REGION_SIZE, &o)) ||
+	    (ret = vmmem_add_region(q->mem, 0, r)) ||
+	    (ret = vmmem_region_host_address(r, &host)))
+		die("setting up the virtqueue", ret);
+	vmmem_region_unref(r);
+	q->host = host;
+	q->raw.n = 1;
+	q->raw.r = calloc(1, sizeof(*q->raw.r));
+	q->raw.r[0] = (struct raw_region){ 0, REGION_SIZE, q->host };
+	vq_layout(q->host);
+	if ((ret = vmmem_ring_new(&q->desc, q->mem, VQ_DESC, 16 * QSIZE,
+				  VMMEM_MAP_READ)) ||
+	    (ret = vmmem_ring_new(&q->avail, q->mem, VQ_AVAIL, VQ_AVAIL_LEN,
+				  VMMEM_MAP_READ)) ||
+	    (ret = vmmem_ring_new(&q->used, q->mem, VQ_USED, VQ_USED_LEN,
+				  VMMEM_MAP_READ | VMMEM_MAP_WRITE)))
+		die("vmmem_ring_new", ret);
+	if (dirty && (ret = vmmem_dirty_start(q->mem, 4096)))
+		die("vmmem_dirty_start", ret);
+	return q;
+}
+
+static void vq_free(struct vq *q)
+{
+	vmmem_ring_free(q->desc);
+	vmmem_ring_free(q->avail);
+	vmmem_ring_free(q->used);
+	vmmem_free(q->mem);
+	free(q->raw.r);
+	free(q);
+}
+
+/* The raw side's dirty log: check before set, as the library. */
+static inline __attribute__((always_inline)) void
+raw_mark(struct work *w, uint64_t gpa)
+{
+	uint64_t page = gpa >> 12;
+	uint64_t *word = &w->bitmap[page / 64], bit = 1ull << (page % 64);
+
+	if (!w->bitmap)
+		return;
+	if (!(__atomic_load_n(word, __ATOMIC_RELAXED) & bit))
+		__atomic_fetch_or(word, bit, __ATOMIC_RELEASE);
+}
+
+#define RING_FAIL(what) die(what, EFAULT)
+
+static uint64_t ring_load16(struct work *w, uint64_t iters)
+{
+	const struct vmmem_ring *avail = w->vq->avail;
+	uint64_t sum = 0;
+
+	for (uint64_t i = 0; i < iters; i++) {
+		uint16_t v;
+
+		if (vmmem_ring_load16(avail, 4 + 2 * (i % QSIZE), &v,
+				      VMMEM_ORDER_ACQUIRE))
+			RING_FAIL("vmmem_ring_load16");
+		sum += v;
+	}
+	return sum;
+}
+
+static uint64_t rawq_load16(struct work *w, uint64_t iters)
+{
+	const uint8_t *avail = w->vq->host + VQ_AVAIL;
+	uint64_t sum = 0;
+
+	for (uint64_t i = 0; i < iters; i++)
+		sum += __atomic_load_n((const uint16_t *)(const void *)
+				       (avail + 4 + 2 * (i % QSIZE)),
+				       __ATOMIC_ACQUIRE);
+	return sum;
+}
+
+static uint64_t ring_store16(struct work *w, uint64_t iters)
+{
+	struct vmmem_ring *used = w->vq->used;
+
+	for (uint64_t i = 0; i < iters; i++)
+		if (vmmem_ring_store16(used, 2, (uint16_t)(i ^ w->salt),
+				       VMMEM_ORDER_RELEASE))
+			RING_FAIL("vmmem_ring_store16");
+	return 0;
+}
+
+static uint64_t rawq_store16(struct work *w, uint64_t iters)
+{
+	uint8_t *used = w->vq->host + VQ_USED;
+
+	for (uint64_t i = 0; i < iters; i++) {
+		__atomic_store_n((uint16_t *)(void *)(used + 2),
+				 (uint16_t)(i ^ w->salt), __ATOMIC_RELEASE);
+		raw_mark(w, VQ_USED + 2);
+	}
+	return 0;
+}
+
+static uint64_t ring_desc(struct work *w, uint64_t iters)
+{
+	const struct vmmem_ring *desc = w->vq->desc;
+	uint64_t sum = 0;
+
+	for (uint64_t i = 0; i < iters; i++) {
+		struct desc d;
+
+		if (vmmem_ring_read(desc, 16 * (i % QSIZE), &d, sizeof(d)))
+			RING_FAIL("vmmem_ring_read");
+		sum += d.addr + d.len + d.next;
+	}
+	return sum;
+}
+
+static uint64_t rawq_desc(struct work *w, uint64_t iters)
+{
+	const uint8_t *desc = w->vq->host + VQ_DESC;
+	uint64_t sum = 0;
+
+	for (uint64_t i = 0; i < iters; i++) {
+		struct desc d;
+
+		memcpy(&d, desc + 16 * (i % QSIZE), sizeof(d));
+		sum += d.addr + d.len + d.next;
+	}
+	return sum;
+}
+
+static uint64_t ring_used_elem(struct work *w, uint64_t iters)
+{
+	struct vmmem_ring *used = w->vq->used;
+
+	for (uint64_t i = 0; i < iters; i++) {
+		uint32_t e[2] = { (uint32_t)(i ^ w->salt), 1 };
+
+		if (vmmem_ring_write(used, 4 + 8 * (i % QSIZE), e, 8))
+			RING_FAIL("vmmem_ring_write");
+	}
+	return 0;
+}
+
+static uint64_t rawq_used_elem(struct work *w, uint64_t iters)
+{
+	uint8_t *used = w->vq->host + VQ_USED;
+
+	for (uint64_t i = 0; i < iters; i++) {
+		uint32_t e[2] = { (uint32_t)(i ^ w->salt), 1 };
+		uint64_t off = 4 + 8 * (i % QSIZE);
+
+		memcpy(used + off, e, 8);
+		raw_mark(w, VQ_USED + off);
+	}
+	return 0;
+}
+
+/* A whole request as a device processes it: avail idx (acquire), one avail
+ * entry, a chain of 3 descriptors, the 16-byte request header, the 1-byte
+ * status, the used element, the used idx (release).  The sum covers what
+ * was read; the used ring and status bytes what was written. */
+#define REQUEST_BODY(LOAD16, READ_DESC, READ_HDR, WRITE_STATUS, WRITE_USED,   \
+		     STORE_USED_IDX)                                           \
+	uint64_t sum = 0;                                                      \
+	for (uint64_t i = 0; i < iters; i++) {                                 \
+		uint16_t avail_idx, head, idx;                                 \
+		struct desc d[3];                                              \
+		uint8_t hdr[16], status = (uint8_t)(i ^ w->salt);              \
+		uint32_t elem[2];                                              \
+									       \
+		LOAD16(2, avail_idx, VMMEM_ORDER_ACQUIRE);                     \
+		LOAD16(4 + 2 * (i % QSIZE), head, VMMEM_ORDER_RELAXED);        \
+		idx = head;                                                    \
+		for (int k = 0; k < 3; k++) {                                  \
+			if (idx >= QSIZE)                                      \
+				die("descriptor index", EINVAL);               \
+			READ_DESC(idx, d[k]);                                  \
+			idx = d[k].next;                                       \
+		}                                                              \
+		READ_HDR(d[0].addr, hdr);                                      \
+		WRITE_STATUS(d[2].addr, status);                               \
+		elem[0] = head;                                                \
+		elem[1] = 1;                                                   \
+		WRITE_USED(4 + 8 * (uint64_t)(w->vq->used_idx % QSIZE), elem); \
+		STORE_USED_IDX((uint16_t)(++w->vq->used_idx));                 \
+		sum += avail_idx + head + d[1].len + hdr[i % 16];              \
+	}                                                                      \
+	return sum;
+
+#define LIB_LOAD16(off, v, order) do {                                         \
+	uint64_t t_;                                                           \
+	if (vmmem_load(w->vq->mem, VQ_AVAIL + (off), 2, &t_, order))           \
+		die("vmmem_load", EFAULT);                                     \
+	v = (uint16_t)t_;                                                      \
+} while (0)
+#define LIB_READ_DESC(i, d)                                                    \
+	if (vmmem_read_exact(w->vq->mem, VQ_DESC + 16 * (uint64_t)(i), &d, 16)) \
+		die("vmmem_read_exact", EFAULT)
+#define LIB_READ_HDR(gpa, h)                                                   \
+	if (vmmem_read_exact(w->vq->mem, gpa, h, 16))                          \
+		die("vmmem_read_exact", EFAULT)
+#define LIB_WRITE_STATUS(gpa, s)                                               \
+	if (vmmem_write_exact(w->vq->mem, gpa, &s, 1))                         \
+		die("vmmem_write_exact", EFAULT)
+#define LIB_WRITE_USED(off, e)                                                 \
+	if (vmmem_write_exact(w->vq->mem, VQ_USED + (off), e, 8))              \
+		die("vmmem_write_exact", EFAULT)
+#define LIB_STORE_USED_IDX(v)                                                  \
+	if (vmmem_store(w->vq->mem, VQ_USED + 2, 2, v, VMMEM_ORDER_RELEASE))   \
+		die("vmmem_store", EFAULT)
+
+#define RING_LOAD16(off, v, order)                                             \
+	if (vmmem_ring_load16(ra, off, &v, order))                               \
+		RING_FAIL("vmmem_ring_load16")
+#define RING_READ_DESC(i, d)                                                   \
+	if (vmmem_ring_read(rd, 16 * (size_t)(i), &d, 16))                       \
+		RING_FAIL("vmmem_ring_read")
+#define RING_WRITE_USED(off, e)                                                \
+	if (vmmem_ring_write(ru, off, e, 8))                                     \
+		RING_FAIL("vmmem_ring_write")
+#define RING_STORE_USED_IDX(v)                                                 \
+	if (vmmem_ring_store16(ru, 2, v, VMMEM_ORDER_RELEASE))                   \
+		RING_FAIL("vmmem_ring_store16")
+
+#define RAW_LOAD16(off, v, order)                                              \
+	v = __atomic_load_n((uint16_t *)(void *)(host + VQ_AVAIL + (off)), \
+			    order == VMMEM_ORDER_ACQUIRE ? __ATOMIC_ACQUIRE :  \
+							   __ATOMIC_RELAXED)
+#define RAW_READ_DESC(i, d)                                                    \
+	memcpy(&d, host + VQ_DESC + 16 * (uint64_t)(i), 16)
+#define RAW_READ_HDR(gpa, h) do {                                              \
+	uint8_t *p_ = raw_translate(&w->vq->raw, gpa, 16);                     \
+	if (!p_)                                                               \
+		die("raw header", EFAULT);                                     \
+	memcpy(h, p_, 16);                                                     \
+} while (0)
+#define RAW_WRITE_STATUS(gpa, s) do {                                          \
+	uint8_t *p_ = raw_translate(&w->vq->raw, gpa, 1);                      \
+	if (!p_)                                                               \
+		die("raw status", EFAULT);                                     \
+	*p_ = s;                                                               \
+	raw_mark(w, gpa);                                                      \
+} while (0)
+#define RAW_WRITE_USED(off, e) do {                                            \
+	memcpy(host + VQ_USED + (off), e, 8);                           \
+	raw_mark(w, VQ_USED + (off));                                          \
+} while (0)
+#define RAW_STORE_USED_IDX(v) do {                                             \
+	__atomic_store_n((uint16_t *)(void *)(host + VQ_USED + 2), v,   \
+			 __ATOMIC_RELEASE);                                    \
+	raw_mark(w, VQ_USED + 2);                                              \
+} while (0)
+
+static uint64_t lib_request(struct work *w, uint64_t iters)
+{
+	REQUEST_BODY(LIB_LOAD16, LIB_READ_DESC, LIB_READ_HDR, LIB_WRITE_STATUS,
+		     LIB_WRITE_USED, LIB_STORE_USED_IDX)
+}
+
+/* The handles in locals, as a device's loop holds them. */
+static uint64_t ring_request(struct work *w, uint64_t iters)
+{
+	const struct vmmem_ring *ra = w->vq->avail, *rd = w->vq->desc;
+	struct vmmem_ring *ru = w->vq->used;
+
+	REQUEST_BODY(RING_LOAD16, RING_READ_DESC, LIB_READ_HDR, LIB_WRITE_STATUS,
+		     RING_WRITE_USED, RING_STORE_USED_IDX)
+}
+
+static uint64_t rawq_request(struct work *w, uint64_t iters)
+{
+	uint8_t *host = w->vq->host;
+
+	REQUEST_BODY(RAW_LOAD16, RAW_READ_DESC, RAW_READ_HDR, RAW_WRITE_STATUS,
+		     RAW_WRITE_USED, RAW_STORE_USED_IDX)
+}
+
+/* --check: the three ways of a workload read the same sums and leave the
+ * same bytes in the used ring and the status bytes. */
+static int check_ring_way(struct work *w, work_fn fn, const char *name,
+			  uint64_t *sum, uint8_t *after, bool first)
+{
+	static uint8_t snap[VQ_DATA + QSIZE * 64];
+	uint64_t got;
+
+	vq_layout(w->vq->host);
+	w->vq->used_idx = 0;
+	w->salt = 0x5a;
+	got = fn(w, 3 * QSIZE + 5);
+	memcpy(snap, w->vq->host, sizeof(snap));
+	if (first) {
+		*sum = got;
+		memcpy(after, snap, sizeof(snap));
+		return 0;
+	}
+	if (got != *sum || memcmp(after, snap, sizeof(snap))) {
+		fprintf(stderr, "vmmem-bench: %s: %s from the other ways\n", name,
+			got != *sum ? "sum differs" : "bytes written differ");
+		return 1;
+	}
+	return 0;
+}
+
+static int check_rings(void)
+{
+	static uint8_t after[VQ_DATA + QSIZE * 64];
+	static const struct { const char *name; work_fn fn[3]; } ways[] = {
+		{ "u16-load", { rawq_load16, ring_load16, NULL } },
+		{ "u16-store", { rawq_store16, ring_store16, NULL } },
+		{ "desc16", { rawq_desc, ring_desc, NULL } },
+		{ "used-elem", { rawq_used_elem, ring_used_elem, NULL } },
+		{ "request", { rawq_request, ring_request, lib_request } },
+	};
+	int failures = 0;
+
+	for (int dirty = 0; dirty < 2; dirty++) {
+		struct vq *q = vq_new(dirty);
+		struct work w = { .vq = q };
+		uint64_t sum = 0, bm[REGION_SIZE / 4096 / 64];
+
+		for (size_t i = 0; i < sizeof(ways) / sizeof(ways[0]); i++)
+			for (int k = 0; k < 3 && ways[i].fn[k]; k++)
+				failures += check_ring_way(&w, ways[i].fn[k],
+							   ways[i].name, &sum,
+							   after, k == 0);
+		/* with logging on, the ring stores logged the used ring and
+		 * the status bytes */
+		if (dirty) {
+			if (vmmem_dirty_harvest(q->mem, 0, REGION_SIZE, bm) < 0)
+				die("vmmem_dirty_harvest", EFAULT);
+			if (!(bm[0] & (1ull << (VQ_USED >> 12))) ||
+			    !(bm[0] & (1ull << (VQ_DATA >> 12)))) {
+				fprintf(stderr, "vmmem-bench: ring stores not logged\n");
+				failures++;
+			}
+			(void)ring_used_elem(&w, 1);
+			if (vmmem_dirty_harvest(q->mem, 0, REGION_SIZE, bm) != 1 ||
+			    bm[0] != 1ull << (VQ_USED >> 12)) {
+				fprintf(stderr, "vmmem-bench: ring write not logged\n");
+				failures++;
+			}
+		}
+		vq_free(q);
+	}
+	return failures;
+}
+
 /* ------------------------------------------------------------- threads */
 
 struct thread_arg {
@@ -727,7 +1134,7 @@ struct measure {
 	enum unit unit;
 };
 
-#define MAX_MEASURES 64
+#define MAX_MEASURES 96
 static struct measure ms[MAX_MEASURES];
 static int nms;
 
@@ -900,7 +1307,8 @@ int main(int argc, char **argv)
 					"translate-R32", "translate-R256" };
 	struct space *spaces[4], *pair;
 	struct work *w4, *w256, *wdesc, *wpage, *whit, *wcross, *wdirty;
-	struct work *wbulk, *wfd, *wiommu, *wt[4], *wchurn[3];
+	struct work *wbulk, *wfd, *wiommu, *wt[4], *wring[2], *wchurn[3];
+	struct vq *vqs[2];
 	char shm_path[] = "/dev/shm/vmmem-bench-XXXXXX";
 	int failures = 0, ret;
 
@@ -1018,8 +1426,36 @@ int main(int argc, char **argv)
 	add_threads("reads-threads-R4", "2", w4, 2, false);
 	add_threads("reads-threads-R4", "1", w4, 1, false);
 
+	for (int dirty = 0; dirty < 2; dirty++) {
+		static const char *names[2][5] = {
+			{ "ring-u16-load-acquire", "ring-u16-store-release",
+			  "ring-desc16-read", "ring-used-elem-write", "ring-request" },
+			{ "ring-u16-load-acquire-dirty", "ring-u16-store-release-dirty",
+			  "ring-desc16-read-dirty", "ring-used-elem-write-dirty",
+			  "ring-request-dirty" },
+		};
+		static const work_fn ring_fns[] = { ring_load16, ring_store16,
+						    ring_desc, ring_used_elem };
+		static const work_fn raw_fns[] = { rawq_load16, rawq_store16,
+						   rawq_desc, rawq_used_elem };
+		struct work *w = calloc(1, sizeof(*w));
+
+		w->fd = -1;
+		w->vq = vqs[dirty] = vq_new(dirty);
+		wring[dirty] = w;
+		if (dirty)
+			w->bitmap = calloc(REGION_SIZE / 4096 / 64, 8);
+		for (int i = 0; i < 4; i++) {
+			add(names[dirty][i], "ring", w, ring_fns[i], 0);
+			add(names[dirty][i], "raw", w, raw_fns[i], 0);
+		}
+		add(names[dirty][4], "per-call", w, lib_request, 0);
+		add(names[dirty][4], "ring", w, ring_request, 0);
+		add(names[dirty][4], "raw", w, rawq_request, 0);
+	}
+
 	if (check_mode) {
-		failures = check_all();
+		failures = check_all() + check_rings();
 		printf("vmmem-bench --check: %d workloads, %d failures\n", nms, failures);
 		goto out;
 	}
@@ -1086,6 +1522,31 @@ int main(int argc, char **argv)
 	failures += report_ratio("set-mem-table same / changed",
 				 find("set-mem-table-same-R2", "libvmmem"),
 				 find("set-mem-table-changed-R2", "libvmmem"), 0.1, true);
+	{
+		static const char *r11[] = {
+			"ring-u16-load-acquire", "ring-u16-store-release",
+			"ring-desc16-read", "ring-used-elem-write",
+			"ring-u16-load-acquire-dirty", "ring-u16-store-release-dirty",
+			"ring-desc16-read-dirty", "ring-used-elem-write-dirty",
+		};
+
+		printf("\nring accessors (ring / raw unless said)\n");
+		for (size_t i = 0; i < sizeof(r11) / sizeof(r11[0]); i++)
+			failures += report_ratio(r11[i], find(r11[i], "ring"),
+						 find(r11[i], "raw"), 1.1, true);
+		failures += report_ratio("request: ring / raw", find("ring-request", "ring"),
+					 find("ring-request", "raw"), 1.2, true);
+		failures += report_ratio("request: ring / per-call", find("ring-request", "ring"),
+					 find("ring-request", "per-call"), 0.5, true);
+		failures += report_ratio("request: per-call / raw", find("ring-request", "per-call"),
+					 find("ring-request", "raw"), 99, true);
+		failures += report_ratio("request-dirty: ring / raw",
+					 find("ring-request-dirty", "ring"),
+					 find("ring-request-dirty", "raw"), 1.2, true);
+		failures += report_ratio("request-dirty: ring / per-call",
+					 find("ring-request-dirty", "ring"),
+					 find("ring-request-dirty", "per-call"), 0.5, true);
+	}
 	for (int i = 0; i < 3; i++) {
 		static const char *names[] = { "iotlb-update+invalidate-0",
 			"iotlb-update+invalidate-1", "iotlb-update+invalidate-2" };
@@ -1106,6 +1567,11 @@ int main(int argc, char **argv)
 	printf("\n%d of the targets missed\n", failures);
 	failures = 0;                   /* timings inform; they do not fail */
 out:
+	for (int i = 0; i < 2; i++) {
+		vq_free(vqs[i]);
+		free(wring[i]->bitmap);
+		free(wring[i]);
+	}
 	vmmem_iommu_free(wiommu->iommu);
 	vmmem_free(vt.mem);
 	close(vt.fds[0][0]);

@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 
@@ -420,6 +421,217 @@ static inline int vmmem_write_le64(struct vmmem *mem, uint64_t gpa,
 	vmmem_le_encode_(b, val, sizeof(b));
 	return vmmem_write_exact(mem, gpa, b, sizeof(b));
 }
+
+/* ------------------------------------------------------------- rings */
+
+/* A small contiguous guest range (a virtio descriptor table, available or
+ * used ring) pinned once, like vmmem_map(), and accessed through the
+ * inline functions below with a bounds check and no call.  The layout is
+ * part of the ABI (vmmem_ring_new(3)): fields are only ever added at the
+ * end, and the library allocates the object.  Read it, never write it. */
+/* What a store through a ring marks while dirty logging is on: the words
+ * of the library's dirty log covering the ring, bit i of words (in
+ * little-endian 64-bit words) standing for page first + i, pages of
+ * 1 << shift bytes counted from GPA 0.  words NULL: call vmmem_ring_log()
+ * instead.  Immutable once published, and kept until the ring is freed. */
+struct vmmem_ring_log {
+	uint64_t *words;
+	uint64_t gpa;                /* GPA of the ring's host[0] */
+	uint64_t first;              /* page of bit 0 of words[0] */
+	unsigned int shift;
+};
+
+struct vmmem_ring {
+	unsigned char *host;         /* first byte of the pinned range */
+	size_t len;                  /* bytes readable from host; 0 once invalid */
+	size_t wlen;                 /* bytes writable: len, or 0 if read-only */
+	uint64_t addr;               /* the GPA (IOVA for IOVA rings) of host[0] */
+	/* NULL while nothing is logged; set by the library only */
+	const struct vmmem_ring_log *log;
+	unsigned int state;          /* 0, or VMMEM_RING_INVALID */
+};
+
+#define VMMEM_RING_INVALID  1u   /* unmapped by vmmem_iommu_invalidate() */
+
+int vmmem_ring_new(struct vmmem_ring **out, struct vmmem *mem, uint64_t gpa,
+		   size_t len, unsigned int flags);
+int vmmem_iommu_ring_new(struct vmmem_ring **out, struct vmmem_iommu *iommu,
+			 uint64_t iova, size_t len, unsigned int flags);
+void vmmem_ring_free(struct vmmem_ring *ring);
+int vmmem_ring_log(struct vmmem_ring *ring, size_t offset, size_t len);
+
+/* The accessors need the __atomic built-ins of GCC and Clang; other
+ * compilers see the object and the functions above only. */
+#if defined(__GNUC__)
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define VMMEM_RING_LE_(v, n) ((__typeof__(v))vmmem_le_swap_((v), (n)))
+static inline uint64_t vmmem_le_swap_(uint64_t v, unsigned n)
+{
+	uint64_t r = 0;
+
+	for (unsigned i = 0; i < n; i++, v >>= 8)
+		r = (r << 8) | (v & 0xff);
+	return r;
+}
+#else
+#define VMMEM_RING_LE_(v, n) (v)
+#endif
+
+/* Why an access failed its check: -EINVAL misaligned, -EAGAIN the ring
+ * was invalidated (the acquire pairs with the invalidation's release of
+ * the lengths), else -EFAULT. */
+static inline int vmmem_ring_fault_(const struct vmmem_ring *r, size_t off,
+				    size_t align)
+{
+	if (((uintptr_t)r->host + off) & (align - 1))
+		return -EINVAL;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return __atomic_load_n(&r->state, __ATOMIC_RELAXED) ? -EAGAIN : -EFAULT;
+}
+
+/* &host[off] if [off, off + n) lies in the readable (or writable) part
+ * and off is a multiple of align, else NULL. */
+static inline unsigned char *vmmem_ring_at_(const struct vmmem_ring *r,
+					    size_t off, size_t n, int write,
+					    size_t align)
+{
+	size_t len = __atomic_load_n(write ? &r->wlen : &r->len,
+				     __ATOMIC_RELAXED);
+
+	if (n > len || off > len - n ||
+	    (((uintptr_t)r->host + off) & (align - 1)))
+		return NULL;
+	return r->host + off;
+}
+
+/* Check before set: a page already dirty costs one load. */
+static inline void vmmem_ring_mark_(uint64_t *words, uint64_t bit)
+{
+	uint64_t *w = &words[bit / 64];
+	uint64_t mask = VMMEM_RING_LE_(1ull << (bit % 64), 8);
+
+	if (!(__atomic_load_n(w, __ATOMIC_RELAXED) & mask))
+		__atomic_fetch_or(w, mask, __ATOMIC_RELEASE);
+}
+
+/* After a store of n bytes at off (n >= 1): the compiler keeps the load of
+ * ring->log after it; the processor's ordering is vmmem_dirty_start()'s
+ * business (vmmem_ring_log(3)).  Pages are 4 KiB or more and objects 16
+ * bytes at most here, so two pages at most; vmmem_ring_write() of more
+ * goes through vmmem_ring_log(). */
+static inline void vmmem_ring_logged_(struct vmmem_ring *r, size_t off,
+				      size_t n)
+{
+	const struct vmmem_ring_log *l;
+
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	l = __atomic_load_n(&r->log, __ATOMIC_ACQUIRE);
+	if (l) {
+		uint64_t a, b;
+
+		if (!l->words || n > 16) {
+			vmmem_ring_log(r, off, n);
+			return;
+		}
+		a = ((l->gpa + off) >> l->shift) - l->first;
+		b = ((l->gpa + off + (n - 1)) >> l->shift) - l->first;
+		vmmem_ring_mark_(l->words, a);
+		if (b != a)
+			vmmem_ring_mark_(l->words, b);
+	}
+}
+
+#define VMMEM_RING_LOAD_(bits)                                               \
+static inline int vmmem_ring_load##bits(const struct vmmem_ring *r,         \
+					size_t off, uint##bits##_t *val,    \
+					int order)                          \
+{                                                                            \
+	const uint##bits##_t *p = (const uint##bits##_t *)(void *)           \
+		vmmem_ring_at_(r, off, bits / 8, 0, bits / 8);               \
+	uint##bits##_t v;                                                    \
+									     \
+	if (!p)                                                              \
+		return vmmem_ring_fault_(r, off, bits / 8);                  \
+	switch (order) {                                                     \
+	case VMMEM_ORDER_RELAXED:                                            \
+		v = __atomic_load_n(p, __ATOMIC_RELAXED);                    \
+		break;                                                       \
+	case VMMEM_ORDER_CONSUME:                                            \
+	case VMMEM_ORDER_ACQUIRE:                                            \
+		v = __atomic_load_n(p, __ATOMIC_ACQUIRE);                    \
+		break;                                                       \
+	case VMMEM_ORDER_SEQ_CST:                                            \
+		v = __atomic_load_n(p, __ATOMIC_SEQ_CST);                    \
+		break;                                                       \
+	default:                                                             \
+		return -EINVAL;                                              \
+	}                                                                    \
+	*val = VMMEM_RING_LE_(v, bits / 8);                                  \
+	return 0;                                                            \
+}
+
+#define VMMEM_RING_STORE_(bits)                                              \
+static inline int vmmem_ring_store##bits(struct vmmem_ring *r, size_t off,  \
+					 uint##bits##_t val, int order)     \
+{                                                                            \
+	uint##bits##_t *p = (uint##bits##_t *)(void *)                       \
+		vmmem_ring_at_(r, off, bits / 8, 1, bits / 8);               \
+	uint##bits##_t v = VMMEM_RING_LE_(val, bits / 8);                    \
+									     \
+	if (!p)                                                              \
+		return vmmem_ring_fault_(r, off, bits / 8);                  \
+	switch (order) {                                                     \
+	case VMMEM_ORDER_RELAXED:                                            \
+		__atomic_store_n(p, v, __ATOMIC_RELAXED);                    \
+		break;                                                       \
+	case VMMEM_ORDER_RELEASE:                                            \
+		__atomic_store_n(p, v, __ATOMIC_RELEASE);                    \
+		break;                                                       \
+	case VMMEM_ORDER_SEQ_CST:                                            \
+		__atomic_store_n(p, v, __ATOMIC_SEQ_CST);                    \
+		break;                                                       \
+	default:                                                             \
+		return -EINVAL;                                              \
+	}                                                                    \
+	vmmem_ring_logged_(r, off, bits / 8);                                \
+	return 0;                                                            \
+}
+
+VMMEM_RING_LOAD_(16)
+VMMEM_RING_LOAD_(32)
+VMMEM_RING_LOAD_(64)
+VMMEM_RING_STORE_(16)
+VMMEM_RING_STORE_(32)
+VMMEM_RING_STORE_(64)
+
+/* Small objects (a descriptor, a used element): bytes as the guest laid
+ * them out, no ordering beyond what the caller's loads and stores give. */
+static inline int vmmem_ring_read(const struct vmmem_ring *r, size_t off,
+				  void *buf, size_t n)
+{
+	const unsigned char *p = vmmem_ring_at_(r, off, n, 0, 1);
+
+	if (!p)
+		return vmmem_ring_fault_(r, off, 1);
+	memcpy(buf, p, n);
+	return 0;
+}
+
+static inline int vmmem_ring_write(struct vmmem_ring *r, size_t off,
+				   const void *buf, size_t n)
+{
+	unsigned char *p = vmmem_ring_at_(r, off, n, 1, 1);
+
+	if (!p)
+		return vmmem_ring_fault_(r, off, 1);
+	memcpy(p, buf, n);
+	if (n)
+		vmmem_ring_logged_(r, off, n);
+	return 0;
+}
+
+#endif /* __GNUC__ */
 
 #ifdef __cplusplus
 }

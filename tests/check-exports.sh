@@ -25,7 +25,7 @@ grep -v '^LIBVMMEM' "$tmp/dyn.raw" | sort | comm -23 - "$tmp/map.versioned" \
 grep -E '^[a-z].*[ *]vmmem_[a-z0-9_]+\(' "$hdr" | grep -v '^static\|^typedef' |
 	sed -E 's/.*[ *](vmmem_[a-z0-9_]+)\(.*/\1/' | sort > "$tmp/hdr"
 ls "$top_srcdir/man" | sed -n 's/^\(vmmem_[a-z0-9_]*\)\.3$/\1/p' |
-	grep -v '^vmmem_\(read\|write\)_le' | sort > "$tmp/man"
+	grep -v '^vmmem_\(read\|write\)_le' | grep -v -E '^vmmem_ring_(load|store)[0-9]+$|^vmmem_ring_(read|write)$' | sort > "$tmp/man"
 
 fail=0
 for set in dyn hdr man; do

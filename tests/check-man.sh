@@ -17,7 +17,9 @@ mandir=$(cd "$top_srcdir/man" && pwd) || { echo "FAIL: no man/ directory in $top
 map="$top_srcdir/lib/libvmmem.map"
 makeinc="$mandir/Makefile.inc"
 # The header helpers documented in man3 but not exported by the library.
-helpers="vmmem_read_le16 vmmem_read_le32 vmmem_read_le64 vmmem_write_le16 vmmem_write_le32 vmmem_write_le64"
+helpers="vmmem_read_le16 vmmem_read_le32 vmmem_read_le64 vmmem_write_le16 vmmem_write_le32 vmmem_write_le64
+vmmem_ring_load16 vmmem_ring_load32 vmmem_ring_load64 vmmem_ring_store16
+vmmem_ring_store32 vmmem_ring_store64 vmmem_ring_read vmmem_ring_write"
 
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT HUP INT TERM

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "access/view.h"
+#include "access/map.h"
 #include "dirty/dirty.h"
 #include "space/table.h"
 
@@ -34,20 +35,25 @@ static struct map_bucket *bucket_of(struct vmmem *m, const void *host)
 	return &m->maps[h % MAP_BUCKETS];
 }
 
-VMMEM_EXPORT int vmmem_map(struct vmmem *m, uint64_t gpa, uint64_t *len,
-			   unsigned int flags, void **host)
+/* Pins up to *len bytes at gpa (fewer where the region ends): the record
+ * vmmem_map() files, which a ring (access/ring.c) keeps to itself. */
+struct mapping *map_pin(struct vmmem *m, uint64_t gpa, uint64_t *len,
+			unsigned int flags, int *err)
 {
-	struct map_bucket *b;
 	struct mapping *rec;
 	const struct slot *s;
 	int ret = 0;
 
-	if (!m || !len || !host || !*len || !flags || (flags & ~MAP_FLAGS) ||
-	    range_wraps(gpa, *len))
-		return -EINVAL;
+	if (!m || !len || !*len || !flags || (flags & ~MAP_FLAGS) ||
+	    range_wraps(gpa, *len)) {
+		*err = -EINVAL;
+		return NULL;
+	}
 	rec = malloc(sizeof(*rec));
-	if (!rec)
-		return -ENOMEM;
+	if (!rec) {
+		*err = -ENOMEM;
+		return NULL;
+	}
 	s = table_lookup(space_enter(m), gpa);
 	if (!s) {
 		ret = -EFAULT;
@@ -69,14 +75,42 @@ VMMEM_EXPORT int vmmem_map(struct vmmem *m, uint64_t gpa, uint64_t *len,
 	space_exit();
 	if (ret) {
 		free(rec);
-		return ret;
+		*err = ret;
+		return NULL;
 	}
+	*len = rec->len;
+	return rec;
+}
+
+void map_unpin(struct mapping *rec)
+{
+	view_end(&rec->view);
+	vmmem_region_unref(rec->region);
+	free(rec);
+}
+
+uint8_t *map_host(const struct mapping *rec)
+{
+	return rec->host;
+}
+
+VMMEM_EXPORT int vmmem_map(struct vmmem *m, uint64_t gpa, uint64_t *len,
+			   unsigned int flags, void **host)
+{
+	struct map_bucket *b;
+	struct mapping *rec;
+	int ret;
+
+	if (!host)
+		return -EINVAL;
+	rec = map_pin(m, gpa, len, flags, &ret);
+	if (!rec)
+		return ret;
 	b = bucket_of(m, rec->host);
 	pthread_mutex_lock(&b->lock);
 	rec->next = b->head;
 	b->head = rec;
 	pthread_mutex_unlock(&b->lock);
-	*len = rec->len;
 	*host = rec->host;
 	return 0;
 }
@@ -113,11 +147,22 @@ static struct mapping *take_record(struct map_bucket *b, const uint8_t *host,
 	return rec;
 }
 
-static void log_written(struct vmmem *m, const struct mapping *rec,
-			uint64_t written)
+bool map_placed(const struct table *t, const struct mapping *rec,
+		const struct slot **slot)
 {
-	dirty_note_placed(space_enter(m), rec->region, rec->region_gpa,
-			  rec->gpa, written);
+	const struct slot *s = table_lookup(t, rec->gpa);
+
+	*slot = s;
+	return s && s->region == rec->region && s->gpa == rec->region_gpa;
+}
+
+/* Bytes written are logged only while the region is still placed where it
+ * was mapped: after a removal they are no longer guest memory. */
+void map_log_written(struct vmmem *m, const struct mapping *rec,
+		     uint64_t gpa, uint64_t len)
+{
+	dirty_note_placed(space_enter(m), rec->region, rec->region_gpa, gpa,
+			  len);
 	space_exit();
 }
 
@@ -136,10 +181,8 @@ VMMEM_EXPORT int vmmem_unmap(struct vmmem *m, void *host, uint64_t written)
 	if (!rec)
 		return found_any ? -EINVAL : -ENOENT;
 	if (written)
-		log_written(m, rec, written);
-	view_end(&rec->view);
-	vmmem_region_unref(rec->region);
-	free(rec);
+		map_log_written(m, rec, rec->gpa, written);
+	map_unpin(rec);
 	return 0;
 }
 
@@ -153,9 +196,7 @@ void maps_release(struct vmmem *m)
 		while (rec) {
 			struct mapping *next = rec->next;
 
-			view_end(&rec->view);
-			vmmem_region_unref(rec->region);
-			free(rec);
+			map_unpin(rec);
 			rec = next;
 		}
 		pthread_mutex_destroy(&m->maps[i].lock);

@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "access/ring.h"
 #include "dirty/dirty.h"
 
 bool dirty_writers_fence;          /* set once: membarrier is unavailable */
@@ -158,8 +159,10 @@ static int rebuild(struct vmmem *m, unsigned int shift)
 
 	if (ret)
 		return ret;
-	if (!shift)
+	if (!shift) {
+		rings_detach_leaves(m, old->log);
 		log_free_leaves(old->log);
+	}
 	table_free(old);
 	return 0;
 }
@@ -180,6 +183,11 @@ VMMEM_EXPORT int vmmem_dirty_start(struct vmmem *m, uint64_t page_size)
 	ret = m->table->log ? -EBUSY
 			    : rebuild(m, (unsigned)__builtin_ctzll(page_size));
 	pthread_mutex_unlock(&m->lock);
+	/* Rings' stores make no fence (vmmem_ring_log(3)): one whose load
+	 * of the ring's record came before this barrier's point in its thread
+	 * made its data store before it too, visible to the first copy. */
+	if (!ret)
+		harvest_barrier();
 	return ret;
 }
 

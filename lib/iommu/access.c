@@ -17,7 +17,7 @@
 #define PERMS (VMMEM_PERM_READ | VMMEM_PERM_WRITE)
 
 /* Called after the read-side section: the miss handler may update. */
-static int stopped(struct vmmem_iommu *iommu, const struct iotlb_walk *w)
+int iommu_stopped(struct vmmem_iommu *iommu, const struct iotlb_walk *w)
 {
 	if (w->stop == IOTLB_DENIED)
 		return -EACCES;
@@ -104,7 +104,7 @@ static ssize_t transfer(struct vmmem_iommu *iommu, uint64_t iova, uint8_t *buf,
 	}
 	iotlb_exit();
 	if (!err && w.stop != IOTLB_DONE)
-		err = stopped(iommu, &w);
+		err = iommu_stopped(iommu, &w);
 	return done ? (ssize_t)done : err;
 }
 
@@ -161,7 +161,7 @@ static int apply_exact(struct vmmem_iommu *iommu, uint64_t iova, uint64_t len,
 	space_exit();
 	iotlb_exit();
 	if (!ret && w.stop != IOTLB_DONE)
-		ret = stopped(iommu, &w);
+		ret = iommu_stopped(iommu, &w);
 	return ret;
 }
 
@@ -258,7 +258,7 @@ VMMEM_EXPORT int vmmem_iommu_load(struct vmmem_iommu *iommu, uint64_t iova,
 	else
 		ret = vmmem_load(iommu->mem, p.gpa, size, val, order);
 	iotlb_exit();
-	return ret == 1 ? stopped(iommu, &w) : ret;
+	return ret == 1 ? iommu_stopped(iommu, &w) : ret;
 }
 
 VMMEM_EXPORT int vmmem_iommu_store(struct vmmem_iommu *iommu, uint64_t iova,
@@ -278,7 +278,7 @@ VMMEM_EXPORT int vmmem_iommu_store(struct vmmem_iommu *iommu, uint64_t iova,
 	else
 		ret = vmmem_store(iommu->mem, p.gpa, size, val, order);
 	iotlb_exit();
-	return ret == 1 ? stopped(iommu, &w) : ret;
+	return ret == 1 ? iommu_stopped(iommu, &w) : ret;
 }
 
 VMMEM_EXPORT int vmmem_iommu_iovec(struct vmmem_iommu *iommu, uint64_t iova,
@@ -313,7 +313,7 @@ VMMEM_EXPORT int vmmem_iommu_iovec(struct vmmem_iommu *iommu, uint64_t iova,
 	}
 	iotlb_exit();
 	if (!ret && w.stop != IOTLB_DONE)
-		ret = stopped(iommu, &w);
+		ret = iommu_stopped(iommu, &w);
 	return ret ? ret : (int)needed;
 }
 
@@ -342,7 +342,7 @@ VMMEM_EXPORT int vmmem_iommu_map(struct vmmem_iommu *iommu, uint64_t iova,
 	}
 	iotlb_exit();
 	if (ret == 1)
-		return stopped(iommu, &w);
+		return iommu_stopped(iommu, &w);
 	if (!ret)
 		*len = l;
 	return ret;
@@ -384,7 +384,7 @@ static ssize_t iommu_fdio(struct vmmem_iommu *iommu, enum fd_op op,
 		.perm = to_guest ? VMMEM_PERM_WRITE : VMMEM_PERM_READ };
 	if (!translate_one(iotlb_enter(iommu, iova, iova + (len - 1)), &w, &p)) {
 		iotlb_exit();
-		return stopped(iommu, &w);
+		return iommu_stopped(iommu, &w);
 	}
 	iotlb_drop_table();
 	switch (op) {

@@ -13,6 +13,7 @@
  * by age rather than by use keeps the read path free of shared writes. */
 #include <stdlib.h>
 
+#include "access/ring.h"
 #include "iommu/iotlb.h"
 #include "space/table.h"
 
@@ -75,19 +76,26 @@ VMMEM_EXPORT void vmmem_iommu_free(struct vmmem_iommu *iommu)
 {
 	if (!iommu)
 		return;
+	pthread_mutex_lock(&iommu->lock);
+	iommu_rings_invalidate(iommu, 0, UINT64_MAX, true);
+	pthread_mutex_unlock(&iommu->lock);
 	free_tables(iommu->retired);
 	free(iommu->tlb);
 	pthread_mutex_destroy(&iommu->lock);
 	free(iommu);
 }
 
-/* Publishes t, under iommu->lock.  Sequentially consistent: this orders
- * the store before the loads of the readers' records that follow in an
- * invalidation (readers.c). */
-static void publish(struct vmmem_iommu *iommu, struct iotlb *t)
+/* Publishes t, under iommu->lock, and makes the rings over [iova, last]
+ * invalid from now on: their owners re-pin.  Sequentially consistent: this
+ * orders the store before the loads of the readers' records that follow in
+ * an invalidation (readers.c). */
+static void publish(struct vmmem_iommu *iommu, struct iotlb *t, uint64_t iova,
+		    uint64_t last)
 {
-	struct iotlb *old = __atomic_exchange_n(&iommu->tlb, t, __ATOMIC_SEQ_CST);
+	struct iotlb *old;
 
+	iommu_rings_invalidate(iommu, iova, last, false);
+	old = __atomic_exchange_n(&iommu->tlb, t, __ATOMIC_SEQ_CST);
 	old->retired = iommu->retired;
 	iommu->retired = old;
 	if (++iommu->nretired < RETIRED_BATCH)
@@ -170,7 +178,7 @@ VMMEM_EXPORT int vmmem_iommu_update(struct vmmem_iommu *iommu, uint64_t iova,
 					  .gpa = gpa, .perm = perm,
 					  .seq = iommu->next_seq++ };
 	t->count++;
-	publish(iommu, t);
+	publish(iommu, t, iova, iova + (size - 1));
 	pthread_mutex_unlock(&iommu->lock);
 	return 0;
 }
@@ -192,7 +200,7 @@ VMMEM_EXPORT int vmmem_iommu_invalidate(struct vmmem_iommu *iommu,
 	}
 	/* A split adds an entry; the bound still holds. */
 	evict_oldest(t, iommu->max_entries);
-	publish(iommu, t);
+	publish(iommu, t, iova, iova + (size - 1));
 	pthread_mutex_unlock(&iommu->lock);
 	iotlb_wait(iommu, iova, iova + (size - 1));
 	return 0;
@@ -210,7 +218,7 @@ VMMEM_EXPORT int vmmem_iommu_invalidate_all(struct vmmem_iommu *iommu)
 	if (!t)
 		return -ENOMEM;
 	pthread_mutex_lock(&iommu->lock);
-	publish(iommu, t);
+	publish(iommu, t, 0, UINT64_MAX);
 	pthread_mutex_unlock(&iommu->lock);
 	iotlb_wait(iommu, 0, UINT64_MAX);
 	return 0;

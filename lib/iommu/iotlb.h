@@ -27,6 +27,8 @@ struct iotlb {
 	struct iotlb_entry e[];       /* sorted by iova, non-overlapping */
 };
 
+struct ring;
+
 struct vmmem_iommu {
 	struct iotlb *tlb;            /* RCU-published */
 	struct vmmem *mem;
@@ -37,6 +39,7 @@ struct vmmem_iommu {
 	uint64_t next_seq;
 	vmmem_iommu_miss_fn miss;
 	void *miss_opaque;
+	struct ring *rings;           /* IOVA rings, under lock (iommu/ring.c) */
 };
 
 /* One translated piece: [iova, iova + len) of one entry at gpa. */
@@ -54,6 +57,10 @@ struct iotlb_walk {
 	unsigned int perm;            /* permission every piece needs */
 	enum iotlb_stop stop;
 };
+
+/* After the read-side section: -EACCES for a refusal, -EAGAIN for a miss
+ * (reported to the miss handler, which may update). */
+int iommu_stopped(struct vmmem_iommu *iommu, const struct iotlb_walk *w);
 
 static inline const struct iotlb *iotlb_load(struct vmmem_iommu *iommu)
 {

@@ -2,6 +2,7 @@
 /* Building, indexing and publishing region tables. */
 #include <stdlib.h>
 
+#include "access/ring.h"
 #include "dirty/log.h"
 #include "space/table.h"
 
@@ -82,12 +83,14 @@ static struct table *table_swap(struct vmmem *m, struct table *t)
 {
 	struct table *old = m->table;
 
+	rings_adopt_leaves(m, old, t);
 	table_index_uaddr(t);
 	__atomic_store_n(&m->table, t, __ATOMIC_RELEASE);
 	__atomic_store_n(&m->big_table, t->count >= LOOKUP_HINT_MIN,
 			 __ATOMIC_RELAXED);
 	if (m->logging != t->marking)
 		__atomic_store_n(&m->logging, t->marking, __ATOMIC_RELEASE);
+	rings_retarget(m, t);
 	return old;
 }
 

@@ -24,6 +24,8 @@
 
 struct dirty_log;
 struct log_leaf;
+struct ring;
+struct ring_leaf;
 
 /* One region placed at a GPA: one cache line, and a power-of-two size so
  * the lookup hint's index is a shift. */
@@ -98,6 +100,10 @@ struct vmmem {
 					 RETIRING_FREED once vmmem_free()
 					 left the free to the last of them */
 	struct map_bucket maps[MAP_BUCKETS];   /* open vmmem_map() mappings */
+	/* Rings (access/ring.h) and the leaves of the library's dirty log
+	 * they pin (access/ring-log.c), under lock. */
+	struct ring *rings;
+	struct ring_leaf *ring_leaves;
 };
 
 #define RETIRING_FREED (~0UL - (~0UL >> 1))

@@ -2,6 +2,7 @@
 /* struct vmmem: creation, destruction and the queries on its region table. */
 #include <stdlib.h>
 
+#include "access/ring.h"
 #include "dirty/dirty.h"
 #include "space/table.h"
 
@@ -34,6 +35,7 @@ void space_destroy(struct vmmem *m)
 
 	for (size_t i = 0; i < t->count; i++)
 		vmmem_region_unref(t->slots[i].region);
+	rings_release(m);
 	log_free(t->log, true);
 	dirty_shared_release(m);
 	maps_release(m);

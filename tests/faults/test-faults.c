@@ -1580,6 +1580,13 @@ START_TEST(fault_every_call)
 		int errs[4], ne = errs_for(fc, errs);
 		char what[512];
 
+		/* A failed membarrier(2) switches the process to fencing
+		 * writers for good, so the call is not made again for the next
+		 * errno: the membarrier tests below cover it, each in a fresh
+		 * process. */
+		if (!strcmp(fc->fn, "syscall") && fc->detail == __NR_membarrier)
+			continue;
+
 		ck_assert_msg(ne > 0, "%s: no errno for %s", op->name, fc->fn);
 		for (int k = 0; k < ne; k++) {
 			int err = errs[k];

@@ -26,7 +26,8 @@
 #   periods against the fast paths, calls inside sections), tests/test-fork
 #   (fork under load), tests/test-vhost (SET_MEM_TABLE replacement under
 #   access), tests/test-dirty-race (the dirty log under writers and hotplug),
-#   tests/test-dirty-shared (the shared log replaced under writers) and the
+#   tests/test-dirty-shared (the shared log replaced under writers),
+#   tests/test-ring (ring stores through vmmem_dirty_start()) and the
 #   benchmark's --check, with tests/tsan.supp (it says why each entry is a
 #   false report).
 #
@@ -104,7 +105,7 @@ tsan)
 	# Built with -Werror too: configure keeps GCC's -Wtsan (TSan ignores
 	# atomic_thread_fence, lib/dirty/dirty.h) a warning.
 	cfg=(--enable-werror)
-	tests="tests/test-hotplug tests/test-atomic tests/test-iommu tests/test-iommu-hotplug tests/test-iommu-invalidate tests/test-lazy tests/test-fastpath tests/test-section tests/test-fork tests/test-vhost tests/test-dirty-race tests/test-dirty-shared bench/check-bench.sh"
+	tests="tests/test-hotplug tests/test-atomic tests/test-iommu tests/test-iommu-hotplug tests/test-iommu-invalidate tests/test-lazy tests/test-fastpath tests/test-section tests/test-fork tests/test-vhost tests/test-dirty-race tests/test-dirty-shared tests/test-ring bench/check-bench.sh"
 	timeout_mult=3
 	;;
 esac
