@@ -92,11 +92,10 @@ load_slow(struct vmmem *m, uint64_t gpa, size_t size, uint64_t *val,
 	return ret;
 }
 
-/* No call, as the transfers' fast path (rw.c); big: see
- * space_big_table(). */
+/* No call, as the transfers' fast path (rw.c). */
 static inline __attribute__((always_inline)) bool
 load_fast(struct vmmem *m, uint64_t gpa, size_t size, uint64_t *val,
-	  int order, bool big)
+	  int order)
 {
 	const struct table *t;
 	uint8_t *p;
@@ -104,20 +103,11 @@ load_fast(struct vmmem *m, uint64_t gpa, size_t size, uint64_t *val,
 	if (unlikely(!space_fast_enter()))
 		return false;
 	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
-	p = fast_target(big ? table_lookup_big(t, gpa) : table_lookup_small(t, gpa),
-			gpa, size, false);
+	p = fast_target(table_lookup(t, gpa), gpa, size, false);
 	if (likely(p))
 		*val = load_at(p, size, order);
 	space_fast_exit();
 	return p;
-}
-
-static __attribute__((noinline)) int
-load_big(struct vmmem *m, uint64_t gpa, size_t size, uint64_t *val, int order)
-{
-	if (load_fast(m, gpa, size, val, order, true))
-		return 0;
-	return load_slow(m, gpa, size, val, order);
 }
 
 VMMEM_EXPORT int vmmem_load(struct vmmem *m, uint64_t gpa, size_t size,
@@ -131,9 +121,7 @@ VMMEM_EXPORT int vmmem_load(struct vmmem *m, uint64_t gpa, size_t size,
 	if (order != VMMEM_ORDER_RELAXED && order != VMMEM_ORDER_CONSUME &&
 	    order != VMMEM_ORDER_ACQUIRE && order != VMMEM_ORDER_SEQ_CST)
 		return -EINVAL;
-	if (unlikely(space_big_table(m)))
-		return load_big(m, gpa, size, val, order);
-	if (likely(load_fast(m, gpa, size, val, order, false)))
+	if (likely(load_fast(m, gpa, size, val, order)))
 		return 0;
 	return load_slow(m, gpa, size, val, order);
 }
@@ -158,7 +146,7 @@ store_slow(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val,
 
 static inline __attribute__((always_inline)) bool
 store_fast(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val,
-	   int order, bool big)
+	   int order)
 {
 	const struct table *t;
 	const struct slot *s;
@@ -167,7 +155,7 @@ store_fast(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val,
 	if (unlikely(!space_fast_enter()))
 		return false;
 	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
-	s = big ? table_lookup_big(t, gpa) : table_lookup_small(t, gpa);
+	s = table_lookup(t, gpa);
 	p = fast_target(s, gpa, size, true);
 	if (likely(p)) {
 		store_at(p, size, val, order);
@@ -175,14 +163,6 @@ store_fast(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val,
 	}
 	space_fast_exit();
 	return p;
-}
-
-static __attribute__((noinline)) int
-store_big(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val, int order)
-{
-	if (store_fast(m, gpa, size, val, order, true))
-		return 0;
-	return store_slow(m, gpa, size, val, order);
 }
 
 VMMEM_EXPORT int vmmem_store(struct vmmem *m, uint64_t gpa, size_t size,
@@ -194,9 +174,7 @@ VMMEM_EXPORT int vmmem_store(struct vmmem *m, uint64_t gpa, size_t size,
 	if (order != VMMEM_ORDER_RELAXED && order != VMMEM_ORDER_RELEASE &&
 	    order != VMMEM_ORDER_SEQ_CST)
 		return -EINVAL;
-	if (unlikely(space_big_table(m)))
-		return store_big(m, gpa, size, val, order);
-	if (likely(store_fast(m, gpa, size, val, order, false)))
+	if (likely(store_fast(m, gpa, size, val, order)))
 		return 0;
 	return store_slow(m, gpa, size, val, order);
 }

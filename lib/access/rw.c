@@ -257,14 +257,14 @@ transfer_exact_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
  * over.  No wrap-around check: an access inside a slot cannot wrap. */
 static inline __attribute__((always_inline)) bool
 transfer_fast(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
-	      enum dir dir, bool big)
+	      enum dir dir)
 {
 	bool done;
 
 	if (unlikely(!space_fast_enter()))
 		return false;
 	done = slot_transfer_small(__atomic_load_n(&m->table, __ATOMIC_CONSUME),
-				   gpa, buf, len, dir == TO_GUEST, big);
+				   gpa, buf, len, dir == TO_GUEST);
 	space_fast_exit();
 	return done;
 }
@@ -280,17 +280,6 @@ transfer_rest(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	return transfer_slow(m, gpa, buf, len, dir);
 }
 
-/* The fast path for tables with a lookup hint, out of line so that the
- * small tables' one keeps few values live. */
-static __attribute__((noinline)) ssize_t
-transfer_big(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
-	     enum dir dir, bool exact)
-{
-	if (transfer_fast(m, gpa, buf, len, dir, true))
-		return exact ? 0 : (ssize_t)len;
-	return transfer_rest(m, gpa, buf, len, dir, exact);
-}
-
 /* Bulk copies inside one region: the small ones' fast path with a call to
  * memcpy, out of line as that call needs registers saved. */
 static __attribute__((noinline)) ssize_t
@@ -304,7 +293,7 @@ transfer_bulk(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	if (len > SSIZE_MAX || !space_fast_enter())
 		goto slow;
 	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
-	s = table_lookup_big(t, gpa);
+	s = table_lookup(t, gpa);
 	h = slot_host(s, gpa, len, dir == TO_GUEST);
 	if (!h) {
 		space_fast_exit();
@@ -322,8 +311,8 @@ slow:
 	return transfer_rest(m, gpa, buf, len, dir, exact);
 }
 
-/* Every entry point: small accesses on the fast path of their table's
- * size, bulk ones on their own, the rest on the slow paths. */
+/* Every entry point: small accesses on the fast path, bulk ones on their
+ * own, the rest on the slow paths. */
 static inline __attribute__((always_inline)) ssize_t
 transfer(struct vmmem *m, uint64_t gpa, void *buf, size_t len, enum dir dir,
 	 bool exact)
@@ -331,9 +320,7 @@ transfer(struct vmmem *m, uint64_t gpa, void *buf, size_t len, enum dir dir,
 	if (likely(m && buf)) {
 		if (unlikely(len > 16))
 			return transfer_bulk(m, gpa, buf, len, dir, exact);
-		if (unlikely(space_big_table(m)))
-			return transfer_big(m, gpa, buf, len, dir, exact);
-		if (transfer_fast(m, gpa, buf, len, dir, false))
+		if (transfer_fast(m, gpa, buf, len, dir))
 			return exact ? 0 : (ssize_t)len;
 	}
 	return transfer_rest(m, gpa, buf, len, dir, exact);

@@ -28,8 +28,7 @@ host_address_slow(struct vmmem *m, uint64_t gpa, uint64_t len, void **host)
 /* No call, as the transfers' fast path (rw.c); what it does not take, the
  * slow path does or refuses. */
 static inline __attribute__((always_inline)) bool
-host_address_fast(struct vmmem *m, uint64_t gpa, uint64_t len, void **host,
-		  bool big)
+host_address_fast(struct vmmem *m, uint64_t gpa, uint64_t len, void **host)
 {
 	const struct table *t;
 	const struct slot *s;
@@ -38,7 +37,7 @@ host_address_fast(struct vmmem *m, uint64_t gpa, uint64_t len, void **host,
 	if (unlikely(!space_fast_enter()))
 		return false;
 	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
-	s = big ? table_lookup_big(t, gpa) : table_lookup_small(t, gpa);
+	s = table_lookup(t, gpa);
 	if (likely(s && len - 1 <= s->last - gpa && s->host)) {
 		*host = s->host + (gpa - s->gpa);
 		done = true;
@@ -47,23 +46,11 @@ host_address_fast(struct vmmem *m, uint64_t gpa, uint64_t len, void **host,
 	return done;
 }
 
-static __attribute__((noinline)) int
-host_address_big(struct vmmem *m, uint64_t gpa, uint64_t len, void **host)
-{
-	if (host_address_fast(m, gpa, len, host, true))
-		return 0;
-	return host_address_slow(m, gpa, len, host);
-}
-
 VMMEM_EXPORT int vmmem_host_address(struct vmmem *m, uint64_t gpa,
 				    uint64_t len, void **host)
 {
-	if (likely(m && host)) {
-		if (unlikely(space_big_table(m)))
-			return host_address_big(m, gpa, len, host);
-		if (host_address_fast(m, gpa, len, host, false))
-			return 0;
-	}
+	if (likely(m && host) && host_address_fast(m, gpa, len, host))
+		return 0;
 	return host_address_slow(m, gpa, len, host);
 }
 

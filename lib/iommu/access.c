@@ -60,7 +60,7 @@ iova_fast(struct vmmem_iommu *iommu, uint64_t iova, void *buf, size_t len,
 	if (likely(e && (e->perm & need) == need && len - 1 <= e->last - iova))
 		done = slot_transfer_small(
 			__atomic_load_n(&iommu->mem->table, __ATOMIC_CONSUME),
-			e->gpa + (iova - e->iova), buf, len, write, true);
+			e->gpa + (iova - e->iova), buf, len, write);
 	reader_try_exit();
 	space_fast_exit();
 	return done;

@@ -62,7 +62,8 @@ struct table {
 	uint32_t *by_uaddr;
 	size_t ucount;
 	/* Sorted by gpa, non-overlapping; slots[count..span) are padding at
-	 * gpa 2^64-1 with no host address, for slots_search_span(). */
+	 * gpa 2^64-1 with no host address, for slots_search_span(); span is
+	 * at least 1, so an empty table is searched like any other. */
 	struct slot slots[];
 };
 
@@ -85,7 +86,6 @@ struct shared_map {
 
 struct vmmem {
 	struct table *table;          /* RCU-published */
-	bool big_table;               /* table->count >= LOOKUP_HINT_MIN */
 	/* table->marking, for code that has no table: the inline ring
 	 * accessors (planned) test it, inside their read-side section, and
 	 * call an out-of-line mark function only when it is set.  Written
@@ -169,25 +169,11 @@ struct lookup_hint {
 };
 extern __thread struct lookup_hint space_hint;
 
-/* The last slot starting at or below gpa (the first if none does), of n
- * >= 1.  Branch-free: the compiler turns the conditional step into a cmov,
- * so random addresses cost no mispredictions. */
-static inline const struct slot *slots_search(const struct slot *base,
-					      size_t n, uint64_t gpa)
-{
-	while (n > 1) {
-		size_t half = n / 2;
-
-		base = base[half].gpa <= gpa ? base + half : base;
-		n -= half;
-	}
-	return base;
-}
-
-/* slots_search() over the slots padded to a power of two: a fixed number
- * of halvings with no length to keep, about half the instructions per
- * step.  It may return padding (for gpa 2^64-1 only), which has no host
- * address, so only the fast paths use it: they take the slow path then. */
+/* The last slot starting at or below gpa (the first if none does), over
+ * the slots padded to a power of two: a fixed number of halvings with no
+ * length to keep, about half the instructions per step of
+ * sorted_first_from().  Branch-free (cmov).  The padding starts at 2^64-1,
+ * so only that gpa can land on it (table_lookup() takes it apart). */
 static inline const struct slot *slots_search_span(const struct slot *base,
 						   size_t span, uint64_t gpa)
 {
@@ -205,75 +191,33 @@ static inline bool slot_holds(const struct slot *s, uint64_t gpa)
  * whose branch mispredicts on scattered addresses. */
 #define LOOKUP_HINT_MIN 8
 
-/* The slot holding gpa in a table of fewer than LOOKUP_HINT_MIN slots, or
- * NULL: also for any other table, which the caller then looks up with
- * table_lookup().  Apart from it so that the fast paths of small tables
- * keep few values live. */
-static inline const struct slot *table_lookup_small(const struct table *t,
-						    uint64_t gpa)
-{
-	size_t n = t->count;
-	const struct slot *s;
+/* The slot holding the last byte of the address space, or NULL: apart,
+ * as the padding also starts there (table.c). */
+const struct slot *table_lookup_top(const struct table *t)
+	__attribute__((cold));
 
-	if (unlikely(n - 1 >= LOOKUP_HINT_MIN - 1))     /* 0, or too many */
-		return NULL;
-	s = slots_search_span(t->slots, t->span, gpa);
-	return slot_holds(s, gpa) ? s : NULL;
-}
-
-/* table_lookup() for the fast paths of any table: the same hint from
- * LOOKUP_HINT_MIN slots up, the padded search (see slots_search_span()). */
-static inline const struct slot *table_lookup_big(const struct table *t,
-						  uint64_t gpa)
+/* The slot holding gpa, or NULL: the one lookup of every path, fast and
+ * slow, by GPA and (after the IOTLB) by IOVA.  From LOOKUP_HINT_MIN slots
+ * up the slot a thread found last is tried first. */
+static inline __attribute__((always_inline)) const struct slot *
+table_lookup(const struct table *t, uint64_t gpa)
 {
-	const struct slot *s;
 	size_t n = t->count, idx = space_hint.idx;
+	const struct slot *s;
 
-	if (n < LOOKUP_HINT_MIN) {
-		if (unlikely(!n))
-			return NULL;
-		s = slots_search_span(t->slots, t->span, gpa);
-		return slot_holds(s, gpa) ? s : NULL;
-	}
-	if (space_hint.table == t && idx < n && slot_holds(&t->slots[idx], gpa))
+	if (n >= LOOKUP_HINT_MIN && space_hint.table == t && idx < n &&
+	    slot_holds(&t->slots[idx], gpa))
 		return &t->slots[idx];
+	if (unlikely(gpa == UINT64_MAX))
+		return table_lookup_top(t);
 	s = slots_search_span(t->slots, t->span, gpa);
 	if (!slot_holds(s, gpa))
 		return NULL;
-	space_hint.table = t;
-	space_hint.idx = (size_t)(s - t->slots);
-	return s;
-}
-
-/* The slot holding gpa, or NULL. */
-static inline const struct slot *table_lookup(const struct table *t,
-					      uint64_t gpa)
-{
-	const struct slot *s;
-	size_t n = t->count;
-
-	if (n < LOOKUP_HINT_MIN) {
-		if (unlikely(!n))
-			return NULL;
-		s = slots_search(t->slots, n, gpa);
-		return slot_holds(s, gpa) ? s : NULL;
+	if (n >= LOOKUP_HINT_MIN) {
+		space_hint.table = t;
+		space_hint.idx = (size_t)(s - t->slots);
 	}
-	if (space_hint.table == t && space_hint.idx < n &&
-	    slot_holds(&t->slots[space_hint.idx], gpa))
-		return &t->slots[space_hint.idx];
-	s = slots_search(t->slots, n, gpa);
-	if (!slot_holds(s, gpa))
-		return NULL;
-	space_hint.table = t;
-	space_hint.idx = (size_t)(s - t->slots);
 	return s;
-}
-
-/* Which fast path suits the current table: read before entering a
- * section, so it may be stale; each path checks the table it gets. */
-static inline bool space_big_table(const struct vmmem *m)
-{
-	return __atomic_load_n(&m->big_table, __ATOMIC_RELAXED);
 }
 
 /* Bytes of the slot from gpa on, capped at len (slot->last may be 2^64-1). */
