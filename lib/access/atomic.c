@@ -92,27 +92,35 @@ load_slow(struct vmmem *m, uint64_t gpa, size_t size, uint64_t *val,
 	return ret;
 }
 
-/* No call, as the transfers' fast path (rw.c). */
+/* The fast path, in a section, slot s (NULL: none) looked up: no call, as
+ * the transfers' (rw.c).  Leaves the section. */
 static inline __attribute__((always_inline)) bool
-load_fast(struct vmmem *m, uint64_t gpa, size_t size, uint64_t *val,
-	  int order)
+load_in(const struct slot *s, uint64_t gpa, size_t size, uint64_t *val,
+	int order)
 {
-	const struct table *t;
-	uint8_t *p;
+	uint8_t *p = fast_target(s, gpa, size, false);
 
-	if (unlikely(!space_fast_enter()))
-		return false;
-	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
-	p = fast_target(table_lookup(t, gpa), gpa, size, false);
 	if (likely(p))
 		*val = load_at(p, size, order);
 	space_fast_exit();
 	return p;
 }
 
+/* The fast path of a table with a lookup hint (table_hinted()). */
+static __attribute__((noinline)) int
+load_hinted(struct vmmem *m, const struct table *t, uint64_t gpa, size_t size,
+	    uint64_t *val, int order)
+{
+	if (load_in(table_lookup(t, gpa), gpa, size, val, order))
+		return 0;
+	return load_slow(m, gpa, size, val, order);
+}
+
 VMMEM_EXPORT int vmmem_load(struct vmmem *m, uint64_t gpa, size_t size,
 			    uint64_t *val, int order)
 {
+	const struct table *t;
+
 	if (!m || !val || (size != 1 && size != 2 && size != 4 && size != 8) ||
 	    (gpa & (size - 1)))
 		return -EINVAL;
@@ -121,8 +129,13 @@ VMMEM_EXPORT int vmmem_load(struct vmmem *m, uint64_t gpa, size_t size,
 	if (order != VMMEM_ORDER_RELAXED && order != VMMEM_ORDER_CONSUME &&
 	    order != VMMEM_ORDER_ACQUIRE && order != VMMEM_ORDER_SEQ_CST)
 		return -EINVAL;
-	if (likely(load_fast(m, gpa, size, val, order)))
-		return 0;
+	if (likely(space_fast_enter())) {
+		t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
+		if (unlikely(table_hinted(t)))
+			return load_hinted(m, t, gpa, size, val, order);
+		if (likely(load_in(table_search(t, gpa), gpa, size, val, order)))
+			return 0;
+	}
 	return load_slow(m, gpa, size, val, order);
 }
 
@@ -144,19 +157,13 @@ store_slow(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val,
 	return ret;
 }
 
+/* As load_in(), in table t. */
 static inline __attribute__((always_inline)) bool
-store_fast(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val,
-	   int order)
+store_in(const struct table *t, const struct slot *s, uint64_t gpa,
+	 size_t size, uint64_t val, int order)
 {
-	const struct table *t;
-	const struct slot *s;
-	uint8_t *p;
+	uint8_t *p = fast_target(s, gpa, size, true);
 
-	if (unlikely(!space_fast_enter()))
-		return false;
-	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
-	s = table_lookup(t, gpa);
-	p = fast_target(s, gpa, size, true);
 	if (likely(p)) {
 		store_at(p, size, val, order);
 		dirty_note_small(t, s, gpa, size);
@@ -165,16 +172,33 @@ store_fast(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val,
 	return p;
 }
 
+static __attribute__((noinline)) int
+store_hinted(struct vmmem *m, const struct table *t, uint64_t gpa, size_t size,
+	     uint64_t val, int order)
+{
+	if (store_in(t, table_lookup(t, gpa), gpa, size, val, order))
+		return 0;
+	return store_slow(m, gpa, size, val, order);
+}
+
 VMMEM_EXPORT int vmmem_store(struct vmmem *m, uint64_t gpa, size_t size,
 			     uint64_t val, int order)
 {
+	const struct table *t;
+
 	if (!m || (size != 1 && size != 2 && size != 4 && size != 8) ||
 	    (gpa & (size - 1)))
 		return -EINVAL;
 	if (order != VMMEM_ORDER_RELAXED && order != VMMEM_ORDER_RELEASE &&
 	    order != VMMEM_ORDER_SEQ_CST)
 		return -EINVAL;
-	if (likely(store_fast(m, gpa, size, val, order)))
-		return 0;
+	if (likely(space_fast_enter())) {
+		t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
+		if (unlikely(table_hinted(t)))
+			return store_hinted(m, t, gpa, size, val, order);
+		if (likely(store_in(t, table_search(t, gpa), gpa, size, val,
+				    order)))
+			return 0;
+	}
 	return store_slow(m, gpa, size, val, order);
 }

@@ -251,20 +251,17 @@ transfer_exact_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	return transfer_all(m, gpa, buf, len, dir, 0);
 }
 
-/* The fast path of every transfer: an access of 1, 2, 4, 8 or 16 bytes
- * inside one region (see slot_transfer_small()).  It makes no call, so it
- * saves no registers; anything else goes to the slow path, which starts
- * over.  No wrap-around check: an access inside a slot cannot wrap. */
+/* The fast path of every transfer, in a section, slot s (NULL: none) of t
+ * looked up: an access of 1, 2, 4, 8 or 16 bytes inside one region (see
+ * slot_transfer_small()).  It makes no call, so it saves no registers;
+ * anything else goes to the slow path, which starts over.  Leaves the
+ * section.  No wrap-around check: an access inside a slot cannot wrap. */
 static inline __attribute__((always_inline)) bool
-transfer_fast(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
-	      enum dir dir)
+transfer_in(const struct table *t, const struct slot *s, uint64_t gpa,
+	    void *buf, size_t len, enum dir dir)
 {
-	bool done;
+	bool done = slot_transfer_small(t, s, gpa, buf, len, dir == TO_GUEST);
 
-	if (unlikely(!space_fast_enter()))
-		return false;
-	done = slot_transfer_small(__atomic_load_n(&m->table, __ATOMIC_CONSUME),
-				   gpa, buf, len, dir == TO_GUEST);
 	space_fast_exit();
 	return done;
 }
@@ -311,17 +308,36 @@ slow:
 	return transfer_rest(m, gpa, buf, len, dir, exact);
 }
 
+/* The fast path of a table with a lookup hint (table_hinted()). */
+static __attribute__((noinline)) ssize_t
+transfer_hinted(struct vmmem *m, const struct table *t, uint64_t gpa,
+		void *buf, size_t len, enum dir dir, bool exact)
+{
+	if (transfer_in(t, table_lookup(t, gpa), gpa, buf, len, dir))
+		return exact ? 0 : (ssize_t)len;
+	return transfer_rest(m, gpa, buf, len, dir, exact);
+}
+
 /* Every entry point: small accesses on the fast path, bulk ones on their
  * own, the rest on the slow paths. */
 static inline __attribute__((always_inline)) ssize_t
 transfer(struct vmmem *m, uint64_t gpa, void *buf, size_t len, enum dir dir,
 	 bool exact)
 {
+	const struct table *t;
+
 	if (likely(m && buf)) {
 		if (unlikely(len > 16))
 			return transfer_bulk(m, gpa, buf, len, dir, exact);
-		if (transfer_fast(m, gpa, buf, len, dir))
-			return exact ? 0 : (ssize_t)len;
+		if (likely(space_fast_enter())) {
+			t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
+			if (unlikely(table_hinted(t)))
+				return transfer_hinted(m, t, gpa, buf, len, dir,
+						       exact);
+			if (transfer_in(t, table_search(t, gpa), gpa, buf, len,
+					dir))
+				return exact ? 0 : (ssize_t)len;
+		}
 	}
 	return transfer_rest(m, gpa, buf, len, dir, exact);
 }

@@ -42,14 +42,6 @@ uint64_t table_backed(const struct table *t, uint64_t gpa, uint64_t len)
 	return done;
 }
 
-const struct slot *table_lookup_top(const struct table *t)
-{
-	size_t n = t->count;
-
-	return n && t->slots[n - 1].last == UINT64_MAX ? &t->slots[n - 1]
-						       : NULL;
-}
-
 size_t table_first_from(const struct table *t, uint64_t gpa)
 {
 	return SORTED_FIRST_FROM(t->slots, t->count, struct slot, last, gpa);

@@ -191,29 +191,48 @@ static inline bool slot_holds(const struct slot *s, uint64_t gpa)
  * whose branch mispredicts on scattered addresses. */
 #define LOOKUP_HINT_MIN 8
 
-/* The slot holding the last byte of the address space, or NULL: apart,
- * as the padding also starts there (table.c). */
-const struct slot *table_lookup_top(const struct table *t)
-	__attribute__((cold));
+/* The slot holding gpa, or NULL, by search alone. */
+static inline __attribute__((always_inline)) const struct slot *
+table_search(const struct table *t, uint64_t gpa)
+{
+	const struct slot *s;
 
-/* The slot holding gpa, or NULL: the one lookup of every path, fast and
- * slow, by GPA and (after the IOTLB) by IOVA.  From LOOKUP_HINT_MIN slots
- * up the slot a thread found last is tried first. */
+	if (unlikely(gpa == UINT64_MAX)) {
+		/* Apart, as the padding starts there too: only the last slot
+		 * can hold it.  No call, so the fast paths stay leaves. */
+		size_t n = t->count;
+
+		s = &t->slots[n ? n - 1 : 0];
+		return n && s->last == UINT64_MAX ? s : NULL;
+	}
+	s = slots_search_span(t->slots, t->span, gpa);
+	return slot_holds(s, gpa) ? s : NULL;
+}
+
+/* Whether lookups in t try the hint first.  The fast paths take such a
+ * table in a function of their own, entered in the section with the table
+ * in hand (a tail call): inlined together, the hint's values would make
+ * the small tables' path save registers too (docs/PERFORMANCE.md). */
+static inline bool table_hinted(const struct table *t)
+{
+	return t->count >= LOOKUP_HINT_MIN;
+}
+
+/* The slot holding gpa, or NULL: the one lookup of every path but the
+ * small tables' fast one, which is table_search() alone. */
 static inline __attribute__((always_inline)) const struct slot *
 table_lookup(const struct table *t, uint64_t gpa)
 {
-	size_t n = t->count, idx = space_hint.idx;
+	size_t n = t->count, idx;
 	const struct slot *s;
 
-	if (n >= LOOKUP_HINT_MIN && space_hint.table == t && idx < n &&
-	    slot_holds(&t->slots[idx], gpa))
+	if (!table_hinted(t))
+		return table_search(t, gpa);
+	idx = space_hint.idx;
+	if (space_hint.table == t && idx < n && slot_holds(&t->slots[idx], gpa))
 		return &t->slots[idx];
-	if (unlikely(gpa == UINT64_MAX))
-		return table_lookup_top(t);
-	s = slots_search_span(t->slots, t->span, gpa);
-	if (!slot_holds(s, gpa))
-		return NULL;
-	if (n >= LOOKUP_HINT_MIN) {
+	s = table_search(t, gpa);
+	if (s) {
 		space_hint.table = t;
 		space_hint.idx = (size_t)(s - t->slots);
 	}
