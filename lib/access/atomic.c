@@ -106,12 +106,13 @@ load_in(const struct slot *s, uint64_t gpa, size_t size, uint64_t *val,
 	return p;
 }
 
-/* The fast path of a table with a lookup hint (table_hinted()). */
+/* The fast path of a table with a lookup hint (table_hinted()); t last,
+ * so that the tail call to it moves no other argument. */
 static __attribute__((noinline)) int
-load_hinted(struct vmmem *m, const struct table *t, uint64_t gpa, size_t size,
-	    uint64_t *val, int order)
+load_hinted(struct vmmem *m, uint64_t gpa, size_t size, uint64_t *val,
+	    int order, const struct table *t)
 {
-	if (load_in(table_lookup(t, gpa), gpa, size, val, order))
+	if (load_in(table_lookup_hinted(t, gpa), gpa, size, val, order))
 		return 0;
 	return load_slow(m, gpa, size, val, order);
 }
@@ -132,7 +133,7 @@ VMMEM_EXPORT int vmmem_load(struct vmmem *m, uint64_t gpa, size_t size,
 	if (likely(space_fast_enter())) {
 		t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
 		if (unlikely(table_hinted(t)))
-			return load_hinted(m, t, gpa, size, val, order);
+			return load_hinted(m, gpa, size, val, order, t);
 		if (likely(load_in(table_search(t, gpa), gpa, size, val, order)))
 			return 0;
 	}
@@ -173,10 +174,10 @@ store_in(const struct table *t, const struct slot *s, uint64_t gpa,
 }
 
 static __attribute__((noinline)) int
-store_hinted(struct vmmem *m, const struct table *t, uint64_t gpa, size_t size,
-	     uint64_t val, int order)
+store_hinted(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val,
+	     int order, const struct table *t)
 {
-	if (store_in(t, table_lookup(t, gpa), gpa, size, val, order))
+	if (store_in(t, table_lookup_hinted(t, gpa), gpa, size, val, order))
 		return 0;
 	return store_slow(m, gpa, size, val, order);
 }
@@ -195,7 +196,7 @@ VMMEM_EXPORT int vmmem_store(struct vmmem *m, uint64_t gpa, size_t size,
 	if (likely(space_fast_enter())) {
 		t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
 		if (unlikely(table_hinted(t)))
-			return store_hinted(m, t, gpa, size, val, order);
+			return store_hinted(m, gpa, size, val, order, t);
 		if (likely(store_in(t, table_search(t, gpa), gpa, size, val,
 				    order)))
 			return 0;

@@ -308,12 +308,18 @@ slow:
 	return transfer_rest(m, gpa, buf, len, dir, exact);
 }
 
-/* The fast path of a table with a lookup hint (table_hinted()). */
+/* The fast path of a table with a lookup hint (table_hinted()); t last,
+ * so that the tail call to it moves no other argument, and dir and exact
+ * in one argument (mode: dir * 2 + exact), so that t still goes in a
+ * register. */
 static __attribute__((noinline)) ssize_t
-transfer_hinted(struct vmmem *m, const struct table *t, uint64_t gpa,
-		void *buf, size_t len, enum dir dir, bool exact)
+transfer_hinted(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
+		unsigned int mode, const struct table *t)
 {
-	if (transfer_in(t, table_lookup(t, gpa), gpa, buf, len, dir))
+	enum dir dir = (enum dir)(mode >> 1);
+	bool exact = mode & 1;
+
+	if (transfer_in(t, table_lookup_hinted(t, gpa), gpa, buf, len, dir))
 		return exact ? 0 : (ssize_t)len;
 	return transfer_rest(m, gpa, buf, len, dir, exact);
 }
@@ -332,8 +338,8 @@ transfer(struct vmmem *m, uint64_t gpa, void *buf, size_t len, enum dir dir,
 		if (likely(space_fast_enter())) {
 			t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
 			if (unlikely(table_hinted(t)))
-				return transfer_hinted(m, t, gpa, buf, len, dir,
-						       exact);
+				return transfer_hinted(m, gpa, buf, len,
+						       dir * 2u + exact, t);
 			if (transfer_in(t, table_search(t, gpa), gpa, buf, len,
 					dir))
 				return exact ? 0 : (ssize_t)len;

@@ -41,12 +41,13 @@ host_address_in(const struct slot *s, uint64_t gpa, uint64_t len, void **host)
 	return done;
 }
 
-/* The fast path of a table with a lookup hint (table_hinted()). */
+/* The fast path of a table with a lookup hint (table_hinted()); t last,
+ * so that the tail call to it moves no other argument. */
 static __attribute__((noinline)) int
-host_address_hinted(struct vmmem *m, const struct table *t, uint64_t gpa,
-		    uint64_t len, void **host)
+host_address_hinted(struct vmmem *m, uint64_t gpa, uint64_t len, void **host,
+		    const struct table *t)
 {
-	if (host_address_in(table_lookup(t, gpa), gpa, len, host))
+	if (host_address_in(table_lookup_hinted(t, gpa), gpa, len, host))
 		return 0;
 	return host_address_slow(m, gpa, len, host);
 }
@@ -59,7 +60,7 @@ VMMEM_EXPORT int vmmem_host_address(struct vmmem *m, uint64_t gpa,
 	if (likely(m && host) && likely(space_fast_enter())) {
 		t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
 		if (unlikely(table_hinted(t)))
-			return host_address_hinted(m, t, gpa, len, host);
+			return host_address_hinted(m, gpa, len, host, t);
 		if (host_address_in(table_search(t, gpa), gpa, len, host))
 			return 0;
 	}

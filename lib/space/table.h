@@ -218,18 +218,16 @@ static inline bool table_hinted(const struct table *t)
 	return t->count >= LOOKUP_HINT_MIN;
 }
 
-/* The slot holding gpa, or NULL: the one lookup of every path but the
- * small tables' fast one, which is table_search() alone. */
+/* table_lookup() in a table known to be table_hinted(): the slot a thread
+ * found last is tried first. */
 static inline __attribute__((always_inline)) const struct slot *
-table_lookup(const struct table *t, uint64_t gpa)
+table_lookup_hinted(const struct table *t, uint64_t gpa)
 {
-	size_t n = t->count, idx;
+	size_t idx = space_hint.idx;
 	const struct slot *s;
 
-	if (!table_hinted(t))
-		return table_search(t, gpa);
-	idx = space_hint.idx;
-	if (space_hint.table == t && idx < n && slot_holds(&t->slots[idx], gpa))
+	if (space_hint.table == t && idx < t->count &&
+	    slot_holds(&t->slots[idx], gpa))
 		return &t->slots[idx];
 	s = table_search(t, gpa);
 	if (s) {
@@ -237,6 +235,15 @@ table_lookup(const struct table *t, uint64_t gpa)
 		space_hint.idx = (size_t)(s - t->slots);
 	}
 	return s;
+}
+
+/* The slot holding gpa, or NULL: the one lookup of every path (the fast
+ * paths take its two cases apart, see table_hinted()). */
+static inline __attribute__((always_inline)) const struct slot *
+table_lookup(const struct table *t, uint64_t gpa)
+{
+	return table_hinted(t) ? table_lookup_hinted(t, gpa)
+			       : table_search(t, gpa);
 }
 
 /* Bytes of the slot from gpa on, capped at len (slot->last may be 2^64-1). */
