@@ -13,11 +13,8 @@
 #                       announce, wait for it to go while doing I/O
 #   vub.migrate=1       announce after round 0 and keep doing rounds until
 #                       /proc/cmdline's vub.rounds are done (host migrates)
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mount -t tmpfs tmpfs /tmp
+guest_fail() { echo "VUB: FAIL $*"; }
+. /guest-boot.sh
 
 arg() {
     v=$(tr ' ' '\n' < /proc/cmdline | sed -n "s/^vub\.$1=//p" | tail -1)
@@ -36,9 +33,6 @@ finish() {
     poweroff -f
 }
 
-while read -r m; do
-    [ -n "$m" ] && { insmod "/lib/modules/$m.ko" || echo "VUB: FAIL insmod $m"; }
-done < /modules.order
 i=0
 while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ -b /dev/vda ] || { echo "VUB: FAIL no /dev/vda"; bad=1; finish; }
