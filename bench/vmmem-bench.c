@@ -42,6 +42,19 @@ static double min_seconds = 0.2;
 static bool check_mode;
 static const char *only;           /* --only: measure these names alone */
 
+/* Whether name starts with one of the comma-separated prefixes of list. */
+static bool named_in(const char *name, const char *list)
+{
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ",");
+
+		if (n && !strncmp(name, p, n))
+			return true;
+		p += n + (p[n] == ',');
+	}
+	return false;
+}
+
 /* ------------------------------------------------------------- the raw side */
 
 struct raw_region {
@@ -1321,7 +1334,7 @@ int main(int argc, char **argv)
 			only = argv[++i];
 		} else {
 			fprintf(stderr, "usage: vmmem-bench [--check] [--seconds S] "
-				"[--only NAME-PREFIX]\n");
+				"[--only NAME-PREFIX[,NAME-PREFIX...]]\n");
 			return 2;
 		}
 	}
@@ -1454,20 +1467,23 @@ int main(int argc, char **argv)
 		add(names[dirty][4], "raw", w, rawq_request, 0);
 	}
 
+	if (only) {                     /* keep the measures named so (also
+					 * for --check: one pass of each
+					 * under callgrind) */
+		int kept = 0;
+
+		for (int i = 0; i < nms; i++)
+			if (named_in(ms[i].name, only))
+				ms[kept++] = ms[i];
+		nms = kept;
+	}
+
 	if (check_mode) {
 		failures = check_all() + check_rings();
 		printf("vmmem-bench --check: %d workloads, %d failures\n", nms, failures);
 		goto out;
 	}
 
-	if (only) {                     /* keep the measures named so */
-		int kept = 0;
-
-		for (int i = 0; i < nms; i++)
-			if (!strncmp(ms[i].name, only, strlen(only)))
-				ms[kept++] = ms[i];
-		nms = kept;
-	}
 	for (int i = 0; i < nms; i++)
 		calibrate(&ms[i]);
 	for (int rep = 0; rep < REPS; rep++)

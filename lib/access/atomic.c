@@ -92,30 +92,27 @@ load_slow(struct vmmem *m, uint64_t gpa, size_t size, uint64_t *val,
 	return ret;
 }
 
-/* No call, as the transfers' fast path (rw.c); big: see
- * space_big_table(). */
+/* The fast path, in a section, slot s (NULL: none) looked up: no call, as
+ * the transfers' (rw.c).  Leaves the section. */
 static inline __attribute__((always_inline)) bool
-load_fast(struct vmmem *m, uint64_t gpa, size_t size, uint64_t *val,
-	  int order, bool big)
+load_in(const struct slot *s, uint64_t gpa, size_t size, uint64_t *val,
+	int order)
 {
-	const struct table *t;
-	uint8_t *p;
+	uint8_t *p = fast_target(s, gpa, size, false);
 
-	if (unlikely(!space_fast_enter()))
-		return false;
-	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
-	p = fast_target(big ? table_lookup_big(t, gpa) : table_lookup_small(t, gpa),
-			gpa, size, false);
 	if (likely(p))
 		*val = load_at(p, size, order);
 	space_fast_exit();
 	return p;
 }
 
+/* The fast path of a table with a lookup hint (table_hinted()); t last,
+ * so that the tail call to it moves no other argument. */
 static __attribute__((noinline)) int
-load_big(struct vmmem *m, uint64_t gpa, size_t size, uint64_t *val, int order)
+load_hinted(struct vmmem *m, uint64_t gpa, size_t size, uint64_t *val,
+	    int order, const struct table *t)
 {
-	if (load_fast(m, gpa, size, val, order, true))
+	if (load_in(table_lookup_hinted(t, gpa), gpa, size, val, order))
 		return 0;
 	return load_slow(m, gpa, size, val, order);
 }
@@ -123,6 +120,8 @@ load_big(struct vmmem *m, uint64_t gpa, size_t size, uint64_t *val, int order)
 VMMEM_EXPORT int vmmem_load(struct vmmem *m, uint64_t gpa, size_t size,
 			    uint64_t *val, int order)
 {
+	const struct table *t;
+
 	if (!m || !val || (size != 1 && size != 2 && size != 4 && size != 8) ||
 	    (gpa & (size - 1)))
 		return -EINVAL;
@@ -131,10 +130,13 @@ VMMEM_EXPORT int vmmem_load(struct vmmem *m, uint64_t gpa, size_t size,
 	if (order != VMMEM_ORDER_RELAXED && order != VMMEM_ORDER_CONSUME &&
 	    order != VMMEM_ORDER_ACQUIRE && order != VMMEM_ORDER_SEQ_CST)
 		return -EINVAL;
-	if (unlikely(space_big_table(m)))
-		return load_big(m, gpa, size, val, order);
-	if (likely(load_fast(m, gpa, size, val, order, false)))
-		return 0;
+	if (likely(space_fast_enter())) {
+		t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
+		if (unlikely(table_hinted(t)))
+			return load_hinted(m, gpa, size, val, order, t);
+		if (likely(load_in(table_search(t, gpa), gpa, size, val, order)))
+			return 0;
+	}
 	return load_slow(m, gpa, size, val, order);
 }
 
@@ -156,19 +158,13 @@ store_slow(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val,
 	return ret;
 }
 
+/* As load_in(), in table t. */
 static inline __attribute__((always_inline)) bool
-store_fast(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val,
-	   int order, bool big)
+store_in(const struct table *t, const struct slot *s, uint64_t gpa,
+	 size_t size, uint64_t val, int order)
 {
-	const struct table *t;
-	const struct slot *s;
-	uint8_t *p;
+	uint8_t *p = fast_target(s, gpa, size, true);
 
-	if (unlikely(!space_fast_enter()))
-		return false;
-	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
-	s = big ? table_lookup_big(t, gpa) : table_lookup_small(t, gpa);
-	p = fast_target(s, gpa, size, true);
 	if (likely(p)) {
 		store_at(p, size, val, order);
 		dirty_note_small(t, s, gpa, size);
@@ -178,9 +174,10 @@ store_fast(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val,
 }
 
 static __attribute__((noinline)) int
-store_big(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val, int order)
+store_hinted(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val,
+	     int order, const struct table *t)
 {
-	if (store_fast(m, gpa, size, val, order, true))
+	if (store_in(t, table_lookup_hinted(t, gpa), gpa, size, val, order))
 		return 0;
 	return store_slow(m, gpa, size, val, order);
 }
@@ -188,15 +185,21 @@ store_big(struct vmmem *m, uint64_t gpa, size_t size, uint64_t val, int order)
 VMMEM_EXPORT int vmmem_store(struct vmmem *m, uint64_t gpa, size_t size,
 			     uint64_t val, int order)
 {
+	const struct table *t;
+
 	if (!m || (size != 1 && size != 2 && size != 4 && size != 8) ||
 	    (gpa & (size - 1)))
 		return -EINVAL;
 	if (order != VMMEM_ORDER_RELAXED && order != VMMEM_ORDER_RELEASE &&
 	    order != VMMEM_ORDER_SEQ_CST)
 		return -EINVAL;
-	if (unlikely(space_big_table(m)))
-		return store_big(m, gpa, size, val, order);
-	if (likely(store_fast(m, gpa, size, val, order, false)))
-		return 0;
+	if (likely(space_fast_enter())) {
+		t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
+		if (unlikely(table_hinted(t)))
+			return store_hinted(m, gpa, size, val, order, t);
+		if (likely(store_in(t, table_search(t, gpa), gpa, size, val,
+				    order)))
+			return 0;
+	}
 	return store_slow(m, gpa, size, val, order);
 }

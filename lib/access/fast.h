@@ -72,16 +72,13 @@ slot_transfer_straddle(const struct table *t, const struct slot *s,
 	return true;
 }
 
-/* A transfer of 1, 2, 4, 8 or 16 bytes inside one slot, the shape of
- * virtio ring fields and descriptors, making no call; big: t may have any number of
- * slots, else only fewer than LOOKUP_HINT_MIN (see space_big_table()).
- * False, having done nothing, for anything out of the ordinary. */
+/* A transfer of 1, 2, 4, 8 or 16 bytes inside slot s of t (NULL: none),
+ * the shape of virtio ring fields and descriptors, making no call.  False,
+ * having done nothing, for anything out of the ordinary. */
 static inline __attribute__((always_inline)) bool
-slot_transfer_small(const struct table *t, uint64_t gpa, uint8_t *buf,
-		    size_t len, bool write, bool big)
+slot_transfer_small(const struct table *t, const struct slot *s, uint64_t gpa,
+		    uint8_t *buf, size_t len, bool write)
 {
-	const struct slot *s = big ? table_lookup_big(t, gpa)
-				   : table_lookup_small(t, gpa);
 	uint8_t *h = slot_host(s, gpa, len, write);
 
 	if (unlikely(!h))

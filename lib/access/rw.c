@@ -251,20 +251,17 @@ transfer_exact_slow(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	return transfer_all(m, gpa, buf, len, dir, 0);
 }
 
-/* The fast path of every transfer: an access of 1, 2, 4, 8 or 16 bytes
- * inside one region (see slot_transfer_small()).  It makes no call, so it
- * saves no registers; anything else goes to the slow path, which starts
- * over.  No wrap-around check: an access inside a slot cannot wrap. */
+/* The fast path of every transfer, in a section, slot s (NULL: none) of t
+ * looked up: an access of 1, 2, 4, 8 or 16 bytes inside one region (see
+ * slot_transfer_small()).  It makes no call, so it saves no registers;
+ * anything else goes to the slow path, which starts over.  Leaves the
+ * section.  No wrap-around check: an access inside a slot cannot wrap. */
 static inline __attribute__((always_inline)) bool
-transfer_fast(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
-	      enum dir dir, bool big)
+transfer_in(const struct table *t, const struct slot *s, uint64_t gpa,
+	    void *buf, size_t len, enum dir dir)
 {
-	bool done;
+	bool done = slot_transfer_small(t, s, gpa, buf, len, dir == TO_GUEST);
 
-	if (unlikely(!space_fast_enter()))
-		return false;
-	done = slot_transfer_small(__atomic_load_n(&m->table, __ATOMIC_CONSUME),
-				   gpa, buf, len, dir == TO_GUEST, big);
 	space_fast_exit();
 	return done;
 }
@@ -280,17 +277,6 @@ transfer_rest(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	return transfer_slow(m, gpa, buf, len, dir);
 }
 
-/* The fast path for tables with a lookup hint, out of line so that the
- * small tables' one keeps few values live. */
-static __attribute__((noinline)) ssize_t
-transfer_big(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
-	     enum dir dir, bool exact)
-{
-	if (transfer_fast(m, gpa, buf, len, dir, true))
-		return exact ? 0 : (ssize_t)len;
-	return transfer_rest(m, gpa, buf, len, dir, exact);
-}
-
 /* Bulk copies inside one region: the small ones' fast path with a call to
  * memcpy, out of line as that call needs registers saved. */
 static __attribute__((noinline)) ssize_t
@@ -304,7 +290,7 @@ transfer_bulk(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
 	if (len > SSIZE_MAX || !space_fast_enter())
 		goto slow;
 	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
-	s = table_lookup_big(t, gpa);
+	s = table_lookup(t, gpa);
 	h = slot_host(s, gpa, len, dir == TO_GUEST);
 	if (!h) {
 		space_fast_exit();
@@ -322,19 +308,42 @@ slow:
 	return transfer_rest(m, gpa, buf, len, dir, exact);
 }
 
-/* Every entry point: small accesses on the fast path of their table's
- * size, bulk ones on their own, the rest on the slow paths. */
+/* The fast path of a table with a lookup hint (table_hinted()); t last,
+ * so that the tail call to it moves no other argument, and dir and exact
+ * in one argument (mode: dir * 2 + exact), so that t still goes in a
+ * register. */
+static __attribute__((noinline)) ssize_t
+transfer_hinted(struct vmmem *m, uint64_t gpa, void *buf, size_t len,
+		unsigned int mode, const struct table *t)
+{
+	enum dir dir = (enum dir)(mode >> 1);
+	bool exact = mode & 1;
+
+	if (transfer_in(t, table_lookup_hinted(t, gpa), gpa, buf, len, dir))
+		return exact ? 0 : (ssize_t)len;
+	return transfer_rest(m, gpa, buf, len, dir, exact);
+}
+
+/* Every entry point: small accesses on the fast path, bulk ones on their
+ * own, the rest on the slow paths. */
 static inline __attribute__((always_inline)) ssize_t
 transfer(struct vmmem *m, uint64_t gpa, void *buf, size_t len, enum dir dir,
 	 bool exact)
 {
+	const struct table *t;
+
 	if (likely(m && buf)) {
 		if (unlikely(len > 16))
 			return transfer_bulk(m, gpa, buf, len, dir, exact);
-		if (unlikely(space_big_table(m)))
-			return transfer_big(m, gpa, buf, len, dir, exact);
-		if (transfer_fast(m, gpa, buf, len, dir, false))
-			return exact ? 0 : (ssize_t)len;
+		if (likely(space_fast_enter())) {
+			t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
+			if (unlikely(table_hinted(t)))
+				return transfer_hinted(m, gpa, buf, len,
+						       dir * 2u + exact, t);
+			if (transfer_in(t, table_search(t, gpa), gpa, buf, len,
+					dir))
+				return exact ? 0 : (ssize_t)len;
+		}
 	}
 	return transfer_rest(m, gpa, buf, len, dir, exact);
 }

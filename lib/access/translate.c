@@ -25,20 +25,14 @@ host_address_slow(struct vmmem *m, uint64_t gpa, uint64_t len, void **host)
 	return ret;
 }
 
-/* No call, as the transfers' fast path (rw.c); what it does not take, the
+/* The fast path, in a section, slot s (NULL: none) looked up: no call, as
+ * the transfers' (rw.c).  Leaves the section; what it does not take, the
  * slow path does or refuses. */
 static inline __attribute__((always_inline)) bool
-host_address_fast(struct vmmem *m, uint64_t gpa, uint64_t len, void **host,
-		  bool big)
+host_address_in(const struct slot *s, uint64_t gpa, uint64_t len, void **host)
 {
-	const struct table *t;
-	const struct slot *s;
 	bool done = false;
 
-	if (unlikely(!space_fast_enter()))
-		return false;
-	t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
-	s = big ? table_lookup_big(t, gpa) : table_lookup_small(t, gpa);
 	if (likely(s && len - 1 <= s->last - gpa && s->host)) {
 		*host = s->host + (gpa - s->gpa);
 		done = true;
@@ -47,10 +41,13 @@ host_address_fast(struct vmmem *m, uint64_t gpa, uint64_t len, void **host,
 	return done;
 }
 
+/* The fast path of a table with a lookup hint (table_hinted()); t last,
+ * so that the tail call to it moves no other argument. */
 static __attribute__((noinline)) int
-host_address_big(struct vmmem *m, uint64_t gpa, uint64_t len, void **host)
+host_address_hinted(struct vmmem *m, uint64_t gpa, uint64_t len, void **host,
+		    const struct table *t)
 {
-	if (host_address_fast(m, gpa, len, host, true))
+	if (host_address_in(table_lookup_hinted(t, gpa), gpa, len, host))
 		return 0;
 	return host_address_slow(m, gpa, len, host);
 }
@@ -58,10 +55,13 @@ host_address_big(struct vmmem *m, uint64_t gpa, uint64_t len, void **host)
 VMMEM_EXPORT int vmmem_host_address(struct vmmem *m, uint64_t gpa,
 				    uint64_t len, void **host)
 {
-	if (likely(m && host)) {
-		if (unlikely(space_big_table(m)))
-			return host_address_big(m, gpa, len, host);
-		if (host_address_fast(m, gpa, len, host, false))
+	const struct table *t;
+
+	if (likely(m && host) && likely(space_fast_enter())) {
+		t = __atomic_load_n(&m->table, __ATOMIC_CONSUME);
+		if (unlikely(table_hinted(t)))
+			return host_address_hinted(m, gpa, len, host, t);
+		if (host_address_in(table_search(t, gpa), gpa, len, host))
 			return 0;
 	}
 	return host_address_slow(m, gpa, len, host);

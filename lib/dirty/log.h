@@ -18,6 +18,7 @@
 #include <endian.h>
 
 #include "vmmem-private.h"
+#include "sorted.h"
 
 #define LOG_LEAF_SHIFT 15
 #define LOG_LEAF_PAGES (1ull << LOG_LEAF_SHIFT)
@@ -45,17 +46,8 @@ extern bool dirty_writers_fence;
 /* Index of the first leaf of number idx or more (count if none). */
 static inline size_t log_leaf_from(const struct dirty_log *log, uint64_t idx)
 {
-	size_t lo = 0, hi = log->count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (log->leaf[mid].idx < idx)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return SORTED_FIRST_FROM(log->leaf, log->count, struct log_leaf, idx,
+				 idx);
 }
 
 /* The leaf holding page, found from hint (a leaf at or before it, NULL:

@@ -57,10 +57,14 @@ iova_fast(struct vmmem_iommu *iommu, uint64_t iova, void *buf, size_t len,
 		return false;
 	}
 	e = iotlb_lookup(iotlb_load(iommu), iova);
-	if (likely(e && (e->perm & need) == need && len - 1 <= e->last - iova))
-		done = slot_transfer_small(
-			__atomic_load_n(&iommu->mem->table, __ATOMIC_CONSUME),
-			e->gpa + (iova - e->iova), buf, len, write, true);
+	if (likely(e && (e->perm & need) == need && len - 1 <= e->last - iova)) {
+		const struct table *t =
+			__atomic_load_n(&iommu->mem->table, __ATOMIC_CONSUME);
+		uint64_t gpa = e->gpa + (iova - e->iova);
+
+		done = slot_transfer_small(t, table_lookup(t, gpa), gpa, buf,
+					   len, write);
+	}
 	reader_try_exit();
 	space_fast_exit();
 	return done;

@@ -244,26 +244,20 @@ static __thread size_t mru_idx;
 
 static const struct iotlb_entry *find(const struct iotlb *t, uint64_t iova)
 {
-	size_t lo = 0, hi = t->count;
+	const struct iotlb_entry *e;
 
-	/* As for the region table: below 8 entries searching is as cheap,
-	 * and the hint's branch mispredicts on scattered IOVAs. */
-	if (t->count >= 8 && mru_tlb == t && mru_idx < t->count &&
+	/* As for the region table (LOOKUP_HINT_MIN): below 8 entries
+	 * searching is as cheap, and the hint's branch mispredicts on
+	 * scattered IOVAs. */
+	if (t->count >= LOOKUP_HINT_MIN && mru_tlb == t && mru_idx < t->count &&
 	    iova >= t->e[mru_idx].iova && iova <= t->e[mru_idx].last)
 		return &t->e[mru_idx];
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t->e[mid].last < iova)
-			lo = mid + 1;
-		else
-			hi = mid;
+	e = iotlb_lookup(t, iova);
+	if (e) {
+		mru_tlb = t;
+		mru_idx = (size_t)(e - t->e);
 	}
-	if (lo == t->count || t->e[lo].iova > iova)
-		return NULL;
-	mru_tlb = t;
-	mru_idx = lo;
-	return &t->e[lo];
+	return e;
 }
 
 size_t iotlb_translate(const struct iotlb *t, struct iotlb_walk *w,

@@ -10,6 +10,7 @@
 #include <urcu/urcu-bp.h>
 
 #include "vmmem-private.h"
+#include "sorted.h"
 #include "iommu/readers.h"
 
 struct iotlb_entry {
@@ -96,23 +97,14 @@ static inline void iotlb_exit(void)
 	urcu_bp_read_unlock();
 }
 
-/* The entry holding iova, or NULL: the branch-free search of the region
- * table (lib/space/table.h), for the fast paths. */
+/* The entry holding iova, or NULL. */
 static inline const struct iotlb_entry *iotlb_lookup(const struct iotlb *t,
 						     uint64_t iova)
 {
-	const struct iotlb_entry *base = t->e;
-	size_t n = t->count;
+	size_t at = SORTED_FIRST_FROM(t->e, t->count, struct iotlb_entry, last,
+				      iova);
 
-	if (unlikely(!n))
-		return NULL;
-	while (n > 1) {
-		size_t half = n / 2;
-
-		base = base[half].iova <= iova ? base + half : base;
-		n -= half;
-	}
-	return iova - base->iova <= base->last - base->iova ? base : NULL;
+	return at < t->count && t->e[at].iova <= iova ? &t->e[at] : NULL;
 }
 
 /* Translates the next pieces of a walk, at most max of them, and returns

@@ -4,13 +4,14 @@
 
 #include "access/ring.h"
 #include "dirty/log.h"
+#include "sorted.h"
 #include "space/table.h"
 
 __thread struct lookup_hint space_hint;
 
 struct table *table_alloc(size_t count)
 {
-	size_t span = count ? 1 : 0, bytes;
+	size_t span = 1, bytes;
 	struct table *t;
 
 	while (span < count)
@@ -44,17 +45,7 @@ uint64_t table_backed(const struct table *t, uint64_t gpa, uint64_t len)
 
 size_t table_first_from(const struct table *t, uint64_t gpa)
 {
-	size_t lo = 0, hi = t->count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t->slots[mid].last < gpa)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return SORTED_FIRST_FROM(t->slots, t->count, struct slot, last, gpa);
 }
 
 void table_reclaim(struct table *t)
@@ -86,8 +77,6 @@ static struct table *table_swap(struct vmmem *m, struct table *t)
 	rings_adopt_leaves(m, old, t);
 	table_index_uaddr(t);
 	__atomic_store_n(&m->table, t, __ATOMIC_RELEASE);
-	__atomic_store_n(&m->big_table, t->count >= LOOKUP_HINT_MIN,
-			 __ATOMIC_RELAXED);
 	if (m->logging != t->marking)
 		__atomic_store_n(&m->logging, t->marking, __ATOMIC_RELEASE);
 	rings_retarget(m, t);

@@ -64,7 +64,8 @@ struct table {
 	uint32_t *by_uaddr;
 	size_t ucount;
 	/* Sorted by gpa, non-overlapping; slots[count..span) are padding at
-	 * gpa 2^64-1 with no host address, for slots_search_span(). */
+	 * gpa 2^64-1 with no host address, for slots_search_span(); span is
+	 * at least 1, so an empty table is searched like any other. */
 	struct slot slots[];
 };
 
@@ -87,7 +88,6 @@ struct shared_map {
 
 struct vmmem {
 	struct table *table;          /* RCU-published */
-	bool big_table;               /* table->count >= LOOKUP_HINT_MIN */
 	/* table->marking, for code that has no table: the inline ring
 	 * accessors (planned) test it, inside their read-side section, and
 	 * call an out-of-line mark function only when it is set.  Written
@@ -175,25 +175,11 @@ struct lookup_hint {
 };
 extern __thread struct lookup_hint space_hint;
 
-/* The last slot starting at or below gpa (the first if none does), of n
- * >= 1.  Branch-free: the compiler turns the conditional step into a cmov,
- * so random addresses cost no mispredictions. */
-static inline const struct slot *slots_search(const struct slot *base,
-					      size_t n, uint64_t gpa)
-{
-	while (n > 1) {
-		size_t half = n / 2;
-
-		base = base[half].gpa <= gpa ? base + half : base;
-		n -= half;
-	}
-	return base;
-}
-
-/* slots_search() over the slots padded to a power of two: a fixed number
- * of halvings with no length to keep, about half the instructions per
- * step.  It may return padding (for gpa 2^64-1 only), which has no host
- * address, so only the fast paths use it: they take the slow path then. */
+/* The last slot starting at or below gpa (the first if none does), over
+ * the slots padded to a power of two: a fixed number of halvings with no
+ * length to keep, about half the instructions per step of
+ * sorted_first_from().  Branch-free (cmov).  The padding starts at 2^64-1,
+ * so only that gpa can land on it (table_lookup() takes it apart). */
 static inline const struct slot *slots_search_span(const struct slot *base,
 						   size_t span, uint64_t gpa)
 {
@@ -211,75 +197,59 @@ static inline bool slot_holds(const struct slot *s, uint64_t gpa)
  * whose branch mispredicts on scattered addresses. */
 #define LOOKUP_HINT_MIN 8
 
-/* The slot holding gpa in a table of fewer than LOOKUP_HINT_MIN slots, or
- * NULL: also for any other table, which the caller then looks up with
- * table_lookup().  Apart from it so that the fast paths of small tables
- * keep few values live. */
-static inline const struct slot *table_lookup_small(const struct table *t,
-						    uint64_t gpa)
+/* The slot holding gpa, or NULL, by search alone. */
+static inline __attribute__((always_inline)) const struct slot *
+table_search(const struct table *t, uint64_t gpa)
 {
-	size_t n = t->count;
 	const struct slot *s;
 
-	if (unlikely(n - 1 >= LOOKUP_HINT_MIN - 1))     /* 0, or too many */
-		return NULL;
+	if (unlikely(gpa == UINT64_MAX)) {
+		/* Apart, as the padding starts there too: only the last slot
+		 * can hold it.  No call, so the fast paths stay leaves. */
+		size_t n = t->count;
+
+		s = &t->slots[n ? n - 1 : 0];
+		return n && s->last == UINT64_MAX ? s : NULL;
+	}
 	s = slots_search_span(t->slots, t->span, gpa);
 	return slot_holds(s, gpa) ? s : NULL;
 }
 
-/* table_lookup() for the fast paths of any table: the same hint from
- * LOOKUP_HINT_MIN slots up, the padded search (see slots_search_span()). */
-static inline const struct slot *table_lookup_big(const struct table *t,
-						  uint64_t gpa)
+/* Whether lookups in t try the hint first.  The fast paths take such a
+ * table in a function of their own, entered in the section with the table
+ * in hand (a tail call): inlined together, the hint's values would make
+ * the small tables' path save registers too (docs/PERFORMANCE.md). */
+static inline bool table_hinted(const struct table *t)
 {
-	const struct slot *s;
-	size_t n = t->count, idx = space_hint.idx;
+	return t->count >= LOOKUP_HINT_MIN;
+}
 
-	if (n < LOOKUP_HINT_MIN) {
-		if (unlikely(!n))
-			return NULL;
-		s = slots_search_span(t->slots, t->span, gpa);
-		return slot_holds(s, gpa) ? s : NULL;
-	}
-	if (space_hint.table == t && idx < n && slot_holds(&t->slots[idx], gpa))
+/* table_lookup() in a table known to be table_hinted(): the slot a thread
+ * found last is tried first. */
+static inline __attribute__((always_inline)) const struct slot *
+table_lookup_hinted(const struct table *t, uint64_t gpa)
+{
+	size_t idx = space_hint.idx;
+	const struct slot *s;
+
+	if (space_hint.table == t && idx < t->count &&
+	    slot_holds(&t->slots[idx], gpa))
 		return &t->slots[idx];
-	s = slots_search_span(t->slots, t->span, gpa);
-	if (!slot_holds(s, gpa))
-		return NULL;
-	space_hint.table = t;
-	space_hint.idx = (size_t)(s - t->slots);
-	return s;
-}
-
-/* The slot holding gpa, or NULL. */
-static inline const struct slot *table_lookup(const struct table *t,
-					      uint64_t gpa)
-{
-	const struct slot *s;
-	size_t n = t->count;
-
-	if (n < LOOKUP_HINT_MIN) {
-		if (unlikely(!n))
-			return NULL;
-		s = slots_search(t->slots, n, gpa);
-		return slot_holds(s, gpa) ? s : NULL;
+	s = table_search(t, gpa);
+	if (s) {
+		space_hint.table = t;
+		space_hint.idx = (size_t)(s - t->slots);
 	}
-	if (space_hint.table == t && space_hint.idx < n &&
-	    slot_holds(&t->slots[space_hint.idx], gpa))
-		return &t->slots[space_hint.idx];
-	s = slots_search(t->slots, n, gpa);
-	if (!slot_holds(s, gpa))
-		return NULL;
-	space_hint.table = t;
-	space_hint.idx = (size_t)(s - t->slots);
 	return s;
 }
 
-/* Which fast path suits the current table: read before entering a
- * section, so it may be stale; each path checks the table it gets. */
-static inline bool space_big_table(const struct vmmem *m)
+/* The slot holding gpa, or NULL: the one lookup of every path (the fast
+ * paths take its two cases apart, see table_hinted()). */
+static inline __attribute__((always_inline)) const struct slot *
+table_lookup(const struct table *t, uint64_t gpa)
 {
-	return __atomic_load_n(&m->big_table, __ATOMIC_RELAXED);
+	return table_hinted(t) ? table_lookup_hinted(t, gpa)
+			       : table_search(t, gpa);
 }
 
 /* Bytes of the slot from gpa on, capped at len (slot->last may be 2^64-1). */
