@@ -11,9 +11,11 @@
  *   when /usr/bin/qemu-storage-daemon (Debian: qemu-system-common) exists.
  *
  * Usage: vub-bench [--seconds S] [--depths D,D..] [--backend PATH]
- *                  [--qsd PATH|none] [--dir DIR]
+ *                  [--qsd PATH|none] [--qsd-aio threads|io_uring] [--dir DIR]
  * Defaults: 3 s a workload, depths 1,32, the back-end under top_builddir
- * (or .), qemu-storage-daemon from PATH, DIR $TMPDIR or /tmp.
+ * (or .), /usr/bin/qemu-storage-daemon with its default aio=threads (a
+ * thread pool does the file I/O; the libvmmem back-end calls preadv and
+ * pwritev itself in its poll loop), DIR $TMPDIR or /tmp.
  *
  * The front-end negotiates VERSION_1 and the protocol features, no
  * EVENT_IDX (both back-ends then notify after each batch unless the avail
@@ -357,11 +359,13 @@ int main(int argc, char **argv)
 		{ "depths", required_argument, NULL, 'd' },
 		{ "backend", required_argument, NULL, 'b' },
 		{ "qsd", required_argument, NULL, 'q' },
+		{ "qsd-aio", required_argument, NULL, 'a' },
 		{ "dir", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *top = getenv("top_builddir"), *dir = getenv("TMPDIR");
 	const char *qsd = "/usr/bin/qemu-storage-daemon", *depths = "1,32";
+	const char *aio = "threads";
 	char backend[512], bdev[600], exp[700];
 	double seconds = 3;
 	struct peer peers[2] = { { .name = "libvmmem" }, { .name = "qsd" } };
@@ -378,10 +382,11 @@ int main(int argc, char **argv)
 		case 'd': depths = optarg; break;
 		case 'b': snprintf(backend, sizeof(backend), "%s", optarg); break;
 		case 'q': qsd = optarg; break;
+		case 'a': aio = optarg; break;
 		case 'D': dir = optarg; break;
 		default:
 			fprintf(stderr, "usage: %s [--seconds S] [--depths D,D..] "
-				"[--backend PATH] [--qsd PATH|none] [--dir DIR]\n", argv[0]);
+				"[--backend PATH] [--qsd PATH|none] [--qsd-aio MODE] [--dir DIR]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -396,8 +401,8 @@ int main(int argc, char **argv)
 				     "--image", peers[0].image, NULL });
 	if (npeers == 2) {
 		make_image(&peers[1], dir);
-		snprintf(bdev, sizeof(bdev), "driver=file,node-name=disk0,filename=%s",
-			 peers[1].image);
+		snprintf(bdev, sizeof(bdev), "driver=file,node-name=disk0,aio=%s,filename=%s",
+			 aio, peers[1].image);
 		snprintf(exp, sizeof(exp), "type=vhost-user-blk,id=exp0,node-name=disk0,"
 			 "addr.type=unix,addr.path=%s,writable=on,num-queues=1",
 			 peers[1].path);
@@ -407,8 +412,8 @@ int main(int argc, char **argv)
 	for (unsigned int i = 0; i < npeers; i++)
 		setup(&peers[i]);
 
-	printf("# 4 KiB requests on one split ring (%u entries), %.1f s each; images of %u MiB in %s (page cache)\n",
-	       QSIZE, seconds, IMAGE_SIZE >> 20, dir);
+	printf("# 4 KiB requests on one split ring (%u entries), %.1f s each; images of %u MiB in %s (page cache); qsd aio=%s\n",
+	       QSIZE, seconds, IMAGE_SIZE >> 20, dir, aio);
 	printf("%-6s %5s %12s %12s %12s %12s %9s %9s\n", "op", "depth",
 	       "libvmmem/s", "cpu-us/req", "qsd/s", "cpu-us/req", "rps-ratio", "cpu-ratio");
 	for (const char *d = depths; *d;) {
