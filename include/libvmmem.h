@@ -12,7 +12,7 @@
 /* The version of this header; vmmem_version() gives the library's, which
  * may be newer at run time (same major version, same ABI). */
 #define VMMEM_VERSION_MAJOR 1
-#define VMMEM_VERSION_MINOR 0
+#define VMMEM_VERSION_MINOR 1
 #define VMMEM_VERSION_MICRO 0
 #define VMMEM_VERSION_ENCODE(major, minor, micro) \
 	(((uint32_t)(major) << 16) | ((uint32_t)(minor) << 8) | (uint32_t)(micro))

@@ -39,11 +39,12 @@ status=0
 	make -j2 coverage) >"$log" 2>&1 || status=$?
 
 # What make check ran, then the report (the HTML one goes with $dir).
-grep -E '^# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR):' "$log" | sed 's/^/  /' || true
+grep -E '^# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR):|^(FAIL|ERROR):' "$log" | sed 's/^/  /' || true
 sed -n '/^=== Line coverage of lib\//,/^branches:/p' "$log"
 
 if [ $status -ne 0 ]; then
 	tail -n 60 "$log"
+	.ci/lib/show-failed-tests.sh "$dir"
 	echo "coverage: the coverage build or make check failed (exit $status; the last 60 lines of its log are above)" >&2
 	exit 1
 fi

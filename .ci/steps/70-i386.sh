@@ -50,9 +50,7 @@ check_tests=
 grep -E 'Class:|^# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR):|^(FAIL|ERROR):' "$log" | sed 's/^/  /' || true
 if [ $status -ne 0 ]; then
 	tail -n 60 "$log"
-	for f in "$dir"/tests/*.log "$dir"/tests/*/*.log; do
-		grep -q -E '^(FAIL|ERROR)' "$f" 2>/dev/null && { echo "--- $f"; tail -n 30 "$f"; }
-	done
+	.ci/lib/show-failed-tests.sh "$dir"
 	echo "i386: the build or make check failed (exit $status)" >&2
 	exit 1
 fi
