@@ -333,6 +333,7 @@ struct vmmem_vhost_iotlb_msg {
 	uint64_t uaddr;              /* front-end address (UPDATE) */
 	uint8_t perm;                /* VHOST_ACCESS_RO 1, WO 2, RW 3 */
 	uint8_t type;                /* VMMEM_VHOST_IOTLB_* */
+	uint8_t padding[6];          /* to 32 bytes where uint64_t aligns to 4 */
 };
 
 int vmmem_vhost_iotlb_msg(struct vmmem_iommu *iommu,

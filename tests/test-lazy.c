@@ -2071,7 +2071,11 @@ static Suite *suite(void)
 	Suite *s = suite_create("lazy");
 	TCase *tc;
 
+	/* Each test adds and frees lazy regions: each removal waits for grace
+	 * periods (membarrier, tens of ms in a VM), so a loaded machine takes
+	 * the cases past Check's 4 s default. */
 	tc = tcase_create("access");
+	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, rw_lazy);
 	tcase_add_test(tc, rw_lazy_hole);
 	tcase_add_test(tc, rw_across_regions);
@@ -2088,12 +2092,14 @@ static Suite *suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("transient");
+	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, transient_paths);
 	tcase_add_test(tc, transient_map);
 	tcase_add_loop_test(tc, exact_unmappable, 0, 2);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cache");
+	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, cache_hits);
 	tcase_add_test(tc, cache_fallback);
 	tcase_add_test(tc, cache_eviction);

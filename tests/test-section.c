@@ -251,6 +251,254 @@ START_TEST(iommu_changes_inside_section)
 }
 END_TEST
 
+struct dirty_call {
+	struct vmmem *m;
+	int log_fd;
+	uint64_t *log;
+	int start, stop, shared_set, shared_set_fd, shared_stop;
+};
+
+static void dirty_in_section(void *arg)
+{
+	struct dirty_call *c = arg;
+
+	urcu_bp_read_lock();
+	c->start = vmmem_dirty_start(c->m, 8192);
+	c->stop = vmmem_dirty_stop(c->m);
+	c->shared_set = vmmem_dirty_shared_set(c->m, c->log, 4096, 0);
+	c->shared_set_fd = vmmem_dirty_shared_set_fd(c->m, c->log_fd, 4096, 0, 0);
+	c->shared_stop = vmmem_dirty_shared_stop(c->m);
+	urcu_bp_read_unlock();
+}
+
+/* Starting, stopping (and so changing the page size of) the library's log
+ * and switching the front-end's shared log wait for a grace period, which
+ * the caller's own section would block for ever: refused, and the logs
+ * left as they were. */
+START_TEST(dirty_changes_inside_section)
+{
+	static uint64_t log[512] __attribute__((aligned(8)));
+	struct dirty_call c = { 0 };
+	struct vmmem_region *r = counted_region(NULL, NULL);
+	uint64_t missed = 1;
+	uint8_t one = 1;
+
+	ck_assert_int_eq(vmmem_new(&c.m, 0), 0);
+	ck_assert_int_eq(vmmem_add_region(c.m, 0, r), 0);
+	vmmem_region_unref(r);
+	c.log = log;
+	c.log_fd = memfd_create("log", 0);
+	ck_assert_int_ge(c.log_fd, 0);
+	ck_assert_int_eq(ftruncate(c.log_fd, 4096), 0);
+	/* Library's log on (4 KiB pages), shared log on. */
+	ck_assert_int_eq(vmmem_dirty_start(c.m, 4096), 0);
+	ck_assert_int_eq(vmmem_dirty_shared_set(c.m, log, sizeof(log), 0), 0);
+	silently(dirty_in_section, &c);
+	ck_assert_int_eq(c.start, -EDEADLK);
+	ck_assert_int_eq(c.stop, -EDEADLK);
+	ck_assert_int_eq(c.shared_set, -EDEADLK);
+	ck_assert_int_eq(c.shared_set_fd, -EDEADLK);
+	ck_assert_int_eq(c.shared_stop, -EDEADLK);
+	/* Both logs as they were: still on, page size unchanged, and a
+	 * write marks both. */
+	ck_assert_int_eq(vmmem_dirty_test(c.m, 0), 0);
+	ck_assert_int_eq(vmmem_write(c.m, 0x10, &one, 1), 1);
+	ck_assert_int_eq(vmmem_dirty_test(c.m, 0), 1);
+	ck_assert_uint_eq(log[0], 1);
+	ck_assert_int_eq(vmmem_dirty_shared_missed(c.m, &missed), 0);
+	ck_assert_uint_eq(missed, 0);
+	/* Outside the section they work. */
+	ck_assert_int_eq(vmmem_dirty_shared_stop(c.m), 0);
+	ck_assert_int_eq(vmmem_dirty_stop(c.m), 0);
+	close(c.log_fd);
+	vmmem_free(c.m);
+}
+END_TEST
+
+static struct vmmem *dirty_from_release_target;
+static int dirty_from_release_ret;
+
+static void dirty_start_other_space(void *addr, uint64_t size, void *opaque)
+{
+	__atomic_store_n(&dirty_from_release_ret,
+			 vmmem_dirty_start(dirty_from_release_target, 0),
+			 __ATOMIC_RELAXED);
+	count_release(addr, size, opaque);
+}
+
+/* On the reclaim thread, a release callback: refused as well. */
+START_TEST(dirty_start_from_release_callback)
+{
+	int released = 0;
+	struct vmmem *m = NULL;
+	struct vmmem_region *r = counted_region(dirty_start_other_space, &released);
+
+	ck_assert_int_eq(vmmem_new(&dirty_from_release_target, 0), 0);
+	ck_assert_int_eq(vmmem_new(&m, 0), 0);
+	ck_assert_int_eq(vmmem_add_region(m, 0, r), 0);
+	vmmem_region_unref(r);
+	ck_assert_int_eq(vmmem_remove_region(m, 0, 4096, NULL), 0);
+	wait_count(&released, 1);
+	ck_assert_int_eq(__atomic_load_n(&dirty_from_release_ret, __ATOMIC_RELAXED),
+			 -EDEADLK);
+	ck_assert_int_eq(vmmem_dirty_stop(dirty_from_release_target), -ENOENT);
+	vmmem_free(dirty_from_release_target);
+	vmmem_free(m);
+}
+END_TEST
+
+/* ------------------------- the backlog of tables waiting for reclaim */
+
+#define SWAP_SIZE 0x10000
+
+/* Two tables of two regions, each region on a memfd of its own: every
+ * replacement retires a table holding two regions (two descriptors and two
+ * mappings) until its grace period. */
+struct swapper {
+	struct vmmem *m;
+	struct vmmem_vhost_region vr[2];
+	int fds[2][2];
+	int fds0;
+};
+
+static void swapper_init(struct swapper *sw)
+{
+	*sw = (struct swapper){
+		.vr = { { 0, SWAP_SIZE, 0x7f0000000000, 0 },
+			{ 0x100000, SWAP_SIZE, 0x7f0000100000, 0 } } };
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 2; j++)
+			sw->fds[i][j] = test_filled_memfd(SWAP_SIZE, 0x10 * i + j);
+	ck_assert_int_eq(vmmem_new(&sw->m, 0), 0);
+	sw->fds0 = test_count_fds();
+}
+
+static int swap(struct swapper *sw, int i)
+{
+	return vmmem_vhost_set_mem_table(sw->m, sw->vr, sw->fds[i % 2], 2, NULL);
+}
+
+static void swapper_fini(struct swapper *sw)
+{
+	vmmem_free(sw->m);
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 2; j++)
+			close(sw->fds[i][j]);
+}
+
+/* Descriptors the retired tables may hold at most: the bound, plus the
+ * table admitted last, plus the two of the current table. */
+#define FDS_BOUND (RECLAIM_HELD_MAX + 2 * 2)
+
+/* A front-end spamming SET_MEM_TABLE while the back-end is inside its own
+ * section (no table can be freed meanwhile): past the bound the call
+ * returns -EAGAIN, and the descriptors held stay bounded. */
+START_TEST(replacements_inside_section_bounded)
+{
+	struct swapper sw;
+	int i, ret = 0, most = 0;
+
+	swapper_init(&sw);
+	urcu_bp_read_lock();
+	for (i = 0; i < 4 * RECLAIM_HELD_MAX && !ret; i++) {
+		int n;
+
+		ret = swap(&sw, i);
+		n = test_count_fds() - sw.fds0;
+		most = n > most ? n : most;
+	}
+	urcu_bp_read_unlock();
+	ck_assert_msg(ret == -EAGAIN, "replacement %d: %d, not -EAGAIN", i, ret);
+	ck_assert_msg(most <= FDS_BOUND, "%d descriptors held (bound %d)",
+		      most, FDS_BOUND);
+	/* Outside the section, the call waits for the backlog and works. */
+	ck_assert_int_eq(swap(&sw, i), 0);
+	swapper_fini(&sw);
+}
+END_TEST
+
+/* Hotplug too: a removal retires its region with the table. */
+START_TEST(hotplug_inside_section_bounded)
+{
+	struct vmmem *m = NULL, *other = NULL;
+	struct vmmem_vhost_region vr;
+	struct vmmem_range range = { 0, 4096, -1, 0 };
+	int i, ret = 0, fd, add_reg, rem_reg, from_ranges, placed;
+	struct vmmem_region *r = counted_region(NULL, NULL);
+
+	ck_assert_int_eq(vmmem_new(&m, 0), 0);
+	urcu_bp_read_lock();
+	for (i = 0; i < 4 * RECLAIM_HELD_MAX && !ret; i++) {
+		ret = vmmem_add_region(m, 0, r);
+		if (!ret)
+			ret = vmmem_remove_region(m, 0, 4096, NULL);
+	}
+	/* Every other call that retires a table, likewise. */
+	placed = vmmem_num_regions(m);
+	fd = test_filled_memfd(4096, 0);
+	vr = (struct vmmem_vhost_region){ 0x100000, 4096, 0x7f0000000000, 0 };
+	add_reg = vmmem_vhost_add_mem_reg(m, &vr, fd, NULL);
+	rem_reg = vmmem_vhost_rem_mem_reg(m, &vr);
+	from_ranges = vmmem_new_from_ranges(&other, &range, 1, NULL);
+	urcu_bp_read_unlock();
+	close(fd);
+	ck_assert_msg(ret == -EAGAIN, "round %d: %d, not -EAGAIN", i, ret);
+	ck_assert_int_le(i, RECLAIM_HELD_MAX);
+	ck_assert_int_eq(add_reg, -EAGAIN);
+	ck_assert_int_eq(rem_reg, -EAGAIN);
+	ck_assert_int_eq(from_ranges, -EAGAIN);
+	ck_assert_ptr_null(other);
+	ck_assert_int_eq(vmmem_num_regions(m), placed);
+	vmmem_region_unref(r);
+	vmmem_free(m);
+}
+END_TEST
+
+struct holder {
+	int inside, release;
+};
+
+static void *hold_section(void *arg)
+{
+	struct holder *h = arg;
+
+	urcu_bp_read_lock();
+	__atomic_store_n(&h->inside, 1, __ATOMIC_RELEASE);
+	/* 300 ms, or less if told. */
+	for (int i = 0; i < 300 && !__atomic_load_n(&h->release, __ATOMIC_ACQUIRE); i++)
+		usleep(1000);
+	urcu_bp_read_unlock();
+	return NULL;
+}
+
+/* The same spam while another thread holds a section: the front-end's
+ * thread may wait, so it does (until the section ends) instead of piling
+ * up tables, and never fails. */
+START_TEST(replacements_wait_for_backlog)
+{
+	struct holder h = { 0 };
+	struct swapper sw;
+	pthread_t th;
+	int most = 0;
+
+	swapper_init(&sw);
+	ck_assert_int_eq(pthread_create(&th, NULL, hold_section, &h), 0);
+	wait_for(&h.inside);
+	for (int i = 0; i < 4 * RECLAIM_HELD_MAX; i++) {
+		int n;
+
+		ck_assert_int_eq(swap(&sw, i), 0);
+		n = test_count_fds() - sw.fds0;
+		most = n > most ? n : most;
+	}
+	__atomic_store_n(&h.release, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	ck_assert_msg(most <= FDS_BOUND, "%d descriptors held (bound %d)",
+		      most, FDS_BOUND);
+	swapper_fini(&sw);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("section");
@@ -266,6 +514,15 @@ static Suite *suite(void)
 	tcase_add_test(tc, free_inside_section);
 	tcase_add_test(tc, free_from_release_callback);
 	tcase_add_test(tc, iommu_changes_inside_section);
+	tcase_add_test(tc, dirty_changes_inside_section);
+	tcase_add_test(tc, dirty_start_from_release_callback);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("backlog");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, replacements_inside_section_bounded);
+	tcase_add_test(tc, hotplug_inside_section_bounded);
+	tcase_add_test(tc, replacements_wait_for_backlog);
 	suite_add_tcase(s, tc);
 	return s;
 }

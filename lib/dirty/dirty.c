@@ -119,24 +119,45 @@ void dirty_mark_backed(const struct table *t, uint64_t gpa, uint64_t len)
 		dirty_note(t, s, from, to - from + 1);
 }
 
-/* Publishes a copy of the table with the library's log on (shift) or off
- * (0), and returns only once no writer can still use the old one: after a
- * start, no write that is not logged is in flight (a migration that starts
- * logging and then copies all memory misses nothing); after a stop, no
- * write still marks the leaves it frees.  Rare calls: they wait. */
-static int rebuild(struct vmmem *m, unsigned int shift)
+int dirty_lock_to_wait(struct vmmem *m)
 {
-	struct table *old = m->table, *t = table_alloc(old->count);
+	if (space_cannot_wait())
+		return -EDEADLK;
+	pthread_mutex_lock(&m->lock);
+	return 0;
+}
+
+int dirty_republish(struct vmmem *m, struct dirty_log *shared, bool only,
+		    const struct dirty_log *base, unsigned int shift,
+		    struct table **old)
+{
+	struct table *t = table_alloc(m->table->count);
 
 	if (!t)
 		return -ENOMEM;
-	memcpy(t->slots, old->slots, old->count * sizeof(struct slot));
-	table_inherit(t, old);
-	if (dirty_attach(t, NULL, shift)) {
+	memcpy(t->slots, m->table->slots, t->count * sizeof(struct slot));
+	t->shared = shared;
+	t->shared_only = shared && only;
+	if (dirty_attach(t, base, shift)) {
 		free(t);
 		return -ENOMEM;
 	}
-	old = table_publish_wait(m, t);
+	*old = table_publish_wait(m, t);
+	return 0;
+}
+
+/* The library's log on (pages of 1 << shift) or off (0), the shared log
+ * as it is.  After a start, no write that is not logged is in flight (a
+ * migration that starts logging and then copies all memory misses
+ * nothing); after a stop, no write still marks the leaves it frees. */
+static int rebuild(struct vmmem *m, unsigned int shift)
+{
+	struct table *old = m->table;
+	int ret = dirty_republish(m, old->shared, old->shared_only, NULL,
+				  shift, &old);
+
+	if (ret)
+		return ret;
 	if (!shift)
 		log_free_leaves(old->log);
 	table_free(old);
@@ -153,7 +174,9 @@ VMMEM_EXPORT int vmmem_dirty_start(struct vmmem *m, uint64_t page_size)
 	    (page_size & (page_size - 1)))
 		return -EINVAL;
 	pthread_once(&membarrier_once, membarrier_register);
-	pthread_mutex_lock(&m->lock);
+	ret = dirty_lock_to_wait(m);
+	if (ret)
+		return ret;
 	ret = m->table->log ? -EBUSY
 			    : rebuild(m, (unsigned)__builtin_ctzll(page_size));
 	pthread_mutex_unlock(&m->lock);
@@ -166,7 +189,9 @@ VMMEM_EXPORT int vmmem_dirty_stop(struct vmmem *m)
 
 	if (!m)
 		return -EINVAL;
-	pthread_mutex_lock(&m->lock);
+	ret = dirty_lock_to_wait(m);
+	if (ret)
+		return ret;
 	ret = m->table->log ? rebuild(m, 0) : -ENOENT;
 	pthread_mutex_unlock(&m->lock);
 	return ret;

@@ -19,6 +19,20 @@
 int dirty_attach(struct table *t, const struct dirty_log *base,
 		 unsigned int shift);
 
+/* Takes m->lock for a call that waits for a grace period, or returns
+ * -EDEADLK, having done nothing, where the caller cannot wait
+ * (space_cannot_wait()): the grace period would wait for the caller, and so
+ * would a holder of the lock waiting for one. */
+int dirty_lock_to_wait(struct vmmem *m);
+
+/* Under m->lock: publishes a copy of m's table whose writers mark shared
+ * (only: without the library's log) and the library's log dirty_attach()
+ * gives from base and shift; returns once no writer can still use the old
+ * table, stored in *old for the caller to release with table_free(). */
+int dirty_republish(struct vmmem *m, struct dirty_log *shared, bool only,
+		    const struct dirty_log *base, unsigned int shift,
+		    struct table **old);
+
 /* Marks the pages of the backed parts of [gpa, gpa + len); holes skipped. */
 void dirty_mark_backed(const struct table *t, uint64_t gpa, uint64_t len);
 

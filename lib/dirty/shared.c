@@ -17,26 +17,19 @@
 
 #define SHARED_FLAGS VMMEM_DIRTY_SHARED_ONLY
 
-/* Publishes a table whose writers mark log (NULL: none), only (without
- * the library's log) or not, waits until no writer can still mark the old
- * one, then releases it and map, the mapping the library made for it. */
+/* Makes writers mark log (NULL: none), only (without the library's log)
+ * or not; once no writer can still mark the old one, releases it and the
+ * mapping the library made for it, and keeps map, the new one's. */
 static int shared_switch(struct vmmem *m, struct dirty_log *log, bool only,
 			 struct shared_map map)
 {
-	struct table *old = m->table, *t = table_alloc(old->count);
 	struct shared_map gone = m->shared_map;
-	struct dirty_log *was = old->shared;
+	struct dirty_log *was = m->table->shared;
+	struct table *old;
+	int ret = dirty_republish(m, log, only, m->table->log, 0, &old);
 
-	if (!t)
-		return -ENOMEM;
-	memcpy(t->slots, old->slots, old->count * sizeof(struct slot));
-	t->shared = log;
-	t->shared_only = log && only;
-	if (dirty_attach(t, old->log, 0)) {
-		free(t);
-		return -ENOMEM;
-	}
-	old = table_publish_wait(m, t);
+	if (ret)
+		return ret;
 	m->shared_map = map;
 	if (was) {
 		m->shared_missed += __atomic_load_n(&was->missed,
@@ -58,9 +51,12 @@ static int shared_start(struct vmmem *m, uint64_t *base, uint64_t bytes,
 	int ret = -ENOMEM;
 
 	if (log) {
-		pthread_mutex_lock(&m->lock);
-		ret = shared_switch(m, log, flags & VMMEM_DIRTY_SHARED_ONLY, map);
-		pthread_mutex_unlock(&m->lock);
+		ret = dirty_lock_to_wait(m);
+		if (!ret) {
+			ret = shared_switch(m, log, flags & VMMEM_DIRTY_SHARED_ONLY,
+					    map);
+			pthread_mutex_unlock(&m->lock);
+		}
 		if (ret)
 			log_free(log, false);
 	}
@@ -119,7 +115,9 @@ VMMEM_EXPORT int vmmem_dirty_shared_stop(struct vmmem *m)
 
 	if (!m)
 		return -EINVAL;
-	pthread_mutex_lock(&m->lock);
+	ret = dirty_lock_to_wait(m);
+	if (ret)
+		return ret;
 	ret = m->table->shared ? shared_switch(m, NULL, false,
 					       (struct shared_map){ 0 })
 			       : -ENOENT;

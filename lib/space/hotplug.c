@@ -28,8 +28,10 @@ int space_insert(struct vmmem *m, const struct slot *proto, size_t max_count)
 	struct table *old, *t;
 	struct slot *s;
 	size_t pos;
-	int ret;
+	int ret = reclaim_admit();
 
+	if (ret)
+		return ret;
 	pthread_mutex_lock(&m->lock);
 	old = m->table;
 	ret = insert_pos(old, proto->gpa, proto->last, &pos);
@@ -83,8 +85,11 @@ int space_remove(struct vmmem *m, uint64_t gpa, uint64_t size,
 	struct table *old, *t;
 	const struct slot *gone;
 	size_t pos;
-	int ret = -ENOENT;
+	int ret = reclaim_admit();
 
+	if (ret)
+		return ret;
+	ret = -ENOENT;
 	pthread_mutex_lock(&m->lock);
 	old = m->table;
 	pos = table_first_from(old, gpa);

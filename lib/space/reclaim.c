@@ -21,6 +21,7 @@ static pthread_cond_t rq_wake = PTHREAD_COND_INITIALIZER;   /* for the worker */
 static pthread_cond_t rq_done = PTHREAD_COND_INITIALIZER;   /* from it */
 static struct table *rq_head, **rq_tail = &rq_head;
 static unsigned long rq_queued, rq_reclaimed;
+static unsigned long rq_held;      /* weight of the queued, not yet freed */
 static bool rq_running, rq_pause, rq_parked, rq_stop;
 static pthread_t rq_thread;
 static __thread bool on_reclaim_worker;
@@ -30,29 +31,40 @@ bool space_cannot_wait(void)
 	return on_reclaim_worker || space_in_section();
 }
 
-/* Frees a list taken from the queue; returns how many tables it held. */
-static unsigned long reclaim_list(struct table *t)
+/* A retired table's part of the backlog: itself and the regions whose
+ * place in the space it takes with it. */
+static unsigned long held_by(const struct table *t)
 {
-	unsigned long n = 0;
+	unsigned long n = 1;
 
+	for (size_t i = 0; t->drops && i < t->count; i++)
+		n += t->slots[i].drop;
+	return n;
+}
+
+/* Takes the whole queue and frees it after a grace period, in the calling
+ * thread; called, and returns, with rq_lock held. */
+static void reclaim_queue(void)
+{
+	struct table *t = rq_head;
+	unsigned long n = 0, held = 0;
+
+	rq_head = NULL;
+	rq_tail = &rq_head;
+	pthread_mutex_unlock(&rq_lock);
+	urcu_bp_synchronize_rcu();
 	while (t) {
 		struct table *next = t->retired_next;
 
+		held += held_by(t);
 		table_reclaim(t);
 		t = next;
 		n++;
 	}
-	return n;
-}
-
-/* Takes the whole queue; called with rq_lock held. */
-static struct table *take_queue(void)
-{
-	struct table *t = rq_head;
-
-	rq_head = NULL;
-	rq_tail = &rq_head;
-	return t;
+	pthread_mutex_lock(&rq_lock);
+	rq_reclaimed += n;
+	rq_held -= held;
+	pthread_cond_broadcast(&rq_done);
 }
 
 static void *reclaim_worker(void *arg)
@@ -61,9 +73,6 @@ static void *reclaim_worker(void *arg)
 	on_reclaim_worker = true;
 	pthread_mutex_lock(&rq_lock);
 	for (;;) {
-		struct table *batch;
-		unsigned long n;
-
 		while (rq_pause || (!rq_head && !rq_stop)) {
 			rq_parked = true;
 			pthread_cond_broadcast(&rq_done);
@@ -72,13 +81,7 @@ static void *reclaim_worker(void *arg)
 		}
 		if (!rq_head)
 			break;
-		batch = take_queue();
-		pthread_mutex_unlock(&rq_lock);
-		urcu_bp_synchronize_rcu();
-		n = reclaim_list(batch);
-		pthread_mutex_lock(&rq_lock);
-		rq_reclaimed += n;
-		pthread_cond_broadcast(&rq_done);
+		reclaim_queue();
 	}
 	pthread_mutex_unlock(&rq_lock);
 	return NULL;
@@ -104,6 +107,7 @@ void reclaim_defer(struct table *t)
 	*rq_tail = t;
 	rq_tail = &t->retired_next;
 	rq_queued++;
+	rq_held += held_by(t);
 	if (!rq_running)
 		start_worker();
 	pthread_cond_signal(&rq_wake);
@@ -122,18 +126,27 @@ void reclaim_wait(void)
 		start_worker();
 	if (!rq_running && rq_head) {
 		/* No thread to be had: the caller waits, and frees. */
-		struct table *batch = take_queue();
-
-		pthread_mutex_unlock(&rq_lock);
-		urcu_bp_synchronize_rcu();
-		target = reclaim_list(batch);
-		pthread_mutex_lock(&rq_lock);
-		rq_reclaimed += target;
+		reclaim_queue();
 		target = rq_queued;
 	}
 	while (rq_reclaimed < target && rq_running)
 		pthread_cond_wait(&rq_done, &rq_lock);
 	pthread_mutex_unlock(&rq_lock);
+}
+
+int reclaim_admit(void)
+{
+	bool over;
+
+	pthread_mutex_lock(&rq_lock);
+	over = rq_held >= RECLAIM_HELD_MAX;
+	pthread_mutex_unlock(&rq_lock);
+	if (!over)
+		return 0;
+	if (space_cannot_wait())
+		return -EAGAIN;
+	reclaim_wait();
+	return 0;
 }
 
 /* The worker runs this library's code and the tables it frees are the
@@ -155,9 +168,11 @@ __attribute__((destructor)) static void reclaim_unload(void)
 		pthread_mutex_lock(&rq_lock);
 		rq_running = rq_stop = false;   /* a later retire starts one */
 		pthread_mutex_unlock(&rq_lock);
-	} else if (rq_head) {
-		urcu_bp_synchronize_rcu();
-		reclaim_list(take_queue());
+	} else {
+		pthread_mutex_lock(&rq_lock);
+		if (rq_head)
+			reclaim_queue();
+		pthread_mutex_unlock(&rq_lock);
 	}
 }
 

@@ -349,6 +349,18 @@ void space_destroy(struct vmmem *m);
  * period, and the library's fork handlers (registered once per process). */
 void reclaim_defer(struct table *t);
 void reclaim_wait(void);
+/* The backlog's bound: retired tables not yet freed, each counting one
+ * plus the regions it drops (their descriptors and mappings), may add up
+ * to this before a call that retires one more must wait for the worker.
+ * A hostile vhost-user front-end can replace tables far faster than grace
+ * periods end (a reader in a long section, a slow worker). */
+#define RECLAIM_HELD_MAX 256
+/* Called before taking m->lock by every call that retires a table: 0 once
+ * the backlog is under the bound, after waiting for the worker if need
+ * be; -EAGAIN, without waiting, where the caller cannot wait
+ * (space_cannot_wait()): the backlog cannot shrink before its section
+ * ends. */
+int reclaim_admit(void);
 int space_register_atfork(void);
 /* Whether the calling thread must not wait for a grace period: it is in a
  * read-side section (its own, nested ones included), which the grace

@@ -158,6 +158,9 @@ VMMEM_EXPORT int vmmem_vhost_set_mem_table(struct vmmem *m,
 		if (fds[i] < 0)
 			return -EBADF;
 	}
+	ret = reclaim_admit();
+	if (ret)
+		return ret;
 	pthread_mutex_lock(&m->lock);
 	old_count = m->table->count;
 	scratch = calloc(1, count * (sizeof(size_t) + sizeof(bool)) +

@@ -16,11 +16,8 @@
 #   vub.bench=OP:N      instead of the jobs: OP (read or write) N 4 KiB
 #                       blocks from offset 0 with dd and O_DIRECT, timed by
 #                       /proc/uptime (bench/vub-guest.sh)
-/bin/busybox --install -s /bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mount -t tmpfs tmpfs /tmp
+guest_fail() { echo "VUB: FAIL $*"; }
+. /guest-boot.sh
 
 arg() {
     v=$(tr ' ' '\n' < /proc/cmdline | sed -n "s/^vub\.$1=//p" | tail -1)
@@ -40,9 +37,6 @@ finish() {
     poweroff -f
 }
 
-while read -r m; do
-    [ -n "$m" ] && { insmod "/lib/modules/$m.ko" || echo "VUB: FAIL insmod $m"; }
-done < /modules.order
 i=0
 while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ -b /dev/vda ] || { echo "VUB: FAIL no /dev/vda"; bad=1; finish; }

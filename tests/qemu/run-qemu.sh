@@ -54,66 +54,13 @@ done
 [ -x "$BACKEND" ] || unavailable "$BACKEND is not built"
 
 # ------------------------------------------------------------ the guest
-fetch() {
-    local d=$CACHE/debs kpkg
-    [ -f "$d/.done" ] && return 0
-    [ "$CACHED_ONLY" = 0 ] ||
-        unavailable "no download cache in $d (make check-qemu downloads Debian's kernel and busybox into it once)"
-    rm -rf "$d"; mkdir -p "$d"
-    apt-cache show busybox-static >/dev/null 2>&1 || apt-get update -qq || true
-    kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
-    [ -n "$kpkg" ] || return 1
-    log "downloading $kpkg busybox-static into $d"
-    (cd "$d" && apt-get download -q -o APT::Sandbox::User=root "$kpkg" busybox-static >/dev/null) || return 1
-    touch "$d/.done"
-}
-
-# Modules to load for $1, dependencies first (Debian's package has no
-# modules.dep: the depends= field of each module's .modinfo gives them).
-SEEN=" "
-closure() {
-    local m=$1 f dep
-    case "$SEEN" in *" $m "*) return ;; esac
-    SEEN="$SEEN$m "
-    grep -qE "/${m//_/[-_]}\.ko$" "$KDIR/modules.builtin" && return
-    f=$(find "$KDIR/kernel" -name "$m.ko" -o -name "${m//_/-}.ko" | head -1)
-    [ -n "$f" ] || { log "module $m not found"; return 1; }
-    for dep in $(strings -a "$f" | sed -n 's/^depends=//p' | tr ',' ' '); do closure "$dep"; done
-    echo "$f"
-}
-
-build() {
-    local x=$CACHE/x r=$CACHE/root off f
-    if [ ! -f "$x/.done" ]; then
-        rm -rf "$x"; mkdir -p "$x"
-        dpkg-deb -x "$CACHE"/debs/busybox-static_*.deb "$x"
-        dpkg-deb --fsys-tarfile "$CACHE"/debs/linux-image-*.deb | tar -x -C "$x" --wildcards \
-            './boot/vmlinuz-*' './lib/modules/*/modules.builtin' \
-            './lib/modules/*/kernel/drivers/virtio/*' './lib/modules/*/kernel/drivers/block/*'
-        # vmlinux (PVH entry): skips the bzImage's slow decompression under TCG
-        f=$(echo "$x"/boot/vmlinuz-*)
-        off=$(LC_ALL=C grep -abo $'\xfd7zXZ' "$f" | head -1 | cut -d: -f1)
-        tail -c +$((off + 1)) "$f" > "$x/vmlinux.xz"
-        xz -dc --single-stream < "$x/vmlinux.xz" > "$CACHE/vmlinux" || cp "$f" "$CACHE/vmlinux"
-        rm -f "$x/vmlinux.xz"
-        touch "$x/.done"
-    fi
-    rm -rf "$r"; mkdir -p "$r"/{bin,dev,proc,sys,tmp,lib/modules}
-    cp "$x/bin/busybox" "$r/bin/"
-    KDIR=$(echo "$x"/lib/modules/*)
-    SEEN=" "
-    : > "$r/modules.order"
-    for f in $(closure virtio_pci; closure virtio_blk); do
-        cp "$f" "$r/lib/modules/"
-        basename "$f" .ko >> "$r/modules.order"
-    done
-    install -m 755 "$here/guest-init.sh" "$r/init"
-    cp "$here/pattern.awk" "$r/"
-    (cd "$r" && find . | cpio -o -H newc --quiet | gzip -1 > "$CACHE/initrd.img")
-}
-
-fetch || unavailable "cannot download linux-image-amd64 and busybox-static (apt-get download)"
-build
+# shellcheck source=guest-kernel.sh
+. "$here/guest-kernel.sh"
+[ "$CACHED_ONLY" = 0 ] || [ -f "$CACHE/debs/.done" ] ||
+    unavailable "no download cache in $CACHE/debs (make check-qemu downloads Debian's kernel and busybox into it once)"
+guest_fetch || unavailable "cannot download linux-image-amd64 and busybox-static (apt-get download)"
+guest_extract
+guest_initrd "$CACHE/initrd.img" "$here/guest-init.sh" "virtio_pci virtio_blk" "$here/pattern.awk"
 mkdir -p "$W"
 
 # ------------------------------------------------------------ one boot
