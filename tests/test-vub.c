@@ -23,7 +23,7 @@
 #include <sys/socket.h>
 
 #include "testutil.h"
-#include "../examples/vhost-user-blk/vhost-user.h"
+#include "../examples/vhost-user-blk/channel.h"
 
 #define MEM_SIZE   (1 * MIB)          /* what the back-end is given */
 #define FILE_SIZE  (2 * MIB)          /* the memfd; the rest is a canary */
@@ -68,27 +68,7 @@ static const char *backend_path(void)
 static void send_fds(uint32_t req, uint32_t flags, const void *p, uint32_t size,
 		     const int *fds, unsigned int nfds)
 {
-	struct vu_header h = { req, flags | VU_FLAG_VERSION, size };
-	struct iovec iov[2] = { { &h, sizeof(h) }, { (void *)p, size } };
-	union {
-		char buf[CMSG_SPACE(16 * sizeof(int))];
-		struct cmsghdr align;
-	} c = { .buf = { 0 } };
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = size ? 2 : 1 };
-
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		mh.msg_control = c.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-	}
-	ck_assert_int_eq(sendmsg(fe.sock, &mh, MSG_NOSIGNAL),
-			 (ssize_t)(sizeof(h) + size));
+	ck_assert_int_eq(vu_send_fds(fe.sock, req, flags, p, size, fds, nfds), 0);
 }
 
 static void send_msg(uint32_t req, uint32_t flags, const void *p, uint32_t size)

@@ -90,12 +90,35 @@ int vu_recv(int sock, struct vu_msg *msg)
 int vu_send(int sock, uint32_t request, uint32_t flags, const void *payload,
 	    uint32_t size)
 {
+	return vu_send_fds(sock, request, flags, payload, size, NULL, 0);
+}
+
+int vu_send_fds(int sock, uint32_t request, uint32_t flags, const void *payload,
+		uint32_t size, const int *fds, unsigned int nfds)
+{
 	struct vu_header hdr = { request, flags | VU_FLAG_VERSION, size };
 	struct iovec iov[2] = { { &hdr, sizeof(hdr) }, { (void *)payload, size } };
+	union {
+		char buf[CMSG_SPACE(VU_SEND_MAX_FDS * sizeof(int))];
+		struct cmsghdr align;
+	} c = { .buf = { 0 } };   /* no uninitialised padding on the wire */
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
 	size_t want = sizeof(hdr) + size;
 	ssize_t n;
 
+	if (nfds > VU_SEND_MAX_FDS)
+		return -EINVAL;
+	if (nfds) {
+		struct cmsghdr *cm;
+
+		mh.msg_control = c.buf;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+	}
 	/* A peer that does not read its replies gets disconnected, not a
 	 * back-end blocked in sendmsg(). */
 	do

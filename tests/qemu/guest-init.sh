@@ -13,6 +13,9 @@
 #                       announce, wait for it to go while doing I/O
 #   vub.migrate=1       announce after round 0 and keep doing rounds until
 #                       /proc/cmdline's vub.rounds are done (host migrates)
+#   vub.bench=OP:N      instead of the jobs: OP (read or write) N 4 KiB
+#                       blocks from offset 0 with dd and O_DIRECT, timed by
+#                       /proc/uptime (bench/vub-guest.sh)
 guest_fail() { echo "VUB: FAIL $*"; }
 . /guest-boot.sh
 
@@ -25,6 +28,7 @@ IO=$(arg io 1048576:1048576)
 ROUNDS=$(arg rounds 1)
 HOTPLUG=$(arg hotplug 0)
 MIGRATE=$(arg migrate 0)
+BENCH=$(arg bench "")
 ok=0 bad=0
 
 finish() {
@@ -38,6 +42,19 @@ while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ -b /dev/vda ] || { echo "VUB: FAIL no /dev/vda"; bad=1; finish; }
 echo "VUB: /dev/vda $(cat /sys/block/vda/size) sectors, driver $(basename "$(readlink /sys/block/vda/device/driver)")"
 [ -d /sys/class/iommu ] && echo "VUB: iommu groups $(ls /sys/kernel/iommu_groups | wc -l)"
+
+if [ -n "$BENCH" ]; then
+    op=${BENCH%%:*} n=${BENCH##*:}
+    t0=$(cut -d' ' -f1 /proc/uptime)
+    if [ "$op" = write ]; then
+        dd if=/dev/zero of=/dev/vda bs=4096 count="$n" oflag=direct conv=notrunc status=none
+    else
+        dd if=/dev/vda of=/dev/null bs=4096 count="$n" iflag=direct status=none
+    fi && ok=1 || bad=1
+    t1=$(cut -d' ' -f1 /proc/uptime)
+    echo "VUB: bench $op $n requests of 4096 bytes in $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') s"
+    finish
+fi
 
 job() { # job N OFF SIZE: write and read back one pattern with O_DIRECT
     awk -v t="$TOKEN-j$1" -v size="$3" -f /pattern.awk > /tmp/p
