@@ -430,14 +430,16 @@ static inline int vmmem_write_le64(struct vmmem *mem, uint64_t gpa,
  * part of the ABI (vmmem_ring_new(3)): fields are only ever added at the
  * end, and the library allocates the object.  Read it, never write it. */
 /* What a store through a ring marks while dirty logging is on: the words
- * of the library's dirty log covering the ring, bit i of words (in
- * little-endian 64-bit words) standing for page first + i, pages of
- * 1 << shift bytes counted from GPA 0.  words NULL: call vmmem_ring_log()
- * instead.  Immutable once published, and kept until the ring is freed. */
+ * of the library's dirty log covering the ring, pages of 1 << shift bytes,
+ * the byte at offset off of the ring standing for bit (origin + off) >>
+ * shift of words (in little-endian 64-bit words).  origin is the GPA of
+ * the ring's host[0] less that of the page of bit 0, so that a store
+ * computes its bit with one addition and one shift.  words NULL: call
+ * vmmem_ring_log() instead.  Immutable once published, and kept until the
+ * ring is freed. */
 struct vmmem_ring_log {
 	uint64_t *words;
-	uint64_t gpa;                /* GPA of the ring's host[0] */
-	uint64_t first;              /* page of bit 0 of words[0] */
+	uint64_t origin;
 	unsigned int shift;
 };
 
@@ -528,17 +530,19 @@ static inline void vmmem_ring_logged_(struct vmmem_ring *r, size_t off,
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	l = __atomic_load_n(&r->log, __ATOMIC_ACQUIRE);
 	if (l) {
-		uint64_t a, b;
+		uint64_t *words = l->words;
+		uint64_t at, a, b;
 
-		if (!l->words || n > 16) {
+		if (!words || n > 16) {
 			vmmem_ring_log(r, off, n);
 			return;
 		}
-		a = ((l->gpa + off) >> l->shift) - l->first;
-		b = ((l->gpa + off + (n - 1)) >> l->shift) - l->first;
-		vmmem_ring_mark_(l->words, a);
+		at = l->origin + off;
+		a = at >> l->shift;
+		b = (at + (n - 1)) >> l->shift;
+		vmmem_ring_mark_(words, a);
 		if (b != a)
-			vmmem_ring_mark_(l->words, b);
+			vmmem_ring_mark_(words, b);
 	}
 }
 

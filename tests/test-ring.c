@@ -230,7 +230,7 @@ START_TEST(stores_are_logged)
 	ck_assert_ptr_nonnull(r->log);
 	ck_assert_ptr_nonnull(r->log->words);
 	ck_assert_uint_eq(r->log->shift, 12);
-	ck_assert_uint_eq(r->log->gpa, PS - 8);
+	ck_assert_uint_eq(r->log->origin, PS - 8);   /* leaf 0: its GPA */
 	ck_assert_int_eq(dirty_pages(m, 0, A_SIZE, bm), 0);
 	ck_assert_int_eq(vmmem_ring_store16(r, 8, 1, VMMEM_ORDER_RELEASE), 0);
 	ck_assert_int_eq(dirty_pages(m, 0, A_SIZE, bm), 1);
@@ -313,6 +313,36 @@ START_TEST(log_restarted_and_shared)
 	ck_assert_int_eq(vmmem_dirty_stop(m), 0);
 	vmmem_ring_free(r);                 /* frees its pinned leaves */
 	vmmem_region_unref(gone);
+	vmmem_free(m);
+}
+END_TEST
+
+/* A ring in a leaf other than the first: origin counts from the leaf's
+ * first page, and a store marks the page of the byte it wrote. */
+START_TEST(ring_in_later_leaf)
+{
+	static const uint64_t gpa[] = { 1ull << 27 };
+	static const uint64_t size[] = { 8 * PS };
+	struct vmmem *m = test_space(1, gpa, size);
+	struct vmmem_ring *r = mk_ring(m, (1ull << 27) + 3 * PS - 8, 2 * PS, RW);
+	uint32_t e[2] = { 1, 2 };
+	uint64_t bm[1];
+
+	ck_assert_int_eq(vmmem_dirty_start(m, PS), 0);
+	ck_assert_ptr_nonnull(r->log);
+	ck_assert_ptr_nonnull(r->log->words);
+	ck_assert_uint_eq(r->log->origin, 3 * PS - 8);
+	ck_assert_int_eq(vmmem_ring_store16(r, 8, 1, VMMEM_ORDER_RELEASE), 0);
+	ck_assert_int_eq(dirty_pages(m, 1ull << 27, 8 * PS, bm), 1);
+	ck_assert_uint_eq(bm[0], 1ull << 3);
+	ck_assert_int_eq(vmmem_ring_write(r, 4, e, 8), 0);   /* across pages */
+	ck_assert_int_eq(dirty_pages(m, 1ull << 27, 8 * PS, bm), 2);
+	ck_assert_uint_eq(bm[0], (1ull << 2) | (1ull << 3));
+	ck_assert_int_eq(vmmem_ring_store64(r, PS + 8, 1, VMMEM_ORDER_RELAXED), 0);
+	ck_assert_int_eq(dirty_pages(m, 1ull << 27, 8 * PS, bm), 1);
+	ck_assert_uint_eq(bm[0], 1ull << 4);
+	ck_assert_int_eq(vmmem_dirty_stop(m), 0);
+	vmmem_ring_free(r);
 	vmmem_free(m);
 }
 END_TEST
@@ -597,6 +627,7 @@ static Suite *suite(void)
 	tc = tcase_create("dirty");
 	tcase_add_test(tc, stores_are_logged);
 	tcase_add_test(tc, log_restarted_and_shared);
+	tcase_add_test(tc, ring_in_later_leaf);
 	tcase_add_test(tc, ring_across_leaves_calls);
 	tcase_add_test(tc, log_errors);
 	tcase_add_test(tc, writers_through_start_lose_nothing);
