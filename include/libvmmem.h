@@ -480,29 +480,43 @@ static inline uint64_t vmmem_le_swap_(uint64_t v, unsigned n)
 #define VMMEM_RING_LE_(v, n) (v)
 #endif
 
+/* Whether off is not a multiple of align, or the ring's start is not
+ * for accesses of more than 2 bytes: vmmem_ring_new() refuses an odd
+ * start, so for the 16-bit accessors this is a test of off alone, which
+ * the compiler folds away when it knows off's low bit (a constant, a
+ * multiple of 2). */
+static inline int vmmem_ring_misaligned_(const struct vmmem_ring *r,
+					 size_t off, size_t align)
+{
+	return (off & (align - 1)) ||
+	       (align > 2 && ((uintptr_t)r->host & (align - 1)));
+}
+
 /* Why an access failed its check: -EINVAL misaligned, -EAGAIN the ring
  * was invalidated (the acquire pairs with the invalidation's release of
  * the lengths), else -EFAULT. */
 static inline int vmmem_ring_fault_(const struct vmmem_ring *r, size_t off,
 				    size_t align)
 {
-	if (((uintptr_t)r->host + off) & (align - 1))
+	if (vmmem_ring_misaligned_(r, off, align))
 		return -EINVAL;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return __atomic_load_n(&r->state, __ATOMIC_RELAXED) ? -EAGAIN : -EFAULT;
 }
 
 /* &host[off] if [off, off + n) lies in the readable (or writable) part
- * and off is a multiple of align, else NULL. */
+ * and the access is aligned, else NULL.  One comparison of the end with
+ * the length: the overflow test folds away when off is bounded. */
 static inline unsigned char *vmmem_ring_at_(const struct vmmem_ring *r,
 					    size_t off, size_t n, int write,
 					    size_t align)
 {
 	size_t len = __atomic_load_n(write ? &r->wlen : &r->len,
 				     __ATOMIC_RELAXED);
+	size_t end;
 
-	if (n > len || off > len - n ||
-	    (((uintptr_t)r->host + off) & (align - 1)))
+	if (__builtin_add_overflow(off, n, &end) || end > len ||
+	    vmmem_ring_misaligned_(r, off, align))
 		return NULL;
 	return r->host + off;
 }

@@ -21,7 +21,7 @@ VMMEM_EXPORT int vmmem_iommu_ring_new(struct vmmem_ring **out,
 	size_t n;
 	int ret;
 
-	if (!out || !iommu || !len || !flags ||
+	if (!out || !iommu || !len || !flags || (iova & 1) ||
 	    (flags & ~(VMMEM_MAP_READ | VMMEM_MAP_WRITE)) ||
 	    range_wraps(iova, len))
 		return -EINVAL;
