@@ -504,21 +504,20 @@ static inline int vmmem_ring_fault_(const struct vmmem_ring *r, size_t off,
 	return __atomic_load_n(&r->state, __ATOMIC_RELAXED) ? -EAGAIN : -EFAULT;
 }
 
-/* &host[off] if [off, off + n) lies in the readable (or writable) part
- * and the access is aligned, else NULL.  One comparison of the end with
- * the length: the overflow test folds away when off is bounded. */
-static inline unsigned char *vmmem_ring_at_(const struct vmmem_ring *r,
-					    size_t off, size_t n, int write,
-					    size_t align)
+/* Whether [off, off + n) lies in the readable (or writable) part and the
+ * access is aligned.  One comparison of the end with the length: the
+ * overflow test folds away when off is bounded.  A truth value rather
+ * than &host[off] or NULL: the compiler cannot prove host + off non-null,
+ * and would test it again. */
+static inline int vmmem_ring_fits_(const struct vmmem_ring *r, size_t off,
+				   size_t n, int write, size_t align)
 {
 	size_t len = __atomic_load_n(write ? &r->wlen : &r->len,
 				     __ATOMIC_RELAXED);
 	size_t end;
 
-	if (__builtin_add_overflow(off, n, &end) || end > len ||
-	    vmmem_ring_misaligned_(r, off, align))
-		return NULL;
-	return r->host + off;
+	return !__builtin_add_overflow(off, n, &end) && end <= len &&
+	       !vmmem_ring_misaligned_(r, off, align);
 }
 
 /* Check before set: a page already dirty costs one load. */
@@ -565,12 +564,12 @@ static inline int vmmem_ring_load##bits(const struct vmmem_ring *r,         \
 					size_t off, uint##bits##_t *val,    \
 					int order)                          \
 {                                                                            \
-	const uint##bits##_t *p = (const uint##bits##_t *)(void *)           \
-		vmmem_ring_at_(r, off, bits / 8, 0, bits / 8);               \
+	const uint##bits##_t *p;                                             \
 	uint##bits##_t v;                                                    \
 									     \
-	if (!p)                                                              \
+	if (!vmmem_ring_fits_(r, off, bits / 8, 0, bits / 8))               \
 		return vmmem_ring_fault_(r, off, bits / 8);                  \
+	p = (const uint##bits##_t *)(const void *)(r->host + off);           \
 	switch (order) {                                                     \
 	case VMMEM_ORDER_RELAXED:                                            \
 		v = __atomic_load_n(p, __ATOMIC_RELAXED);                    \
@@ -593,12 +592,12 @@ static inline int vmmem_ring_load##bits(const struct vmmem_ring *r,         \
 static inline int vmmem_ring_store##bits(struct vmmem_ring *r, size_t off,  \
 					 uint##bits##_t val, int order)     \
 {                                                                            \
-	uint##bits##_t *p = (uint##bits##_t *)(void *)                       \
-		vmmem_ring_at_(r, off, bits / 8, 1, bits / 8);               \
+	uint##bits##_t *p;                                                   \
 	uint##bits##_t v = VMMEM_RING_LE_(val, bits / 8);                    \
 									     \
-	if (!p)                                                              \
+	if (!vmmem_ring_fits_(r, off, bits / 8, 1, bits / 8))               \
 		return vmmem_ring_fault_(r, off, bits / 8);                  \
+	p = (uint##bits##_t *)(void *)(r->host + off);                       \
 	switch (order) {                                                     \
 	case VMMEM_ORDER_RELAXED:                                            \
 		__atomic_store_n(p, v, __ATOMIC_RELAXED);                    \
@@ -628,22 +627,18 @@ VMMEM_RING_STORE_(64)
 static inline int vmmem_ring_read(const struct vmmem_ring *r, size_t off,
 				  void *buf, size_t n)
 {
-	const unsigned char *p = vmmem_ring_at_(r, off, n, 0, 1);
-
-	if (!p)
+	if (!vmmem_ring_fits_(r, off, n, 0, 1))
 		return vmmem_ring_fault_(r, off, 1);
-	memcpy(buf, p, n);
+	memcpy(buf, r->host + off, n);
 	return 0;
 }
 
 static inline int vmmem_ring_write(struct vmmem_ring *r, size_t off,
 				   const void *buf, size_t n)
 {
-	unsigned char *p = vmmem_ring_at_(r, off, n, 1, 1);
-
-	if (!p)
+	if (!vmmem_ring_fits_(r, off, n, 1, 1))
 		return vmmem_ring_fault_(r, off, 1);
-	memcpy(p, buf, n);
+	memcpy(r->host + off, buf, n);
 	if (n)
 		vmmem_ring_logged_(r, off, n);
 	return 0;
