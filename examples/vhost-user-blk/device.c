@@ -58,6 +58,7 @@ void vub_dev_stop_queue(struct vub_dev *d, unsigned int q)
 	struct vq *vq = &d->vq[q];
 
 	close_fd(&vq->kick_fd);
+	vq_unmap(vq);
 	vq->started = false;
 	vq->broken = false;
 }
@@ -74,10 +75,17 @@ void vub_dev_destroy(struct vub_dev *d)
 	vub_blk_close(&d->blk);
 }
 
+void vub_dev_unmap_rings(struct vub_dev *d)
+{
+	for (unsigned int i = 0; i < VU_MAX_QUEUES; i++)
+		vq_unmap(&d->vq[i]);
+}
+
 void vub_dev_set_features(struct vub_dev *d, uint64_t features)
 {
 	d->features = features;
 	d->access.iova = features >> VIRTIO_F_IOMMU_PLATFORM & 1;
+	vub_dev_unmap_rings(d);    /* pinned in the old address space */
 	for (unsigned int i = 0; i < VU_MAX_QUEUES; i++) {
 		d->vq[i].indirect = features >> VIRTIO_RING_F_INDIRECT_DESC & 1;
 		d->vq[i].event_idx = features >> VIRTIO_RING_F_EVENT_IDX & 1;

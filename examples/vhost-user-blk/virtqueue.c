@@ -12,6 +12,10 @@
 #define VRING_DESC_F_INDIRECT  4
 #define VRING_AVAIL_F_NO_INTERRUPT 1
 #define DESC_SIZE 16u
+/* Ring sizes (2.7) with the EVENT_IDX fields: flags, idx, the entries,
+ * then used_event (avail) or avail_event (used). */
+#define AVAIL_SIZE(n) (6 + 2 * (uint64_t)(n))
+#define USED_SIZE(n) (6 + 8 * (uint64_t)(n))
 
 struct vring_desc {
 	uint64_t addr;
@@ -33,9 +37,10 @@ int vq_set_addr(struct vq *q, uint64_t desc, uint64_t avail, uint64_t used)
 	/* Sizes (2.7): descriptors 16 n, avail 6 + 2 n, used 6 + 8 n; the
 	 * alignments make every index and element access naturally aligned. */
 	if (!n || desc % 16 || avail % 2 || used % 4 ||
-	    desc + DESC_SIZE * n < desc || avail + 6 + 2 * n < avail ||
-	    used + 6 + 8 * n < used)
+	    desc + DESC_SIZE * n < desc || avail + AVAIL_SIZE(n) < avail ||
+	    used + USED_SIZE(n) < used)
 		return -EINVAL;
+	vq_unmap(q);
 	q->desc = desc;
 	q->avail = avail;
 	q->used = used;
@@ -46,6 +51,45 @@ int vq_set_addr(struct vq *q, uint64_t desc, uint64_t avail, uint64_t used)
 bool vq_ready(const struct vq *q)
 {
 	return q->num && q->addressed && q->enabled && q->started && !q->broken;
+}
+
+void vq_unmap(struct vq *q)
+{
+	vmmem_ring_free(q->desc_ring);
+	vmmem_ring_free(q->avail_ring);
+	vmmem_ring_free(q->used_ring);
+	q->desc_ring = q->avail_ring = q->used_ring = NULL;
+}
+
+/* The library sets state when an IOTLB message unmaps the ring. */
+static bool ring_usable(const struct vmmem_ring *r)
+{
+	return r && !__atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
+}
+
+/* Pins the rings unless they are: 0, -EAGAIN for an IOTLB miss (sent;
+ * the update brings the queue back), or the error of a ring the device
+ * cannot reach (outside memory, across regions, without the access). */
+static int map_rings(struct vq *q, const struct vub_access *a)
+{
+	int ret;
+
+	if (ring_usable(q->desc_ring) && ring_usable(q->avail_ring) &&
+	    ring_usable(q->used_ring))
+		return 0;
+	vq_unmap(q);
+	ret = vub_ring_new(a, q->desc, DESC_SIZE * (size_t)q->num,
+			   VMMEM_MAP_READ, &q->desc_ring);
+	if (ret == 0)
+		ret = vub_ring_new(a, q->avail, AVAIL_SIZE(q->num),
+				   VMMEM_MAP_READ, &q->avail_ring);
+	if (ret == 0)
+		ret = vub_ring_new(a, q->used, USED_SIZE(q->num),
+				   VMMEM_MAP_READ | VMMEM_MAP_WRITE,
+				   &q->used_ring);
+	if (ret < 0)
+		vq_unmap(q);
+	return ret;
 }
 
 static int broken(struct vq *q)
@@ -61,11 +105,15 @@ static int ring_error(struct vq *q, int err)
 	return err == -EAGAIN ? err : broken(q);
 }
 
-static int read_desc(const struct vub_access *a, uint64_t table, uint16_t i,
-		     struct vring_desc *d)
+/* From the descriptor table's ring, or from an indirect table (NULL
+ * ring: not a ring, read through the per-call API at table). */
+static int read_desc(const struct vub_access *a, const struct vmmem_ring *ring,
+		     uint64_t table, uint16_t i, struct vring_desc *d)
 {
 	unsigned char raw[DESC_SIZE];
-	int ret = vub_read(a, table + (uint64_t)i * DESC_SIZE, raw, sizeof(raw));
+	uint64_t off = (uint64_t)i * DESC_SIZE;
+	int ret = ring ? vmmem_ring_read(ring, (size_t)off, raw, sizeof(raw)) :
+			 vub_read(a, table + off, raw, sizeof(raw));
 
 	if (ret < 0)
 		return ret;
@@ -98,6 +146,7 @@ static void add_seg(struct vq_req *req, const struct vring_desc *d)
 static int walk(struct vq *q, const struct vub_access *a, uint16_t head,
 		struct vq_req *req)
 {
+	const struct vmmem_ring *ring = q->desc_ring;
 	uint64_t table = q->desc;
 	uint32_t size = q->num, steps = 0;
 	bool in_indirect = false;
@@ -113,7 +162,7 @@ static int walk(struct vq *q, const struct vub_access *a, uint16_t head,
 
 		if (i >= size || ++steps > size)
 			return broken(q);
-		ret = read_desc(a, table, i, &d);
+		ret = read_desc(a, ring, table, i, &d);
 		if (ret < 0)
 			return ring_error(q, ret);
 		if (d.flags & VRING_DESC_F_INDIRECT) {
@@ -123,6 +172,7 @@ static int walk(struct vq *q, const struct vub_access *a, uint16_t head,
 			    d.len / DESC_SIZE > VQ_MAX_INDIRECT ||
 			    d.addr + d.len < d.addr)
 				return broken(q);
+			ring = NULL;
 			table = d.addr;
 			size = d.len / DESC_SIZE;
 			steps = 0;
@@ -137,21 +187,29 @@ static int walk(struct vq *q, const struct vub_access *a, uint16_t head,
 	}
 }
 
+/* Ring indices: the driver publishes them with release stores. */
+static int load_avail(const struct vq *q, uint32_t off, uint16_t *val)
+{
+	return vmmem_ring_load16(q->avail_ring, off, val, VMMEM_ORDER_ACQUIRE);
+}
+
 int vq_pop(struct vq *q, const struct vub_access *a, struct vq_req *req)
 {
-	uint16_t avail_idx, head;
+	uint16_t avail_idx = 0, head = 0;  /* gcc cannot follow the errors */
 	int ret;
 
 	if (!vq_ready(q))
 		return 0;
-	ret = vub_load16(a, q->avail + 2, &avail_idx);
+	ret = map_rings(q, a);
+	if (ret == 0)
+		ret = load_avail(q, 2, &avail_idx);
 	if (ret < 0)
 		return ring_error(q, ret);
 	if ((uint16_t)(avail_idx - q->last_avail) > q->num)
 		return broken(q);
 	if (avail_idx == q->last_avail)
 		return 0;
-	ret = vub_load16(a, q->avail + 4 + 2u * (q->last_avail % q->num), &head);
+	ret = load_avail(q, 4 + 2u * (q->last_avail % q->num), &head);
 	if (ret < 0)
 		return ring_error(q, ret);
 	if (head >= q->num)
@@ -167,11 +225,16 @@ int vq_push(struct vq *q, const struct vub_access *a, uint16_t head,
 	    uint32_t written)
 {
 	uint32_t elem[2] = { htole32(head), htole32(written) };
-	int ret = vub_write(a, q->used + 4 + 8u * (q->used_idx % q->num), elem,
-			    sizeof(elem));
+	int ret = map_rings(q, a);
 
 	if (ret == 0)
-		ret = vub_store16(a, q->used + 2, (uint16_t)(q->used_idx + 1));
+		ret = vmmem_ring_write(q->used_ring,
+				       4 + 8u * (q->used_idx % q->num), elem,
+				       sizeof(elem));
+	if (ret == 0)
+		ret = vmmem_ring_store16(q->used_ring, 2,
+					 (uint16_t)(q->used_idx + 1),
+					 VMMEM_ORDER_RELEASE);
 	if (ret < 0)
 		return ring_error(q, ret);
 	q->used_idx++;
@@ -182,14 +245,14 @@ bool vq_rearm(struct vq *q, const struct vub_access *a)
 {
 	uint16_t avail_idx;
 
-	if (!q->event_idx || !vq_ready(q))
-		return false;
-	if (vub_store16(a, q->used + 4 + 8u * q->num, q->last_avail) < 0)
+	if (!q->event_idx || !vq_ready(q) || map_rings(q, a) < 0 ||
+	    vmmem_ring_store16(q->used_ring, 4 + 8u * q->num, q->last_avail,
+			       VMMEM_ORDER_RELEASE) < 0)
 		return false;
 	/* The driver reads avail_event after publishing avail->idx: order
 	 * our store before our re-read, or a kick could be lost. */
 	atomic_thread_fence(memory_order_seq_cst);
-	return vub_load16(a, q->avail + 2, &avail_idx) == 0 &&
+	return load_avail(q, 2, &avail_idx) == 0 &&
 	       avail_idx != q->last_avail;
 }
 
@@ -202,12 +265,12 @@ void vq_notify(struct vq *q, const struct vub_access *a, uint16_t old_used)
 		return;
 	atomic_thread_fence(memory_order_seq_cst);
 	if (q->event_idx) {
-		if (vub_load16(a, q->avail + 4 + 2u * q->num, &v) < 0)
+		if (map_rings(q, a) < 0 || load_avail(q, 4 + 2u * q->num, &v) < 0)
 			return;
 		/* vring_need_event() of the spec (2.7.10). */
 		fire = (uint16_t)(now - v - 1) < (uint16_t)(now - old_used);
 	} else {
-		fire = vub_load16(a, q->avail, &v) < 0 ||
+		fire = map_rings(q, a) < 0 || load_avail(q, 0, &v) < 0 ||
 		       !(v & VRING_AVAIL_F_NO_INTERRUPT);
 	}
 	if (fire) {

@@ -7,12 +7,22 @@
  * outside guest memory) makes the queue broken: it is not touched again
  * until the front-end restarts it, which is what a virtio device does when
  * it sets DEVICE_NEEDS_RESET.
+ *
+ * The three rings are reached through libvmmem's ring accessors: pinned
+ * when the queue is first served, released when it stops.  An IOVA ring
+ * an IOTLB message invalidated is pinned again at its next use (the
+ * front-end resends the mapping after a miss).  A memory-table change
+ * releases them too (vq_unmap()): pinned again in the new table at their
+ * next use, or the queue breaks, so a removed region is never served from
+ * its stale pinned mapping.
  */
 #ifndef VUB_VIRTQUEUE_H
 #define VUB_VIRTQUEUE_H
 
 #include <stdbool.h>
 #include <stdint.h>
+
+#include <libvmmem.h>
 
 #include "access.h"
 
@@ -47,12 +57,17 @@ struct vq {
 	bool broken;               /* needs a reset by the front-end */
 	bool more;                 /* a full batch served: come back soon */
 	bool indirect, event_idx;  /* negotiated features */
+	/* Pinned while the queue is served, all three or none. */
+	struct vmmem_ring *desc_ring, *avail_ring, *used_ring;
 };
 
 void vq_init(struct vq *q);
 /* Checks and sets the ring addresses (the ring must fit num entries). */
 int vq_set_addr(struct vq *q, uint64_t desc, uint64_t avail, uint64_t used);
 bool vq_ready(const struct vq *q);
+/* Releases the rings: the queue stops, its addresses, size or address
+ * space change, or the memory table does.  The next use pins them again. */
+void vq_unmap(struct vq *q);
 
 /* 1: *req filled, 0: nothing available, -EAGAIN: IOTLB miss (nothing was
  * taken, retry later), -EPROTO: the queue is now broken. */
