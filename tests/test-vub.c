@@ -503,6 +503,40 @@ START_TEST(ring_outside_memory)
 }
 END_TEST
 
+/* The front-end swaps the memory under a running queue (REM_MEM_REG, then
+ * ADD_MEM_REG of other memory at the same addresses): the rings must be
+ * read from the new memory, not from the removed region's pinned one. */
+START_TEST(rings_follow_memory_table)
+{
+	struct vu_mem_single reg = { 0, { 0, MEM_SIZE, UADDR, 0 } };
+	uint8_t *old;
+	int memfd;
+
+	start();
+	blk_request(0, 0, DATA, 512, true);
+	post(0);
+	expect_status(0, 0);
+	memfd = memfd_create("test-vub-2", MFD_CLOEXEC);
+	ck_assert_int_ge(memfd, 0);
+	ck_assert_int_eq(ftruncate(memfd, MEM_SIZE), 0);
+	old = fe.mem;
+	fe.mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      memfd, 0);
+	ck_assert_ptr_ne(fe.mem, MAP_FAILED);
+	memcpy(fe.mem, old, MEM_SIZE);
+	ck_assert_uint_eq(acked(VU_REM_MEM_REG, &reg, sizeof(reg)), 0);
+	ck_assert_uint_eq(acked_fds(VU_ADD_MEM_REG, &reg, sizeof(reg), &memfd, 1), 0);
+	blk_request(0, 0, DATA, 512, true);
+	post(0);
+	expect_status(1, 0);
+	munmap(fe.mem, MEM_SIZE);
+	close(memfd);
+	fe.mem = old;
+	ck_assert_uint_eq(used_idx(), 1);
+	ck_assert_int_eq(stop(), 0);
+}
+END_TEST
+
 /* --------------------------------------- requests answered with IOERR */
 
 START_TEST(buffer_outside_memory)
@@ -865,6 +899,7 @@ static Suite *vub_suite(void)
 	tcase_set_timeout(req, 60);
 	tcase_set_timeout(msg, 60);
 	tcase_add_test(ring, write_then_read);
+	tcase_add_test(ring, rings_follow_memory_table);
 	tcase_add_test(ring, flush_get_id_unsupported);
 	tcase_add_test(ring, indirect_request);
 	tcase_add_loop_test(ring, unwalkable_chain, 0,
