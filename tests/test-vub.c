@@ -537,6 +537,43 @@ START_TEST(rings_follow_memory_table)
 }
 END_TEST
 
+/* IOVA rings: an IOTLB invalidation over the rings makes them invalid;
+ * the queue waits for the front-end's update and then pins them again. */
+START_TEST(iova_rings_pinned_again_after_invalidation)
+{
+	uint64_t features = 1ull << VIRTIO_F_VERSION_1 |
+			    1ull << VIRTIO_RING_F_INDIRECT_DESC |
+			    1ull << VIRTIO_RING_F_EVENT_IDX |
+			    1ull << VHOST_USER_F_PROTOCOL_FEATURES |
+			    1ull << VIRTIO_F_IOMMU_PLATFORM;
+	/* The rings at IOVA UADDR + offset, buffers at IOVA = GPA. */
+	struct vu_iotlb rings = { .iova = UADDR, .size = 0x3000, .uaddr = UADDR,
+				  .perm = VHOST_ACCESS_RO | VHOST_ACCESS_WO,
+				  .type = VHOST_IOTLB_UPDATE };
+	struct vu_iotlb bufs = rings;
+
+	bufs.iova = 0;
+	bufs.size = MEM_SIZE;
+	start();
+	ck_assert_uint_eq(acked(VU_SET_FEATURES, &features, 8), 0);
+	ck_assert_uint_eq(acked(VU_IOTLB_MSG, &rings, sizeof(rings)), 0);
+	ck_assert_uint_eq(acked(VU_IOTLB_MSG, &bufs, sizeof(bufs)), 0);
+	reset_ring();
+	blk_request(0, 0, DATA, 512, true);
+	post(0);
+	expect_status(0, 0);
+	rings.type = VHOST_IOTLB_INVALIDATE;
+	ck_assert_uint_eq(acked(VU_IOTLB_MSG, &rings, sizeof(rings)), 0);
+	blk_request(0, 0, DATA, 512, true);
+	post(0);
+	ck_assert_uint_eq(used_idx(), 1);   /* waits for the mapping */
+	rings.type = VHOST_IOTLB_UPDATE;
+	ck_assert_uint_eq(acked(VU_IOTLB_MSG, &rings, sizeof(rings)), 0);
+	expect_status(1, 0);
+	ck_assert_int_eq(stop(), 0);
+}
+END_TEST
+
 /* --------------------------------------- requests answered with IOERR */
 
 START_TEST(buffer_outside_memory)
@@ -900,6 +937,7 @@ static Suite *vub_suite(void)
 	tcase_set_timeout(msg, 60);
 	tcase_add_test(ring, write_then_read);
 	tcase_add_test(ring, rings_follow_memory_table);
+	tcase_add_test(ring, iova_rings_pinned_again_after_invalidation);
 	tcase_add_test(ring, flush_get_id_unsupported);
 	tcase_add_test(ring, indirect_request);
 	tcase_add_loop_test(ring, unwalkable_chain, 0,
