@@ -556,8 +556,8 @@ static struct vq *vq_new(bool dirty)
 {
 	struct vmmem_region_opts o = { .sz = sizeof(o), .flags = VMMEM_REGION_POPULATE };
 	struct vq *q = calloc(1, sizeof(*q));
-	struct vmmem_region *r;
-	void *host;
+	struct vmmem_region *r = NULL;
+	void *host = NULL;
 	int ret;
 
 	if ((ret = vmmem_new(&q->mem, 0)) ||

@@ -197,7 +197,7 @@ static double now(void)
 static double cpu_seconds(pid_t pid)
 {
 	char path[64], buf[1024], *s;
-	unsigned long ut, st;
+	unsigned long ut = 0, st = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
