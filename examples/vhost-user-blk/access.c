@@ -20,16 +20,6 @@ int vub_write(const struct vub_access *a, uint64_t addr, const void *buf,
 	return vmmem_write_exact(vub_memory_space(a->memory), addr, buf, len);
 }
 
-int vub_ring_new(const struct vub_access *a, uint64_t addr, size_t len,
-		 unsigned int flags, struct vmmem_ring **out)
-{
-	if (a->iova)
-		return vmmem_iommu_ring_new(out, vub_memory_iommu(a->memory),
-					    addr, len, flags);
-	return vmmem_ring_new(out, vub_memory_space(a->memory), addr, len,
-			      flags);
-}
-
 /* One loop for both directions: the positional fd calls may transfer less
  * than asked (a range over several regions, a signal). */
 static int transfer(const struct vub_access *a, uint64_t addr, int fd,

@@ -27,11 +27,6 @@ struct vub_access {
 int vub_read(const struct vub_access *a, uint64_t addr, void *buf, size_t len);
 int vub_write(const struct vub_access *a, uint64_t addr, const void *buf,
 	      size_t len);
-/* A ring (descriptor table, available or used ring) pinned for the inline
- * accessors of vmmem_ring_new(3), in the address space of a; flags are
- * VMMEM_MAP_*.  The errors of vmmem_ring_new() or vmmem_iommu_ring_new(). */
-int vub_ring_new(const struct vub_access *a, uint64_t addr, size_t len,
-		 unsigned int flags, struct vmmem_ring **out);
 /* Whole transfers between guest memory and a file, or a negative errno
  * (-EIO for a file that ends early). */
 int vub_from_file(const struct vub_access *a, uint64_t addr, int fd,

@@ -55,38 +55,31 @@ bool vq_ready(const struct vq *q)
 
 void vq_unmap(struct vq *q)
 {
-	vmmem_ring_free(q->desc_ring);
-	vmmem_ring_free(q->avail_ring);
-	vmmem_ring_free(q->used_ring);
-	q->desc_ring = q->avail_ring = q->used_ring = NULL;
+	vub_ring_close(&q->desc_ring);
+	vub_ring_close(&q->avail_ring);
+	vub_ring_close(&q->used_ring);
 }
 
-/* The library sets state when an IOTLB message unmaps the ring. */
-static bool ring_usable(const struct vmmem_ring *r)
-{
-	return r && !__atomic_load_n(&r->state, __ATOMIC_ACQUIRE);
-}
-
-/* Pins the rings unless they are: 0, -EAGAIN for an IOTLB miss (sent;
- * the update brings the queue back), or the error of a ring the device
- * cannot reach (outside memory, across regions, without the access). */
+/* Opens the rings unless they are: 0, or -EAGAIN for an IOTLB miss
+ * (sent; the update brings the queue back).  A ring the device cannot
+ * reach fails at its first access. */
 static int map_rings(struct vq *q, const struct vub_access *a)
 {
 	int ret;
 
-	if (ring_usable(q->desc_ring) && ring_usable(q->avail_ring) &&
-	    ring_usable(q->used_ring))
+	if (vub_ring_usable(&q->desc_ring) && vub_ring_usable(&q->avail_ring) &&
+	    vub_ring_usable(&q->used_ring))
 		return 0;
 	vq_unmap(q);
-	ret = vub_ring_new(a, q->desc, DESC_SIZE * (size_t)q->num,
-			   VMMEM_MAP_READ, &q->desc_ring);
+	ret = vub_ring_open(&q->desc_ring, a, q->desc,
+			    DESC_SIZE * (size_t)q->num, VMMEM_MAP_READ);
 	if (ret == 0)
-		ret = vub_ring_new(a, q->avail, AVAIL_SIZE(q->num),
-				   VMMEM_MAP_READ, &q->avail_ring);
+		ret = vub_ring_open(&q->avail_ring, a, q->avail,
+				    AVAIL_SIZE(q->num), VMMEM_MAP_READ);
 	if (ret == 0)
-		ret = vub_ring_new(a, q->used, USED_SIZE(q->num),
-				   VMMEM_MAP_READ | VMMEM_MAP_WRITE,
-				   &q->used_ring);
+		ret = vub_ring_open(&q->used_ring, a, q->used,
+				    USED_SIZE(q->num),
+				    VMMEM_MAP_READ | VMMEM_MAP_WRITE);
 	if (ret < 0)
 		vq_unmap(q);
 	return ret;
@@ -105,15 +98,13 @@ static int ring_error(struct vq *q, int err)
 	return err == -EAGAIN ? err : broken(q);
 }
 
-/* From the descriptor table's ring, or from an indirect table (NULL
- * ring: not a ring, read through the per-call API at table). */
-static int read_desc(const struct vub_access *a, const struct vmmem_ring *ring,
-		     uint64_t table, uint16_t i, struct vring_desc *d)
+/* Entry i of a descriptor table: the queue's, or an indirect one. */
+static int read_desc(const struct vub_access *a, const struct vub_ring *table,
+		     uint16_t i, struct vring_desc *d)
 {
 	unsigned char raw[DESC_SIZE];
-	uint64_t off = (uint64_t)i * DESC_SIZE;
-	int ret = ring ? vmmem_ring_read(ring, (size_t)off, raw, sizeof(raw)) :
-			 vub_read(a, table + off, raw, sizeof(raw));
+	int ret = vub_ring_read(table, a, (size_t)i * DESC_SIZE, raw,
+				sizeof(raw));
 
 	if (ret < 0)
 		return ret;
@@ -146,10 +137,9 @@ static void add_seg(struct vq_req *req, const struct vring_desc *d)
 static int walk(struct vq *q, const struct vub_access *a, uint16_t head,
 		struct vq_req *req)
 {
-	const struct vmmem_ring *ring = q->desc_ring;
-	uint64_t table = q->desc;
+	struct vub_ring indirect;
+	const struct vub_ring *table = &q->desc_ring;
 	uint32_t size = q->num, steps = 0;
-	bool in_indirect = false;
 	uint16_t i = head;
 
 	req->head = head;
@@ -162,22 +152,21 @@ static int walk(struct vq *q, const struct vub_access *a, uint16_t head,
 
 		if (i >= size || ++steps > size)
 			return broken(q);
-		ret = read_desc(a, ring, table, i, &d);
+		ret = read_desc(a, table, i, &d);
 		if (ret < 0)
 			return ring_error(q, ret);
 		if (d.flags & VRING_DESC_F_INDIRECT) {
-			if (in_indirect || !q->indirect ||
+			if (table == &indirect || !q->indirect ||
 			    d.flags & VRING_DESC_F_NEXT || !d.len ||
 			    d.len % DESC_SIZE ||
 			    d.len / DESC_SIZE > VQ_MAX_INDIRECT ||
 			    d.addr + d.len < d.addr)
 				return broken(q);
-			ring = NULL;
-			table = d.addr;
+			indirect = vub_ring_per_call(d.addr, d.len);
+			table = &indirect;
 			size = d.len / DESC_SIZE;
 			steps = 0;
 			i = 0;
-			in_indirect = true;
 			continue;
 		}
 		add_seg(req, &d);
@@ -188,9 +177,10 @@ static int walk(struct vq *q, const struct vub_access *a, uint16_t head,
 }
 
 /* Ring indices: the driver publishes them with release stores. */
-static int load_avail(const struct vq *q, uint32_t off, uint16_t *val)
+static int load_avail(const struct vq *q, const struct vub_access *a,
+		      uint32_t off, uint16_t *val)
 {
-	return vmmem_ring_load16(q->avail_ring, off, val, VMMEM_ORDER_ACQUIRE);
+	return vub_ring_load16(&q->avail_ring, a, off, val, VMMEM_ORDER_ACQUIRE);
 }
 
 int vq_pop(struct vq *q, const struct vub_access *a, struct vq_req *req)
@@ -202,14 +192,14 @@ int vq_pop(struct vq *q, const struct vub_access *a, struct vq_req *req)
 		return 0;
 	ret = map_rings(q, a);
 	if (ret == 0)
-		ret = load_avail(q, 2, &avail_idx);
+		ret = load_avail(q, a, 2, &avail_idx);
 	if (ret < 0)
 		return ring_error(q, ret);
 	if ((uint16_t)(avail_idx - q->last_avail) > q->num)
 		return broken(q);
 	if (avail_idx == q->last_avail)
 		return 0;
-	ret = load_avail(q, 4 + 2u * (q->last_avail % q->num), &head);
+	ret = load_avail(q, a, 4 + 2u * (q->last_avail % q->num), &head);
 	if (ret < 0)
 		return ring_error(q, ret);
 	if (head >= q->num)
@@ -228,13 +218,13 @@ int vq_push(struct vq *q, const struct vub_access *a, uint16_t head,
 	int ret = map_rings(q, a);
 
 	if (ret == 0)
-		ret = vmmem_ring_write(q->used_ring,
-				       4 + 8u * (q->used_idx % q->num), elem,
-				       sizeof(elem));
+		ret = vub_ring_write(&q->used_ring, a,
+				     4 + 8u * (q->used_idx % q->num), elem,
+				     sizeof(elem));
 	if (ret == 0)
-		ret = vmmem_ring_store16(q->used_ring, 2,
-					 (uint16_t)(q->used_idx + 1),
-					 VMMEM_ORDER_RELEASE);
+		ret = vub_ring_store16(&q->used_ring, a, 2,
+				       (uint16_t)(q->used_idx + 1),
+				       VMMEM_ORDER_RELEASE);
 	if (ret < 0)
 		return ring_error(q, ret);
 	q->used_idx++;
@@ -246,13 +236,13 @@ bool vq_rearm(struct vq *q, const struct vub_access *a)
 	uint16_t avail_idx;
 
 	if (!q->event_idx || !vq_ready(q) || map_rings(q, a) < 0 ||
-	    vmmem_ring_store16(q->used_ring, 4 + 8u * q->num, q->last_avail,
-			       VMMEM_ORDER_RELEASE) < 0)
+	    vub_ring_store16(&q->used_ring, a, 4 + 8u * q->num, q->last_avail,
+			     VMMEM_ORDER_RELEASE) < 0)
 		return false;
 	/* The driver reads avail_event after publishing avail->idx: order
 	 * our store before our re-read, or a kick could be lost. */
 	atomic_thread_fence(memory_order_seq_cst);
-	return load_avail(q, 2, &avail_idx) == 0 &&
+	return load_avail(q, a, 2, &avail_idx) == 0 &&
 	       avail_idx != q->last_avail;
 }
 
@@ -265,12 +255,12 @@ void vq_notify(struct vq *q, const struct vub_access *a, uint16_t old_used)
 		return;
 	atomic_thread_fence(memory_order_seq_cst);
 	if (q->event_idx) {
-		if (map_rings(q, a) < 0 || load_avail(q, 4 + 2u * q->num, &v) < 0)
+		if (map_rings(q, a) < 0 || load_avail(q, a, 4 + 2u * q->num, &v) < 0)
 			return;
 		/* vring_need_event() of the spec (2.7.10). */
 		fire = (uint16_t)(now - v - 1) < (uint16_t)(now - old_used);
 	} else {
-		fire = map_rings(q, a) < 0 || load_avail(q, 0, &v) < 0 ||
+		fire = map_rings(q, a) < 0 || load_avail(q, a, 0, &v) < 0 ||
 		       !(v & VRING_AVAIL_F_NO_INTERRUPT);
 	}
 	if (fire) {

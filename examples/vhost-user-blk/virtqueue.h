@@ -8,11 +8,11 @@
  * until the front-end restarts it, which is what a virtio device does when
  * it sets DEVICE_NEEDS_RESET.
  *
- * The three rings are reached through libvmmem's ring accessors: pinned
- * when the queue is first served, released when it stops.  An IOVA ring
- * an IOTLB message invalidated is pinned again at its next use (the
+ * The three rings are reached through libvmmem's ring accessors (ring.h):
+ * opened when the queue is first served, released when it stops.  An IOVA
+ * ring an IOTLB message invalidated is pinned again at its next use (the
  * front-end resends the mapping after a miss).  A memory-table change
- * releases them too (vq_unmap()): pinned again in the new table at their
+ * releases them too (vq_unmap()): opened again in the new table at their
  * next use, or the queue breaks, so a removed region is never served from
  * its stale pinned mapping.
  */
@@ -22,9 +22,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <libvmmem.h>
-
 #include "access.h"
+#include "ring.h"
 
 #define VQ_MAX_SIZE 1024u          /* largest queue the device accepts */
 #define VQ_MAX_SEGS 256u           /* buffers per request */
@@ -57,8 +56,8 @@ struct vq {
 	bool broken;               /* needs a reset by the front-end */
 	bool more;                 /* a full batch served: come back soon */
 	bool indirect, event_idx;  /* negotiated features */
-	/* Pinned while the queue is served, all three or none. */
-	struct vmmem_ring *desc_ring, *avail_ring, *used_ring;
+	/* Open while the queue is served, all three or none. */
+	struct vub_ring desc_ring, avail_ring, used_ring;
 };
 
 void vq_init(struct vq *q);
