@@ -60,6 +60,14 @@ void vq_unmap(struct vq *q)
 	vub_ring_close(&q->used_ring);
 }
 
+static void count_open(struct vq *q, const struct vub_ring *r)
+{
+	if (r->pinned)
+		q->rings_pinned++;
+	else
+		q->rings_per_call++;
+}
+
 /* Opens the rings unless they are: 0, or -EAGAIN for an IOTLB miss
  * (sent; the update brings the queue back).  A ring the device cannot
  * reach fails at its first access. */
@@ -80,9 +88,14 @@ static int map_rings(struct vq *q, const struct vub_access *a)
 		ret = vub_ring_open(&q->used_ring, a, q->used,
 				    USED_SIZE(q->num),
 				    VMMEM_MAP_READ | VMMEM_MAP_WRITE);
-	if (ret < 0)
+	if (ret < 0) {
 		vq_unmap(q);
-	return ret;
+		return ret;
+	}
+	count_open(q, &q->desc_ring);
+	count_open(q, &q->avail_ring);
+	count_open(q, &q->used_ring);
+	return 0;
 }
 
 static int broken(struct vq *q)

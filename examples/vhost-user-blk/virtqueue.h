@@ -58,6 +58,7 @@ struct vq {
 	bool indirect, event_idx;  /* negotiated features */
 	/* Open while the queue is served, all three or none. */
 	struct vub_ring desc_ring, avail_ring, used_ring;
+	uint64_t rings_pinned, rings_per_call;   /* rings opened each way */
 };
 
 void vq_init(struct vq *q);
