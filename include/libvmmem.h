@@ -506,7 +506,7 @@ static inline int vmmem_ring_fault_(const struct vmmem_ring *r, size_t off,
 
 /* Whether [off, off + n) lies in the readable (or writable) part and the
  * access is aligned.  One comparison of the end with the length: the
- * overflow test folds away when off is bounded.  A truth value rather
+ * wrap test folds away when the compiler knows off bounded.  A truth value rather
  * than &host[off] or NULL: the compiler cannot prove host + off non-null,
  * and would test it again. */
 static inline int vmmem_ring_fits_(const struct vmmem_ring *r, size_t off,
@@ -514,9 +514,9 @@ static inline int vmmem_ring_fits_(const struct vmmem_ring *r, size_t off,
 {
 	size_t len = __atomic_load_n(write ? &r->wlen : &r->len,
 				     __ATOMIC_RELAXED);
-	size_t end;
+	size_t end = off + n;
 
-	return !__builtin_add_overflow(off, n, &end) && end <= len &&
+	return end >= off && end <= len &&
 	       !vmmem_ring_misaligned_(r, off, align);
 }
 
