@@ -533,6 +533,84 @@ START_TEST(writers_through_stop_and_start)
 }
 END_TEST
 
+/* The switches wait for their grace periods outside the space's lock:
+ * rings made, stored through and freed (the last to pin a leaf, at times),
+ * and the other log switched, while one waits (ASan, valgrind and TSan
+ * watch the leaves pinned and freed). */
+#define CHURN_CYCLES 20
+
+struct churn {
+	struct vmmem *m;
+	int stop;                    /* atomic */
+};
+
+/* Two of these race: a start finds the log on (-EBUSY) or a stop finds
+ * it off (-ENOENT) when the other came first. */
+static void *own_switcher(void *p)
+{
+	struct churn *ch = p;
+
+	for (int i = 0; i < CHURN_CYCLES; i++) {
+		int ret = vmmem_dirty_start(ch->m, (i % 2) ? 16 * PS : PS);
+
+		ck_assert_msg(ret == 0 || ret == -EBUSY, "start: %d", ret);
+		ret = vmmem_dirty_stop(ch->m);
+		ck_assert_msg(ret == 0 || ret == -ENOENT, "stop: %d", ret);
+	}
+	return NULL;
+}
+
+static void *shared_switcher(void *p)
+{
+	struct churn *ch = p;
+
+	for (int i = 0; i < CHURN_CYCLES; i++) {
+		ck_assert_int_eq(shared_on(ch->m), 0);
+		ck_assert_int_eq(vmmem_dirty_shared_stop(ch->m), 0);
+	}
+	return NULL;
+}
+
+static void *ring_churner(void *p)
+{
+	struct churn *ch = p;
+
+	for (uint32_t i = 0; !__atomic_load_n(&ch->stop, __ATOMIC_ACQUIRE); i++) {
+		struct vmmem_ring *r = mk_ring(ch->m, (i % 8) * PS, PS, RW);
+
+		ck_assert_int_eq(vmmem_ring_store32(r, 0, i, VMMEM_ORDER_RELAXED), 0);
+		vmmem_ring_free(r);
+	}
+	return NULL;
+}
+
+START_TEST(switches_under_ring_churn)
+{
+	struct churn ch = { .m = mk_space() };
+	struct vmmem_ring *kept;
+	pthread_t own[2], shared, rings;
+
+	ck_assert_int_eq(pthread_create(&rings, NULL, ring_churner, &ch), 0);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&own[i], NULL, own_switcher, &ch), 0);
+	ck_assert_int_eq(pthread_create(&shared, NULL, shared_switcher, &ch), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(own[i], NULL);
+	pthread_join(shared, NULL);
+	__atomic_store_n(&ch.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(rings, NULL);
+	/* all off: a ring logs nothing, and logs once logging is on */
+	kept = mk_ring(ch.m, 3 * PS, PS, RW);
+	ck_assert_ptr_null(kept->log);
+	ck_assert_int_eq(vmmem_dirty_start(ch.m, PS), 0);
+	ck_assert_int_eq(vmmem_ring_store32(kept, 0, 1, VMMEM_ORDER_RELAXED), 0);
+	ck_assert_uint_eq(own_logged(ch.m), 1ull << 3);
+	ck_assert_int_eq(vmmem_dirty_stop(ch.m), 0);
+	vmmem_ring_free(kept);
+	vmmem_free(ch.m);
+}
+END_TEST
+
 /* -------------------------------------------------------------- IOVA */
 
 #define IOVA 0x80000000ull
@@ -666,6 +744,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, log_errors);
 	tcase_add_test(tc, writers_through_start_lose_nothing);
 	tcase_add_test(tc, writers_through_shared_set_lose_nothing);
+	tcase_add_test(tc, switches_under_ring_churn);
 	tcase_add_test(tc, writers_through_stop_and_start);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);

@@ -177,29 +177,32 @@ int dirty_switch(struct vmmem *m, struct dirty_change *c)
 struct log_switch {
 	struct dirty_change c;
 	unsigned int shift;
+	struct dirty_log *stopped;    /* set by a stop's log_apply() */
 };
 
 static int log_apply(struct vmmem *m, struct dirty_change *c)
 {
+	struct log_switch *s = (struct log_switch *)c;
 	const struct table *t = m->table;
-	unsigned int shift = ((struct log_switch *)c)->shift;
 	int ret;
 
-	if (shift && t->log)
+	if (s->shift && t->log)
 		return -EBUSY;
-	if (!shift && !t->log)
+	if (!s->shift && !t->log)
 		return -ENOENT;
-	ret = dirty_republish(m, t->shared, t->shared_only, NULL, shift, c);
-	if (!ret && !shift)
-		m->stopping_log = t->log;
+	ret = dirty_republish(m, t->shared, t->shared_only, NULL, s->shift, c);
+	if (!ret && !s->shift)
+		m->stopping_log = s->stopped = t->log;
 	return ret;
 }
 
 static void log_retire(struct vmmem *m, struct dirty_change *c)
 {
-	if (m->stopping_log) {
-		rings_detach_leaves(m, m->stopping_log);
-		log_free_leaves(m->stopping_log);
+	struct log_switch *s = (struct log_switch *)c;
+
+	if (s->stopped) {
+		rings_detach_leaves(m, s->stopped);
+		log_free_leaves(s->stopped);
 		m->stopping_log = NULL;
 	}
 	table_free(c->old);
