@@ -657,7 +657,7 @@ START_TEST(iova_new_and_errors)
 	ck_assert_int_eq(vmmem_iommu_ring_new(&r, io, 0, 16, RW), -EAGAIN);
 	ck_assert_uint_eq(misses, 1);
 	ck_assert_int_eq(vmmem_iommu_ring_new(&r, io, IOVA + 4 * PS, 16, RW), -EACCES);
-	/* across two IOTLB entries */
+	/* across two IOTLB entries, not contiguous in GPA */
 	ck_assert_int_eq(vmmem_iommu_ring_new(&r, io, IOVA + 4 * PS - 8, 16,
 					      VMMEM_MAP_READ), -EFAULT);
 	ck_assert_ptr_null(r);
@@ -672,6 +672,51 @@ START_TEST(iova_new_and_errors)
 	/* logged at the GPA the IOVA translated to */
 	ck_assert_int_eq(dirty_pages(m, B_GPA, PS, bm), 1);
 	vmmem_ring_free(r);
+	vmmem_iommu_free(io);
+	vmmem_free(m);
+}
+END_TEST
+
+/* A ring larger than the guest's IOMMU page: one entry per page. */
+START_TEST(iova_ring_across_entries)
+{
+	struct vmmem *m = mk_space();
+	struct vmmem_iommu *io = mk_iommu(m);
+	const uint64_t iova = 2 * IOVA, rw = VMMEM_PERM_READ | VMMEM_PERM_WRITE;
+	struct vmmem_ring *r = NULL;
+	uint64_t v;
+
+	/* pages contiguous in GPA: one pinned range */
+	for (unsigned int i = 0; i < 4; i++)
+		ck_assert_int_eq(vmmem_iommu_update(io, iova + i * PS, PS,
+						    B_GPA + 8 * PS + i * PS, rw), 0);
+	ck_assert_int_eq(vmmem_iommu_ring_new(&r, io, iova + 8, 4 * PS - 16, RW), 0);
+	ck_assert_int_eq(vmmem_ring_store64(r, 3 * PS, 0xa5a5ull, VMMEM_ORDER_RELEASE), 0);
+	ck_assert_int_eq(vmmem_read_le64(m, B_GPA + 11 * PS + 8, &v), 0);
+	ck_assert_uint_eq(v, 0xa5a5ull);
+	/* an invalidation of any of its entries reaches it */
+	ck_assert_int_eq(vmmem_iommu_invalidate(io, iova + 2 * PS, PS), 0);
+	ck_assert_int_eq(vmmem_ring_load64(r, 0, &v, VMMEM_ORDER_ACQUIRE), -EAGAIN);
+	vmmem_ring_free(r);
+	r = NULL;
+	/* a miss in the middle */
+	ck_assert_int_eq(vmmem_iommu_ring_new(&r, io, iova, 4 * PS, RW), -EAGAIN);
+	/* pages the guest scattered: page 2 maps below page 1 */
+	ck_assert_int_eq(vmmem_iommu_update(io, iova + 2 * PS, PS, B_GPA, rw), 0);
+	ck_assert_int_eq(vmmem_iommu_ring_new(&r, io, iova, 4 * PS, RW), -EFAULT);
+	/* a write-protected page on the way */
+	ck_assert_int_eq(vmmem_iommu_update(io, iova + 2 * PS, PS,
+					    B_GPA + 10 * PS, VMMEM_PERM_READ), 0);
+	ck_assert_int_eq(vmmem_iommu_ring_new(&r, io, iova, 4 * PS, RW), -EACCES);
+	ck_assert_int_eq(vmmem_iommu_ring_new(&r, io, iova, 4 * PS,
+					      VMMEM_MAP_READ), 0);
+	vmmem_ring_free(r);
+	/* contiguous in GPA, but past the end of region B */
+	ck_assert_int_eq(vmmem_iommu_update(io, 3 * IOVA, PS, B_GPA + A_SIZE - PS, rw), 0);
+	ck_assert_int_eq(vmmem_iommu_update(io, 3 * IOVA + PS, PS, B_GPA + A_SIZE, rw), 0);
+	r = NULL;
+	ck_assert_int_eq(vmmem_iommu_ring_new(&r, io, 3 * IOVA, 2 * PS, VMMEM_MAP_READ), -EFAULT);
+	ck_assert_ptr_null(r);
 	vmmem_iommu_free(io);
 	vmmem_free(m);
 }
@@ -752,6 +797,7 @@ static Suite *suite(void)
 	tc = tcase_create("iova");
 	tcase_add_test(tc, iova_new_and_errors);
 	tcase_add_test(tc, iova_invalidation_makes_owner_repin);
+	tcase_add_test(tc, iova_ring_across_entries);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -503,6 +503,125 @@ START_TEST(ring_outside_memory)
 }
 END_TEST
 
+/* The front-end swaps the memory under a running queue (REM_MEM_REG, then
+ * ADD_MEM_REG of other memory at the same addresses): the rings must be
+ * read from the new memory, not from the removed region's pinned one. */
+START_TEST(rings_follow_memory_table)
+{
+	struct vu_mem_single reg = { 0, { 0, MEM_SIZE, UADDR, 0 } };
+	uint8_t *old;
+	int memfd;
+
+	start();
+	blk_request(0, 0, DATA, 512, true);
+	post(0);
+	expect_status(0, 0);
+	memfd = memfd_create("test-vub-2", MFD_CLOEXEC);
+	ck_assert_int_ge(memfd, 0);
+	ck_assert_int_eq(ftruncate(memfd, MEM_SIZE), 0);
+	old = fe.mem;
+	fe.mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      memfd, 0);
+	ck_assert_ptr_ne(fe.mem, MAP_FAILED);
+	memcpy(fe.mem, old, MEM_SIZE);
+	ck_assert_uint_eq(acked(VU_REM_MEM_REG, &reg, sizeof(reg)), 0);
+	ck_assert_uint_eq(acked_fds(VU_ADD_MEM_REG, &reg, sizeof(reg), &memfd, 1), 0);
+	blk_request(0, 0, DATA, 512, true);
+	post(0);
+	expect_status(1, 0);
+	munmap(fe.mem, MEM_SIZE);
+	close(memfd);
+	fe.mem = old;
+	ck_assert_uint_eq(used_idx(), 1);
+	ck_assert_int_eq(stop(), 0);
+}
+END_TEST
+
+/* IOVA rings: an IOTLB invalidation over the rings makes them invalid;
+ * the queue waits for the front-end's update and then pins them again. */
+/* The rings at IOVA UADDR + offset, buffers at IOVA = GPA. */
+static const struct vu_iotlb iova_rings = {
+	.iova = UADDR, .size = 0x3000, .uaddr = UADDR,
+	.perm = VHOST_ACCESS_RO | VHOST_ACCESS_WO, .type = VHOST_IOTLB_UPDATE
+};
+
+/* start() with VIRTIO_F_IOMMU_PLATFORM, the rings and buffers mapped. */
+static void start_iova(void)
+{
+	uint64_t features = 1ull << VIRTIO_F_VERSION_1 |
+			    1ull << VIRTIO_RING_F_INDIRECT_DESC |
+			    1ull << VIRTIO_RING_F_EVENT_IDX |
+			    1ull << VHOST_USER_F_PROTOCOL_FEATURES |
+			    1ull << VIRTIO_F_IOMMU_PLATFORM;
+	struct vu_iotlb bufs = iova_rings;
+
+	bufs.iova = 0;
+	bufs.size = MEM_SIZE;
+	start();
+	ck_assert_uint_eq(acked(VU_SET_FEATURES, &features, 8), 0);
+	ck_assert_uint_eq(acked(VU_IOTLB_MSG, &iova_rings, sizeof(iova_rings)), 0);
+	ck_assert_uint_eq(acked(VU_IOTLB_MSG, &bufs, sizeof(bufs)), 0);
+	reset_ring();
+}
+
+START_TEST(iova_rings_pinned_again_after_invalidation)
+{
+	struct vu_iotlb rings = iova_rings;
+
+	start_iova();
+	blk_request(0, 0, DATA, 512, true);
+	post(0);
+	expect_status(0, 0);
+	rings.type = VHOST_IOTLB_INVALIDATE;
+	ck_assert_uint_eq(acked(VU_IOTLB_MSG, &rings, sizeof(rings)), 0);
+	blk_request(0, 0, DATA, 512, true);
+	post(0);
+	ck_assert_uint_eq(used_idx(), 1);   /* waits for the mapping */
+	rings.type = VHOST_IOTLB_UPDATE;
+	ck_assert_uint_eq(acked(VU_IOTLB_MSG, &rings, sizeof(rings)), 0);
+	expect_status(1, 0);
+	ck_assert_int_eq(stop(), 0);
+}
+END_TEST
+
+/* A descriptor table over two IOMMU pages the guest scattered in guest
+ * memory: libvmmem cannot pin it as one range, so the device reads it per
+ * call; requests are served as before. */
+#define SCATTER_IOVA 0xa0000000ull
+#define SCATTER_LO   0x6000ull        /* GPA of the table's first page */
+#define SCATTER_HI   0x8000ull        /* ... and of its second: not 0x7000 */
+
+START_TEST(iova_ring_over_scattered_pages)
+{
+	struct vu_iotlb lo = iova_rings, hi;
+	/* descriptors 0 and 1 at the end of the first page, 2.. on the next */
+	struct vu_vring_addr addr = {
+		.index = 0, .desc = SCATTER_IOVA + 0x1000 - 32,
+		.avail = UADDR + AVAIL, .used = UADDR + USED,
+	};
+
+	lo.iova = SCATTER_IOVA;
+	lo.size = 0x1000;
+	lo.uaddr = UADDR + SCATTER_LO;
+	lo.perm = VHOST_ACCESS_RO;
+	hi = lo;
+	hi.iova += 0x1000;
+	hi.uaddr = UADDR + SCATTER_HI;
+	start_iova();
+	ck_assert_uint_eq(acked(VU_IOTLB_MSG, &lo, sizeof(lo)), 0);
+	ck_assert_uint_eq(acked(VU_IOTLB_MSG, &hi, sizeof(hi)), 0);
+	ck_assert_uint_eq(acked(VU_SET_VRING_ADDR, &addr, sizeof(addr)), 0);
+	for (uint16_t n = 0; n < 3; n++) {
+		blk_request(n % 2, n, DATA, 512, n % 2 == 0);
+		memcpy(fe.mem + SCATTER_LO + 0x1000 - 32, fe.mem + DESC, 32);
+		memcpy(fe.mem + SCATTER_HI, fe.mem + DESC + 32, 16);
+		post(0);
+		expect_status(n, 0);
+	}
+	ck_assert_int_eq(stop(), 0);
+}
+END_TEST
+
 /* --------------------------------------- requests answered with IOERR */
 
 START_TEST(buffer_outside_memory)
@@ -865,6 +984,9 @@ static Suite *vub_suite(void)
 	tcase_set_timeout(req, 60);
 	tcase_set_timeout(msg, 60);
 	tcase_add_test(ring, write_then_read);
+	tcase_add_test(ring, rings_follow_memory_table);
+	tcase_add_test(ring, iova_rings_pinned_again_after_invalidation);
+	tcase_add_test(ring, iova_ring_over_scattered_pages);
 	tcase_add_test(ring, flush_get_id_unsupported);
 	tcase_add_test(ring, indirect_request);
 	tcase_add_loop_test(ring, unwalkable_chain, 0,

@@ -20,32 +20,6 @@ int vub_write(const struct vub_access *a, uint64_t addr, const void *buf,
 	return vmmem_write_exact(vub_memory_space(a->memory), addr, buf, len);
 }
 
-/* Ring indices: the driver publishes them with release stores. */
-int vub_load16(const struct vub_access *a, uint64_t addr, uint16_t *val)
-{
-	uint64_t v = 0;
-	int ret = a->iova ?
-		vmmem_iommu_load(vub_memory_iommu(a->memory), addr, 2, &v,
-				 VMMEM_ORDER_ACQUIRE) :
-		vmmem_load(vub_memory_space(a->memory), addr, 2, &v,
-			   VMMEM_ORDER_ACQUIRE);
-
-	if (ret == 0)
-		*val = le16toh((uint16_t)v);
-	return ret;
-}
-
-int vub_store16(const struct vub_access *a, uint64_t addr, uint16_t val)
-{
-	uint64_t v = htole16(val);
-
-	if (a->iova)
-		return vmmem_iommu_store(vub_memory_iommu(a->memory), addr, 2,
-					 v, VMMEM_ORDER_RELEASE);
-	return vmmem_store(vub_memory_space(a->memory), addr, 2, v,
-			   VMMEM_ORDER_RELEASE);
-}
-
 /* One loop for both directions: the positional fd calls may transfer less
  * than asked (a range over several regions, a signal). */
 static int transfer(const struct vub_access *a, uint64_t addr, int fd,

@@ -27,8 +27,6 @@ struct vub_access {
 int vub_read(const struct vub_access *a, uint64_t addr, void *buf, size_t len);
 int vub_write(const struct vub_access *a, uint64_t addr, const void *buf,
 	      size_t len);
-int vub_load16(const struct vub_access *a, uint64_t addr, uint16_t *val);
-int vub_store16(const struct vub_access *a, uint64_t addr, uint16_t val);
 /* Whole transfers between guest memory and a file, or a negative errno
  * (-EIO for a file that ends early). */
 int vub_from_file(const struct vub_access *a, uint64_t addr, int fd,

@@ -58,6 +58,7 @@ void vub_dev_stop_queue(struct vub_dev *d, unsigned int q)
 	struct vq *vq = &d->vq[q];
 
 	close_fd(&vq->kick_fd);
+	vq_unmap(vq);
 	vq->started = false;
 	vq->broken = false;
 }
@@ -74,10 +75,17 @@ void vub_dev_destroy(struct vub_dev *d)
 	vub_blk_close(&d->blk);
 }
 
+void vub_dev_unmap_rings(struct vub_dev *d)
+{
+	for (unsigned int i = 0; i < VU_MAX_QUEUES; i++)
+		vq_unmap(&d->vq[i]);
+}
+
 void vub_dev_set_features(struct vub_dev *d, uint64_t features)
 {
 	d->features = features;
 	d->access.iova = features >> VIRTIO_F_IOMMU_PLATFORM & 1;
+	vub_dev_unmap_rings(d);    /* pinned in the old address space */
 	for (unsigned int i = 0; i < VU_MAX_QUEUES; i++) {
 		d->vq[i].indirect = features >> VIRTIO_RING_F_INDIRECT_DESC & 1;
 		d->vq[i].event_idx = features >> VIRTIO_RING_F_EVENT_IDX & 1;
@@ -139,17 +147,23 @@ void vub_dev_process_all(struct vub_dev *d)
 void vub_dev_report(const struct vub_dev *d)
 {
 	struct vub_memory_stats s;
+	uint64_t pinned = 0, per_call = 0;
 
 	vub_memory_stats(d->memory, &s);
+	for (unsigned int i = 0; i < VU_MAX_QUEUES; i++) {
+		pinned += d->vq[i].rings_pinned;
+		per_call += d->vq[i].rings_per_call;
+	}
 	fprintf(stderr, "vhost-user-blk: requests %" PRIu64 " errors %" PRIu64
 		" data-above-4g %" PRIu64 " broken-queues %" PRIu64
 		" regions-added %" PRIu64 " regions-removed %" PRIu64
 		" iotlb-updates %" PRIu64
 		" iotlb-misses %" PRIu64 " iotlb-invalidations %" PRIu64
 		" log-pages %" PRIu64 " log-checked %" PRIu64
-		" log-missed %" PRIu64 "\n",
+		" log-missed %" PRIu64 " rings-pinned %" PRIu64
+		" rings-per-call %" PRIu64 "\n",
 		d->blk.requests, d->blk.errors, d->blk.above_4g, d->broken_queues,
 		s.regions_added, s.regions_removed,
 		s.iotlb_updates, d->iotlb_misses, s.iotlb_invalidations,
-		s.log_pages, s.log_checked, s.log_missed);
+		s.log_pages, s.log_checked, s.log_missed, pinned, per_call);
 }

@@ -35,6 +35,9 @@ void vub_dev_process(struct vub_dev *d, unsigned int q);
 void vub_dev_process_all(struct vub_dev *d);
 /* Stops queue q (GET_VRING_BASE, disconnect). */
 void vub_dev_stop_queue(struct vub_dev *d, unsigned int q);
+/* Releases every queue's rings (a memory-table change): they are pinned
+ * again in the new table at their next use. */
+void vub_dev_unmap_rings(struct vub_dev *d);
 void vub_dev_report(const struct vub_dev *d);
 
 #endif /* VUB_DEVICE_H */

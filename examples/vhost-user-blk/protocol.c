@@ -127,6 +127,7 @@ static int vring_state(struct vu_msg *m, struct vub_dev *d, struct answer *ans)
 			return -EINVAL;
 		vq->num = (uint16_t)s.num;
 		vq->addressed = false;
+		vq_unmap(vq);
 		return 0;
 	case VU_SET_VRING_BASE:
 		if (s.num > UINT16_MAX)
@@ -164,6 +165,17 @@ static int config(struct vu_msg *m, struct vub_dev *d, struct answer *ans)
 	return 0;
 }
 
+/* A ring pins its region: after a table change the rings must be pinned
+ * in the new table (or the queue breaks), never served from a removed
+ * region's mapping.  QEMU keeps rings out of what it removes; a hostile
+ * front-end need not.  An added region cannot move a ring. */
+static int rings_follow(struct vub_dev *d, int ret)
+{
+	if (ret == 0)
+		vub_dev_unmap_rings(d);
+	return ret;
+}
+
 static int mem_table(struct vu_msg *m, struct vub_dev *d)
 {
 	const struct vu_mem_table *t = &m->payload.table;
@@ -172,7 +184,8 @@ static int mem_table(struct vu_msg *m, struct vub_dev *d)
 	    shape(m, 8 + (uint32_t)sizeof(t->regions[0]) * t->nregions,
 		  t->nregions) < 0)
 		return -EINVAL;
-	return vub_memory_set_table(d->memory, t->regions, m->fds, t->nregions);
+	return rings_follow(d, vub_memory_set_table(d->memory, t->regions,
+						    m->fds, t->nregions));
 }
 
 static int mem_region(struct vu_msg *m, struct vub_dev *d)
@@ -185,7 +198,7 @@ static int mem_region(struct vu_msg *m, struct vub_dev *d)
 	/* REM_MEM_REG: QEMU 7.2 sends no fd; older front-ends send one. */
 	if (m->hdr.size != sizeof(m->payload.single) || m->nfds > 1)
 		return -EINVAL;
-	return vub_memory_remove(d->memory, r);
+	return rings_follow(d, vub_memory_remove(d->memory, r));
 }
 
 static int iotlb(struct vu_msg *m, struct vub_dev *d)

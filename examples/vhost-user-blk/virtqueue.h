@@ -7,6 +7,14 @@
  * outside guest memory) makes the queue broken: it is not touched again
  * until the front-end restarts it, which is what a virtio device does when
  * it sets DEVICE_NEEDS_RESET.
+ *
+ * The three rings are reached through libvmmem's ring accessors (ring.h):
+ * opened when the queue is first served, released when it stops.  An IOVA
+ * ring an IOTLB message invalidated is pinned again at its next use (the
+ * front-end resends the mapping after a miss).  A memory-table change
+ * releases them too (vq_unmap()): opened again in the new table at their
+ * next use, or the queue breaks, so a removed region is never served from
+ * its stale pinned mapping.
  */
 #ifndef VUB_VIRTQUEUE_H
 #define VUB_VIRTQUEUE_H
@@ -15,6 +23,7 @@
 #include <stdint.h>
 
 #include "access.h"
+#include "ring.h"
 
 #define VQ_MAX_SIZE 1024u          /* largest queue the device accepts */
 #define VQ_MAX_SEGS 256u           /* buffers per request */
@@ -47,12 +56,18 @@ struct vq {
 	bool broken;               /* needs a reset by the front-end */
 	bool more;                 /* a full batch served: come back soon */
 	bool indirect, event_idx;  /* negotiated features */
+	/* Open while the queue is served, all three or none. */
+	struct vub_ring desc_ring, avail_ring, used_ring;
+	uint64_t rings_pinned, rings_per_call;   /* rings opened each way */
 };
 
 void vq_init(struct vq *q);
 /* Checks and sets the ring addresses (the ring must fit num entries). */
 int vq_set_addr(struct vq *q, uint64_t desc, uint64_t avail, uint64_t used);
 bool vq_ready(const struct vq *q);
+/* Releases the rings: the queue stops, its addresses, size or address
+ * space change, or the memory table does.  The next use pins them again. */
+void vq_unmap(struct vq *q);
 
 /* 1: *req filled, 0: nothing available, -EAGAIN: IOTLB miss (nothing was
  * taken, retry later), -EPROTO: the queue is now broken. */

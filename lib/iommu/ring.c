@@ -10,15 +10,41 @@
 #include "access/ring.h"
 #include "iommu/iotlb.h"
 
+/* The GPA of the walk's range when its IOTLB entries map it to one
+ * contiguous GPA range: a guest maps a ring larger than its IOMMU page
+ * (a 1024-entry descriptor table is 16 KiB) with one entry per page, and
+ * its DMA allocator gives it contiguous pages as often as not.  Returns 0,
+ * 1 for a miss or a refusal on the way (the walk says which), or -EFAULT
+ * for pieces that are not contiguous in GPA. */
+static int contiguous_gpa(const struct iotlb *t, struct iotlb_walk *w,
+			  uint64_t *gpa)
+{
+	struct iova_piece p;
+	uint64_t next;
+
+	if (!iotlb_translate(t, w, &p, 1))
+		return 1;
+	*gpa = p.gpa;
+	next = p.gpa + p.len;
+	while (w->stop == IOTLB_DONE && w->left) {
+		iotlb_translate(t, w, &p, 1);
+		if (w->stop != IOTLB_DONE)
+			break;
+		if (p.gpa != next)
+			return -EFAULT;
+		next += p.len;
+	}
+	return w->stop == IOTLB_DONE ? 0 : 1;
+}
+
 VMMEM_EXPORT int vmmem_iommu_ring_new(struct vmmem_ring **out,
 				      struct vmmem_iommu *iommu,
 				      uint64_t iova, size_t len,
 				      unsigned int flags)
 {
 	struct iotlb_walk w;
-	struct iova_piece p[2];
 	struct ring *r = NULL;
-	size_t n;
+	uint64_t gpa;
 	int ret;
 
 	if (!out || !iommu || !len || !flags ||
@@ -31,13 +57,9 @@ VMMEM_EXPORT int vmmem_iommu_ring_new(struct vmmem_ring **out,
 	/* Under the lock no update can come between the translation and the
 	 * ring joining the list its invalidation walks. */
 	pthread_mutex_lock(&iommu->lock);
-	n = iotlb_translate(iotlb_enter(iommu, iova, iova + (len - 1)), &w, p, 2);
-	if (w.stop != IOTLB_DONE)
-		ret = 1;                /* a miss or a refusal on the way */
-	else if (n != 1)
-		ret = -EFAULT;          /* more than one IOTLB entry */
-	else
-		ret = ring_pin(&r, iommu->mem, p[0].gpa, iova, len, flags);
+	ret = contiguous_gpa(iotlb_enter(iommu, iova, iova + (len - 1)), &w, &gpa);
+	if (!ret)
+		ret = ring_pin(&r, iommu->mem, gpa, iova, len, flags);
 	iotlb_exit();
 	if (!ret) {
 		r->iommu = iommu;

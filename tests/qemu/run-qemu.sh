@@ -11,8 +11,9 @@
 #      2 GiB; I/O lands in buffers above 4 GiB
 #   c  memory hotplug during I/O: pc-dimm (own memfd) added over QMP,
 #      onlined, I/O into it, removed (ADD_MEM_REG / REM_MEM_REG)
-#   d  vIOMMU: intel-iommu (caching-mode, device-iotlb), guest translating;
-#      IOTLB updates, misses, invalidations counted by the back-end
+#   d  vIOMMU: intel-iommu (caching-mode, device-iotlb), guest translating,
+#      a 1024-entry queue (rings over several IOMMU pages); IOTLB updates,
+#      misses, invalidations counted by the back-end
 #   e  live migration over 127.0.0.1, each side with its own back-end on one
 #      image; the source back-end logs into QEMU's shared log and checks
 #      that every page libvmmem wrote for it while logging had its bit set
@@ -194,10 +195,11 @@ scenario_d() {
     start_backend d
     # intel-iommu comes before the device it translates for
     EXTRA=(-device intel-iommu,intremap=on,caching-mode=on,device-iotlb=on)
-    qemu_args d 512M q35,kernel-irqchip=split ",iommu_platform=on,ats=on,disable-legacy=on" "intel_iommu=on"
+    # 1024 entries: a descriptor table of 16 KiB over four IOMMU pages
+    qemu_args d 512M q35,kernel-irqchip=split ",iommu_platform=on,ats=on,disable-legacy=on,queue-size=1024" "intel_iommu=on"
     boot d
     EXTRA=()
-    result d "vIOMMU, guest translating: iotlb updates $(counter iotlb-updates "$W/d.backend.log"), misses $(counter iotlb-misses "$W/d.backend.log"), invalidations $(counter iotlb-invalidations "$W/d.backend.log")" check_d
+    result d "vIOMMU, guest translating, 1024-entry queue: iotlb updates $(counter iotlb-updates "$W/d.backend.log"), misses $(counter iotlb-misses "$W/d.backend.log"), invalidations $(counter iotlb-invalidations "$W/d.backend.log"); rings pinned $(counter rings-pinned "$W/d.backend.log"), per call $(counter rings-per-call "$W/d.backend.log")" check_d
 }
 
 # qmp NAME STEP...: tests/qemu/qmp.py on NAME's QMP socket (its output in
