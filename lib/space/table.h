@@ -4,8 +4,11 @@
  * A table is immutable once published.  Writers (hotplug, dirty start/stop)
  * build a new one under vmmem->lock and publish it with a release store;
  * the old one, and whatever it was the last to reference, is released by
- * an RCU callback after a grace period.  Writers do not wait for readers:
- * hotplug at a high rate would otherwise take the CPU the readers need.
+ * an RCU callback after a grace period.  Hotplug does not wait for
+ * readers: at a high rate it would otherwise take the CPU the readers
+ * need.  The dirty logs' switches, which must be complete when they
+ * return, wait, but never holding vmmem->lock, which a reader may take
+ * inside its section (dirty_switch()).
  * Readers bracket their accesses with space_enter()/space_exit()
  * (liburcu-bp: no lock, no shared write). */
 #ifndef VMMEM_TABLE_H
