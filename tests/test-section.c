@@ -525,6 +525,49 @@ START_TEST(ring_freed_while_stop_waits)
 }
 END_TEST
 
+/* Switches take turns: a start made while a stop waits for its grace
+ * period publishes nothing until the stop is over (a stop's retire frees
+ * the log it replaced, which a switch published meanwhile must not
+ * change). */
+START_TEST(switches_take_turns)
+{
+	struct vmmem *m = NULL;
+	struct vmmem_region *r = counted_region(NULL, NULL);
+	struct holder h = { .max_ms = 10000 };
+	struct switch_race stop = { 0 }, start = { 0 };
+	pthread_t rd, st, sw;
+
+	ck_assert_int_eq(vmmem_new(&m, 0), 0);
+	ck_assert_int_eq(vmmem_add_region(m, 0, r), 0);
+	vmmem_region_unref(r);
+	ck_assert_int_eq(vmmem_dirty_start(m, 0), 0);
+	ck_assert_int_eq(pthread_create(&rd, NULL, hold_section, &h), 0);
+	while (!__atomic_load_n(&h.inside, __ATOMIC_ACQUIRE))
+		sched_yield();
+	stop.m = m;
+	ck_assert_int_eq(pthread_create(&st, NULL, stop_logging, &stop), 0);
+	/* the stop published (logging off), its grace period pending */
+	for (int i = 0; i < 10000 && vmmem_dirty_test(m, 0) != -ENOENT; i++)
+		usleep(1000);
+	ck_assert_int_eq(vmmem_dirty_test(m, 0), -ENOENT);
+	start = (struct switch_race){ .m = m, .which = 0, .inside = 1 };
+	ck_assert_int_eq(pthread_create(&sw, NULL, switcher, &start), 0);
+	usleep(50000);
+	ck_assert_msg(vmmem_dirty_test(m, 0) == -ENOENT,
+		      "a start published while a stop waited");
+	ck_assert_int_eq(__atomic_load_n(&stop.switch_done, __ATOMIC_ACQUIRE), 0);
+	__atomic_store_n(&h.release, 1, __ATOMIC_RELEASE);
+	pthread_join(rd, NULL);
+	pthread_join(st, NULL);
+	pthread_join(sw, NULL);
+	ck_assert_int_eq(stop.switch_ret, 0);
+	ck_assert_int_eq(start.switch_ret, 0);
+	ck_assert_int_eq(vmmem_dirty_test(m, 0), 0);
+	ck_assert_int_eq(vmmem_dirty_stop(m), 0);
+	vmmem_free(m);
+}
+END_TEST
+
 /* ------------------------- the backlog of tables waiting for reclaim */
 
 #define SWAP_SIZE 0x10000
@@ -679,6 +722,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, dirty_start_from_release_callback);
 	tcase_add_test(tc, switch_waits_outside_lock);
 	tcase_add_test(tc, ring_freed_while_stop_waits);
+	tcase_add_test(tc, switches_take_turns);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("backlog");
