@@ -19,6 +19,17 @@
 int dirty_attach(struct table *t, const struct dirty_log *base,
 		 unsigned int shift);
 
+/* A table replacing old (hotplug, a memory-table change) logs as old does:
+ * the front-end's log, and a copy of the library's covering t's slots that
+ * keeps the bits it holds for their addresses (writes before an earlier
+ * removal, writes still in flight in a removed slot).  -ENOMEM leaves
+ * nothing allocated. */
+static inline int dirty_follow(struct table *t, const struct table *old)
+{
+	table_inherit(t, old);
+	return dirty_attach(t, old->log, 0);
+}
+
 /* A switch of the logs writers mark, made by dirty_switch(); embedded
  * first in a struct of the switch's own. */
 struct dirty_change {

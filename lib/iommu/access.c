@@ -244,45 +244,43 @@ static bool atomic_size_valid(size_t size, uint64_t iova)
 	       !(iova & (size - 1));
 }
 
-VMMEM_EXPORT int vmmem_iommu_load(struct vmmem_iommu *iommu, uint64_t iova,
-				  size_t size, uint64_t *val, int order)
+/* One IOTLB entry must cover an atomic access: it is one access to one
+ * guest address.  *val is read (store) or written (load). */
+static int iova_atomic(struct vmmem_iommu *iommu, uint64_t iova, size_t size,
+		       uint64_t *val, int order, bool store)
 {
 	struct iotlb_walk w = { .iova = iova, .left = size,
-				.perm = VMMEM_PERM_READ };
+		.perm = store ? VMMEM_PERM_WRITE : VMMEM_PERM_READ };
 	struct iova_piece p;
 	int ret;
 
-	if (!iommu || !val || !atomic_size_valid(size, iova) ||
-	    !load_order_valid(order))
-		return -EINVAL;
 	if (!translate_one(iotlb_enter(iommu, iova, iova + (size - 1)), &w, &p))
 		ret = 1;
 	else if (p.len < size)
 		ret = -ERANGE;
+	else if (store)
+		ret = vmmem_store(iommu->mem, p.gpa, size, *val, order);
 	else
 		ret = vmmem_load(iommu->mem, p.gpa, size, val, order);
 	iotlb_exit();
 	return ret == 1 ? iommu_stopped(iommu, &w) : ret;
 }
 
+VMMEM_EXPORT int vmmem_iommu_load(struct vmmem_iommu *iommu, uint64_t iova,
+				  size_t size, uint64_t *val, int order)
+{
+	if (!iommu || !val || !atomic_size_valid(size, iova) ||
+	    !load_order_valid(order))
+		return -EINVAL;
+	return iova_atomic(iommu, iova, size, val, order, false);
+}
+
 VMMEM_EXPORT int vmmem_iommu_store(struct vmmem_iommu *iommu, uint64_t iova,
 				   size_t size, uint64_t val, int order)
 {
-	struct iotlb_walk w = { .iova = iova, .left = size,
-				.perm = VMMEM_PERM_WRITE };
-	struct iova_piece p;
-	int ret;
-
 	if (!iommu || !atomic_size_valid(size, iova) || !store_order_valid(order))
 		return -EINVAL;
-	if (!translate_one(iotlb_enter(iommu, iova, iova + (size - 1)), &w, &p))
-		ret = 1;
-	else if (p.len < size)
-		ret = -ERANGE;
-	else
-		ret = vmmem_store(iommu->mem, p.gpa, size, val, order);
-	iotlb_exit();
-	return ret == 1 ? iommu_stopped(iommu, &w) : ret;
+	return iova_atomic(iommu, iova, size, &val, order, true);
 }
 
 VMMEM_EXPORT int vmmem_iommu_iovec(struct vmmem_iommu *iommu, uint64_t iova,

@@ -53,10 +53,7 @@ int space_insert(struct vmmem *m, const struct slot *proto, size_t max_count)
 		ret = -EEXIST;
 		goto out;
 	}
-	/* Logging on: the log covers the new slot, keeping the bits it may
-	 * already hold there (writes before an earlier removal). */
-	table_inherit(t, old);
-	if (dirty_attach(t, old->log, 0)) {
+	if (dirty_follow(t, old)) {
 		free(t);
 		goto out;
 	}
@@ -104,10 +101,7 @@ int space_remove(struct vmmem *m, uint64_t gpa, uint64_t size,
 	memcpy(t->slots, old->slots, pos * sizeof(*gone));
 	memcpy(t->slots + pos, old->slots + pos + 1,
 	       (old->count - pos - 1) * sizeof(*gone));
-	/* The log keeps the removed slot's leaves, so the bits of writes
-	 * still in flight in it stay for the next harvest. */
-	table_inherit(t, old);
-	if (dirty_attach(t, old->log, 0)) {
+	if (dirty_follow(t, old)) {
 		free(t);
 		goto out;
 	}

@@ -114,10 +114,7 @@ static int replace(struct vmmem *m, struct build *b,
 	ret = overlaps(t) ? -EEXIST : fill(t, old, b, vr, fds, opts);
 	if (!ret && unchanged(old, b))  /* QEMU's resend at device start */
 		goto drop_new;
-	/* Logging on: the log covers the new slots, keeping the bits it
-	 * holds for their addresses. */
-	table_inherit(t, old);
-	if (!ret && dirty_attach(t, old->log, 0))
+	if (!ret && dirty_follow(t, old))
 		ret = -ENOMEM;
 	if (ret)
 		goto drop_new;
