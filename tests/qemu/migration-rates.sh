@@ -21,7 +21,7 @@ for k in $(seq "$N"); do
     for mode in on off; do
         out=$W/rates-$mode-$k.log
         if [ "$mode" = on ]; then
-            env -u VMMEM_QEMU_NOLOG bash "$here/run-qemu.sh" e > "$out" 2>&1
+            env -u VMMEM_QEMU_NOLOG VMMEM_QEMU_E_ATTEMPTS=1 bash "$here/run-qemu.sh" e > "$out" 2>&1
         else
             VMMEM_QEMU_NOLOG=1 bash "$here/run-qemu.sh" e > "$out" 2>&1
         fi
