@@ -265,7 +265,8 @@ START_TEST(hotplug_under_access)
 	 * valgrind runs one thread at a time, and the sleeping hotplugger
 	 * may get few turns (once 10 cycles in 2 s). */
 	while (now() - t0 < 2.0 ||
-	       (__atomic_load_n(&sh.cycles, __ATOMIC_RELAXED) < 50 &&
+	       ((__atomic_load_n(&sh.cycles, __ATOMIC_RELAXED) < 50 ||
+		 __atomic_load_n(&sh.fixed_ops, __ATOMIC_RELAXED) < 2000) &&
 		now() - t0 < 60.0))
 		sleep_us(20000);
 	__atomic_store_n(&sh.stop, 1, __ATOMIC_RELAXED);
@@ -495,6 +496,13 @@ START_TEST(dirty_start_stop_under_writers)
 		ck_assert_int_eq(vmmem_dirty_stop(sh.m), 0);
 		sleep_us(2000);
 	}
+	/* The threads' share of the run, however few turns valgrind gave
+	 * them (bounded: 60 s). */
+	for (double end = now() + 60;
+	     now() < end &&
+	     (__atomic_load_n(&sh.fixed_ops, __ATOMIC_RELAXED) < 500 ||
+	      __atomic_load_n(&sh.cycles, __ATOMIC_RELAXED) < 10);)
+		sleep_us(2000);
 	__atomic_store_n(&sh.stop, 1, __ATOMIC_RELAXED);
 	for (int i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);
