@@ -531,10 +531,11 @@ static inline void vmmem_ring_mark_(uint64_t *words, uint64_t bit)
 }
 
 /* After a store of n bytes at off (n >= 1): the compiler keeps the load of
- * ring->log after it; the processor's ordering is vmmem_dirty_start()'s
- * business (vmmem_ring_log(3)).  Pages are 4 KiB or more and objects 16
- * bytes at most here, so two pages at most; vmmem_ring_write() of more
- * goes through vmmem_ring_log(). */
+ * ring->log after it; the processor's ordering is the business of the
+ * calls that switch logging on (vmmem_dirty_start(),
+ * vmmem_dirty_shared_set(): vmmem_ring_log(3)).  Pages are 4 KiB or more
+ * and objects 16 bytes at most here, so two pages at most;
+ * vmmem_ring_write() of more goes through vmmem_ring_log(). */
 static inline void vmmem_ring_logged_(struct vmmem_ring *r, size_t off,
 				      size_t n)
 {

@@ -265,7 +265,8 @@ START_TEST(hotplug_under_access)
 	 * valgrind runs one thread at a time, and the sleeping hotplugger
 	 * may get few turns (once 10 cycles in 2 s). */
 	while (now() - t0 < 2.0 ||
-	       (__atomic_load_n(&sh.cycles, __ATOMIC_RELAXED) < 50 &&
+	       ((__atomic_load_n(&sh.cycles, __ATOMIC_RELAXED) < 50 ||
+		 __atomic_load_n(&sh.fixed_ops, __ATOMIC_RELAXED) < 2000) &&
 		now() - t0 < 60.0))
 		sleep_us(20000);
 	__atomic_store_n(&sh.stop, 1, __ATOMIC_RELAXED);
@@ -297,7 +298,7 @@ struct mapper {
 	void *host;
 	uint64_t len;
 	int mapped;                  /* atomic */
-	unsigned long writes;
+	unsigned long writes;        /* atomic */
 };
 
 static void *map_writer(void *arg)
@@ -324,9 +325,25 @@ static void *map_writer(void *arg)
 		for (uint64_t i = 0; i < mp->len; i += 61)
 			if (p[i] != v)
 				note_error(sh, "mapping: wrong byte", (long)i);
-		mp->writes++;
+		__atomic_add_fetch(&mp->writes, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
+}
+
+/* Until both threads have done `more` more operations each (bounded: 20 s
+ * at most).  Progress, not time: under valgrind, which runs one thread at
+ * a time on a loaded machine, 50 ms once gave the reader no turn at all. */
+static void wait_progress(struct shared *sh, struct mapper *mp,
+			  unsigned long more)
+{
+	unsigned long ops = __atomic_load_n(&sh->fixed_ops, __ATOMIC_RELAXED);
+	unsigned long writes = __atomic_load_n(&mp->writes, __ATOMIC_RELAXED);
+	double end = now() + 20;
+
+	while (now() < end &&
+	       (__atomic_load_n(&sh->fixed_ops, __ATOMIC_RELAXED) < ops + more ||
+		__atomic_load_n(&mp->writes, __ATOMIC_RELAXED) < writes + more))
+		sleep_us(1000);
 }
 
 /* Accesses by GPA while the region goes: old bytes or -EFAULT or, once a
@@ -372,9 +389,9 @@ START_TEST(map_survives_concurrent_remove)
 	while (!__atomic_load_n(&mp.mapped, __ATOMIC_ACQUIRE))
 		sleep_us(1000);
 	ck_assert_int_eq(mp.mapped, 1);
-	sleep_us(50000);
+	wait_progress(&sh, &mp, 10);
 	ck_assert_int_eq(vmmem_remove_region(sh.m, HOT_GPA, HOT_SIZE, NULL), 0);
-	sleep_us(50000);
+	wait_progress(&sh, &mp, 10);
 	/* a different region at the same place */
 	repl = test_region(HOT_SIZE);
 	{
@@ -387,7 +404,7 @@ START_TEST(map_survives_concurrent_remove)
 	ck_assert_int_eq(vmmem_add_region(sh.m, HOT_GPA, repl), 0);
 	vmmem_region_unref(repl);
 	ck_assert_int_eq(vmmem_fill(sh.m, HOT_GPA + 0x100, 0xEE, 0x1000), 0);
-	sleep_us(100000);
+	wait_progress(&sh, &mp, 1000);
 	__atomic_store_n(&sh.stop, 1, __ATOMIC_RELAXED);
 	pthread_join(tw, NULL);
 	pthread_join(tr, NULL);
@@ -479,6 +496,13 @@ START_TEST(dirty_start_stop_under_writers)
 		ck_assert_int_eq(vmmem_dirty_stop(sh.m), 0);
 		sleep_us(2000);
 	}
+	/* The threads' share of the run, however few turns valgrind gave
+	 * them (bounded: 60 s). */
+	for (double end = now() + 60;
+	     now() < end &&
+	     (__atomic_load_n(&sh.fixed_ops, __ATOMIC_RELAXED) < 500 ||
+	      __atomic_load_n(&sh.cycles, __ATOMIC_RELAXED) < 10);)
+		sleep_us(2000);
 	__atomic_store_n(&sh.stop, 1, __ATOMIC_RELAXED);
 	for (int i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);

@@ -3,6 +3,7 @@
  * orders, bounds and alignment, a ring across hotplug, dirty logging
  * (writers running through vmmem_dirty_start() lose nothing), and IOVA
  * rings made invalid by the IOTLB updates that cover them. */
+#include <endian.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -453,38 +454,102 @@ static uint32_t load32(struct vmmem *m, uint64_t gpa)
 	return (uint32_t)v;
 }
 
-START_TEST(writers_through_start_lose_nothing)
+/* How a round switches logging on, finds the pages of [0, RACE_PAGES)
+ * logged since (bit i: page i), and switches it off: the library's own
+ * log, or the front-end's shared log. */
+struct log_switch {
+	int (*on)(struct vmmem *m);
+	uint64_t (*logged)(struct vmmem *m);
+	int (*off)(struct vmmem *m);
+};
+
+static int own_on(struct vmmem *m)
+{
+	return vmmem_dirty_start(m, PS);
+}
+
+static uint64_t own_logged(struct vmmem *m)
+{
+	uint64_t bm[1];
+
+	ck_assert_int_ge(dirty_pages(m, 0, 64 * PS, bm), 0);
+	return bm[0];
+}
+
+/* Pages 0 .. 511 from GPA 0: A and B. */
+static uint64_t shared_log[8];
+
+static int shared_on(struct vmmem *m)
+{
+	memset(shared_log, 0, sizeof(shared_log));
+	return vmmem_dirty_shared_set(m, shared_log, sizeof(shared_log), 0);
+}
+
+/* Read once the writer is joined: its bits are all in. */
+static uint64_t shared_logged(struct vmmem *m)
+{
+	(void)m;
+	return le64toh(shared_log[0]);
+}
+
+static void writers_through_switch_lose_nothing(const struct log_switch *ls)
 {
 	struct vmmem *m = mk_space();
 	static uint32_t copy[RACE_PAGES];
 
 	for (int round = 0; round < RACE_ROUNDS; round++) {
 		struct race rc = { .ring = mk_ring(m, 0, RACE_PAGES * PS, RW) };
-		uint64_t bm[1];
+		uint64_t bm;
+		unsigned int p0;
 		pthread_t th;
 
 		ck_assert_int_eq(pthread_create(&th, NULL, race_writer, &rc), 0);
 		while (!__atomic_load_n(&rc.started, __ATOMIC_ACQUIRE))
 			;
 		usleep(200);
-		ck_assert_int_eq(vmmem_dirty_start(m, PS), 0);
+		ck_assert_int_eq(ls->on(m), 0);
 		for (size_t pg = 0; pg < RACE_PAGES; pg++)
 			copy[pg] = load32(m, pg * PS);
-		usleep(200);
+		/* stores completed after the switch returned: a test with
+		 * nothing to find finds nothing */
+		p0 = __atomic_load_n(&rc.passes, __ATOMIC_ACQUIRE);
+		while (__atomic_load_n(&rc.passes, __ATOMIC_ACQUIRE) < p0 + 2)
+			usleep(50);
 		__atomic_store_n(&rc.stop, 1, __ATOMIC_RELEASE);
 		pthread_join(th, NULL);
-		ck_assert_int_ge(dirty_pages(m, 0, 64 * PS, bm), 0);
+		bm = ls->logged(m);
 		for (size_t pg = 0; pg < RACE_PAGES; pg++) {
 			uint32_t now = load32(m, pg * PS);
 
-			ck_assert_msg(now == copy[pg] || (bm[0] >> pg & 1),
+			ck_assert_msg(now == copy[pg] || (bm >> pg & 1),
 				      "round %d page %zu: copied %u, now %u, not logged",
 				      round, pg, copy[pg], now);
 		}
-		ck_assert_int_eq(vmmem_dirty_stop(m), 0);
+		ck_assert_int_eq(ls->off(m), 0);
 		vmmem_ring_free(rc.ring);
 	}
 	vmmem_free(m);
+}
+
+START_TEST(writers_through_start_lose_nothing)
+{
+	static const struct log_switch own = {
+		own_on, own_logged, vmmem_dirty_stop
+	};
+
+	writers_through_switch_lose_nothing(&own);
+}
+END_TEST
+
+/* The same through vmmem_dirty_shared_set(): the barrier after the switch
+ * is the same as vmmem_dirty_start()'s (vmmem_ring_log(3)). */
+START_TEST(writers_through_shared_set_lose_nothing)
+{
+	static const struct log_switch shared = {
+		shared_on, shared_logged, vmmem_dirty_shared_stop
+	};
+
+	writers_through_switch_lose_nothing(&shared);
 }
 END_TEST
 
@@ -522,6 +587,84 @@ START_TEST(writers_through_stop_and_start)
 	pthread_join(th, NULL);
 	vmmem_ring_free(rc.ring);
 	vmmem_free(m);
+}
+END_TEST
+
+/* The switches wait for their grace periods outside the space's lock:
+ * rings made, stored through and freed (the last to pin a leaf, at times),
+ * and the other log switched, while one waits (ASan, valgrind and TSan
+ * watch the leaves pinned and freed). */
+#define CHURN_CYCLES 20
+
+struct churn {
+	struct vmmem *m;
+	int stop;                    /* atomic */
+};
+
+/* Two of these race: a start finds the log on (-EBUSY) or a stop finds
+ * it off (-ENOENT) when the other came first. */
+static void *own_switcher(void *p)
+{
+	struct churn *ch = p;
+
+	for (int i = 0; i < CHURN_CYCLES; i++) {
+		int ret = vmmem_dirty_start(ch->m, (i % 2) ? 16 * PS : PS);
+
+		ck_assert_msg(ret == 0 || ret == -EBUSY, "start: %d", ret);
+		ret = vmmem_dirty_stop(ch->m);
+		ck_assert_msg(ret == 0 || ret == -ENOENT, "stop: %d", ret);
+	}
+	return NULL;
+}
+
+static void *shared_switcher(void *p)
+{
+	struct churn *ch = p;
+
+	for (int i = 0; i < CHURN_CYCLES; i++) {
+		ck_assert_int_eq(shared_on(ch->m), 0);
+		ck_assert_int_eq(vmmem_dirty_shared_stop(ch->m), 0);
+	}
+	return NULL;
+}
+
+static void *ring_churner(void *p)
+{
+	struct churn *ch = p;
+
+	for (uint32_t i = 0; !__atomic_load_n(&ch->stop, __ATOMIC_ACQUIRE); i++) {
+		struct vmmem_ring *r = mk_ring(ch->m, (i % 8) * PS, PS, RW);
+
+		ck_assert_int_eq(vmmem_ring_store32(r, 0, i, VMMEM_ORDER_RELAXED), 0);
+		vmmem_ring_free(r);
+	}
+	return NULL;
+}
+
+START_TEST(switches_under_ring_churn)
+{
+	struct churn ch = { .m = mk_space() };
+	struct vmmem_ring *kept;
+	pthread_t own[2], shared, rings;
+
+	ck_assert_int_eq(pthread_create(&rings, NULL, ring_churner, &ch), 0);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&own[i], NULL, own_switcher, &ch), 0);
+	ck_assert_int_eq(pthread_create(&shared, NULL, shared_switcher, &ch), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(own[i], NULL);
+	pthread_join(shared, NULL);
+	__atomic_store_n(&ch.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(rings, NULL);
+	/* all off: a ring logs nothing, and logs once logging is on */
+	kept = mk_ring(ch.m, 3 * PS, PS, RW);
+	ck_assert_ptr_null(kept->log);
+	ck_assert_int_eq(vmmem_dirty_start(ch.m, PS), 0);
+	ck_assert_int_eq(vmmem_ring_store32(kept, 0, 1, VMMEM_ORDER_RELAXED), 0);
+	ck_assert_uint_eq(own_logged(ch.m), 1ull << 3);
+	ck_assert_int_eq(vmmem_dirty_stop(ch.m), 0);
+	vmmem_ring_free(kept);
+	vmmem_free(ch.m);
 }
 END_TEST
 
@@ -706,6 +849,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, ring_across_leaves_calls);
 	tcase_add_test(tc, log_errors);
 	tcase_add_test(tc, writers_through_start_lose_nothing);
+	tcase_add_test(tc, writers_through_shared_set_lose_nothing);
+	tcase_add_test(tc, switches_under_ring_churn);
 	tcase_add_test(tc, writers_through_stop_and_start);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);

@@ -347,6 +347,227 @@ START_TEST(dirty_start_from_release_callback)
 }
 END_TEST
 
+/* --------------- a switch of the dirty logs against a caller's section */
+
+/* The four calls that switch the logs, each from the state the one before
+ * left: library's log on, off, shared log on, off. */
+static int dirty_switch_call(struct vmmem *m, int which)
+{
+	static uint64_t log[512] __attribute__((aligned(8)));
+
+	switch (which) {
+	case 0: return vmmem_dirty_start(m, 0);
+	case 1: return vmmem_dirty_stop(m);
+	case 2: return vmmem_dirty_shared_set(m, log, sizeof(log), 0);
+	default: return vmmem_dirty_shared_stop(m);
+	}
+}
+
+struct switch_race {
+	struct vmmem *m;
+	int which;
+	int inside;                  /* atomic: the reader is in its section */
+	int reader_ret, switch_ret;
+	int reader_done, switch_done;   /* atomic */
+};
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) +
+	       (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Inside its own section, once the switch holds m->lock (or after 200 ms:
+ * a switch that holds it only to publish may be missed), the reader adds
+ * a region, which takes m->lock.  A switch waiting for the grace period
+ * with m->lock held waits for this section, and it for the lock. */
+static void *reader_in_section(void *arg)
+{
+	struct switch_race *sr = arg;
+	struct vmmem_region *r = counted_region(NULL, NULL);
+	struct timespec t0;
+
+	urcu_bp_read_lock();
+	__atomic_store_n(&sr->inside, 1, __ATOMIC_RELEASE);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (seconds_since(&t0) < 0.2) {
+		if (pthread_mutex_trylock(&sr->m->lock) == EBUSY)
+			break;
+		pthread_mutex_unlock(&sr->m->lock);
+		sched_yield();
+	}
+	sr->reader_ret = vmmem_add_region(sr->m, 0x100000, r);
+	urcu_bp_read_unlock();
+	vmmem_region_unref(r);
+	__atomic_store_n(&sr->reader_done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void *switcher(void *arg)
+{
+	struct switch_race *sr = arg;
+
+	while (!__atomic_load_n(&sr->inside, __ATOMIC_ACQUIRE))
+		sched_yield();
+	sr->switch_ret = dirty_switch_call(sr->m, sr->which);
+	__atomic_store_n(&sr->switch_done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* The switches wait for a grace period outside m->lock: a reader that
+ * takes m->lock inside its section (hotplug is allowed there) must not
+ * deadlock with them.  Bounded: 10 s for each switch. */
+START_TEST(switch_waits_outside_lock)
+{
+	struct vmmem *m = NULL;
+	struct vmmem_region *r = counted_region(NULL, NULL);
+
+	ck_assert_int_eq(vmmem_new(&m, 0), 0);
+	ck_assert_int_eq(vmmem_add_region(m, 0, r), 0);
+	vmmem_region_unref(r);
+	for (int which = 0; which < 4; which++) {
+		struct switch_race sr = { .m = m, .which = which };
+		pthread_t rd, sw;
+		struct timespec t0;
+
+		ck_assert_int_eq(pthread_create(&rd, NULL, reader_in_section, &sr), 0);
+		ck_assert_int_eq(pthread_create(&sw, NULL, switcher, &sr), 0);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (;;) {
+			int rdone = __atomic_load_n(&sr.reader_done, __ATOMIC_ACQUIRE);
+			int sdone = __atomic_load_n(&sr.switch_done, __ATOMIC_ACQUIRE);
+
+			if (rdone && sdone)
+				break;
+			ck_assert_msg(seconds_since(&t0) < 10,
+				      "switch %d: deadlock (reader %s, switch %s)",
+				      which, rdone ? "done" : "blocked",
+				      sdone ? "done" : "blocked");
+			usleep(1000);
+		}
+		pthread_join(rd, NULL);
+		pthread_join(sw, NULL);
+		ck_assert_int_eq(sr.reader_ret, 0);
+		ck_assert_int_eq(sr.switch_ret, 0);
+		ck_assert_int_eq(vmmem_remove_region(m, 0x100000, 4096, NULL), 0);
+	}
+	vmmem_free(m);
+}
+END_TEST
+
+struct holder {
+	int inside, release;
+	int max_ms;                  /* 0: 300 */
+};
+
+static void *hold_section(void *arg)
+{
+	struct holder *h = arg;
+	int max_ms = h->max_ms ? h->max_ms : 300;
+
+	urcu_bp_read_lock();
+	__atomic_store_n(&h->inside, 1, __ATOMIC_RELEASE);
+	/* max_ms, or less if told. */
+	for (int i = 0; i < max_ms && !__atomic_load_n(&h->release, __ATOMIC_ACQUIRE); i++)
+		usleep(1000);
+	urcu_bp_read_unlock();
+	return NULL;
+}
+
+static void *stop_logging(void *arg)
+{
+	struct switch_race *sr = arg;
+
+	sr->switch_ret = vmmem_dirty_stop(sr->m);
+	__atomic_store_n(&sr->switch_done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* A ring freed while a stop waits for its grace period: the words the ring
+ * pinned are the stopped log's, still marked by the writers the stop
+ * waits for; the stop frees them once, after the wait (ASan, valgrind). */
+START_TEST(ring_freed_while_stop_waits)
+{
+	struct vmmem *m = NULL;
+	struct vmmem_region *r = counted_region(NULL, NULL);
+	struct vmmem_ring *ring = NULL;
+	struct holder h = { .max_ms = 10000 };
+	struct switch_race sr = { 0 };
+	pthread_t rd, sw;
+
+	ck_assert_int_eq(vmmem_new(&m, 0), 0);
+	ck_assert_int_eq(vmmem_add_region(m, 0, r), 0);
+	vmmem_region_unref(r);
+	ck_assert_int_eq(vmmem_dirty_start(m, 0), 0);
+	ck_assert_int_eq(vmmem_ring_new(&ring, m, 0, 64,
+					VMMEM_MAP_READ | VMMEM_MAP_WRITE), 0);
+	ck_assert_ptr_nonnull(ring->log);
+	ck_assert_ptr_nonnull(ring->log->words);
+	ck_assert_int_eq(pthread_create(&rd, NULL, hold_section, &h), 0);
+	while (!__atomic_load_n(&h.inside, __ATOMIC_ACQUIRE))
+		sched_yield();
+	sr.m = m;
+	ck_assert_int_eq(pthread_create(&sw, NULL, stop_logging, &sr), 0);
+	/* published (the ring's record gone), the grace period pending */
+	for (int i = 0; i < 10000 && __atomic_load_n(&ring->log, __ATOMIC_ACQUIRE); i++)
+		usleep(1000);
+	ck_assert_ptr_null(__atomic_load_n(&ring->log, __ATOMIC_ACQUIRE));
+	ck_assert_int_eq(__atomic_load_n(&sr.switch_done, __ATOMIC_ACQUIRE), 0);
+	vmmem_ring_free(ring);
+	__atomic_store_n(&h.release, 1, __ATOMIC_RELEASE);
+	pthread_join(rd, NULL);
+	pthread_join(sw, NULL);
+	ck_assert_int_eq(sr.switch_ret, 0);
+	vmmem_free(m);
+}
+END_TEST
+
+/* Switches take turns: a start made while a stop waits for its grace
+ * period publishes nothing until the stop is over (a stop's retire frees
+ * the log it replaced, which a switch published meanwhile must not
+ * change). */
+START_TEST(switches_take_turns)
+{
+	struct vmmem *m = NULL;
+	struct vmmem_region *r = counted_region(NULL, NULL);
+	struct holder h = { .max_ms = 10000 };
+	struct switch_race stop = { 0 }, start = { 0 };
+	pthread_t rd, st, sw;
+
+	ck_assert_int_eq(vmmem_new(&m, 0), 0);
+	ck_assert_int_eq(vmmem_add_region(m, 0, r), 0);
+	vmmem_region_unref(r);
+	ck_assert_int_eq(vmmem_dirty_start(m, 0), 0);
+	ck_assert_int_eq(pthread_create(&rd, NULL, hold_section, &h), 0);
+	while (!__atomic_load_n(&h.inside, __ATOMIC_ACQUIRE))
+		sched_yield();
+	stop.m = m;
+	ck_assert_int_eq(pthread_create(&st, NULL, stop_logging, &stop), 0);
+	/* the stop published (logging off), its grace period pending */
+	for (int i = 0; i < 10000 && vmmem_dirty_test(m, 0) != -ENOENT; i++)
+		usleep(1000);
+	ck_assert_int_eq(vmmem_dirty_test(m, 0), -ENOENT);
+	start = (struct switch_race){ .m = m, .which = 0, .inside = 1 };
+	ck_assert_int_eq(pthread_create(&sw, NULL, switcher, &start), 0);
+	usleep(50000);
+	ck_assert_msg(vmmem_dirty_test(m, 0) == -ENOENT,
+		      "a start published while a stop waited");
+	ck_assert_int_eq(__atomic_load_n(&stop.switch_done, __ATOMIC_ACQUIRE), 0);
+	__atomic_store_n(&h.release, 1, __ATOMIC_RELEASE);
+	pthread_join(rd, NULL);
+	pthread_join(st, NULL);
+	pthread_join(sw, NULL);
+	ck_assert_int_eq(stop.switch_ret, 0);
+	ck_assert_int_eq(start.switch_ret, 0);
+	ck_assert_int_eq(vmmem_dirty_test(m, 0), 0);
+	ck_assert_int_eq(vmmem_dirty_stop(m), 0);
+	vmmem_free(m);
+}
+END_TEST
+
 /* ------------------------- the backlog of tables waiting for reclaim */
 
 #define SWAP_SIZE 0x10000
@@ -454,23 +675,6 @@ START_TEST(hotplug_inside_section_bounded)
 }
 END_TEST
 
-struct holder {
-	int inside, release;
-};
-
-static void *hold_section(void *arg)
-{
-	struct holder *h = arg;
-
-	urcu_bp_read_lock();
-	__atomic_store_n(&h->inside, 1, __ATOMIC_RELEASE);
-	/* 300 ms, or less if told. */
-	for (int i = 0; i < 300 && !__atomic_load_n(&h->release, __ATOMIC_ACQUIRE); i++)
-		usleep(1000);
-	urcu_bp_read_unlock();
-	return NULL;
-}
-
 /* The same spam while another thread holds a section: the front-end's
  * thread may wait, so it does (until the section ends) instead of piling
  * up tables, and never fails. */
@@ -516,6 +720,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, iommu_changes_inside_section);
 	tcase_add_test(tc, dirty_changes_inside_section);
 	tcase_add_test(tc, dirty_start_from_release_callback);
+	tcase_add_test(tc, switch_waits_outside_lock);
+	tcase_add_test(tc, ring_freed_while_stop_waits);
+	tcase_add_test(tc, switches_take_turns);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("backlog");

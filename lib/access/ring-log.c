@@ -208,8 +208,9 @@ void rings_leave(struct vmmem *m, struct ring *r)
 				*pp = e->next;
 				break;
 			}
-		/* In the current log its leaf frees it; else no one will. */
-		if (!in_log(m->table->log, e))
+		/* In the current log, or the one a stop is retiring, its
+		 * leaf frees it; else no one will. */
+		if (!in_log(m->table->log, e) && !in_log(m->stopping_log, e))
 			free(e->words);
 		free(e);
 	}

@@ -120,17 +120,9 @@ void dirty_mark_backed(const struct table *t, uint64_t gpa, uint64_t len)
 		dirty_note(t, s, from, to - from + 1);
 }
 
-int dirty_lock_to_wait(struct vmmem *m)
-{
-	if (space_cannot_wait())
-		return -EDEADLK;
-	pthread_mutex_lock(&m->lock);
-	return 0;
-}
-
 int dirty_republish(struct vmmem *m, struct dirty_log *shared, bool only,
 		    const struct dirty_log *base, unsigned int shift,
-		    struct table **old)
+		    struct dirty_change *c)
 {
 	struct table *t = table_alloc(m->table->count);
 
@@ -143,66 +135,106 @@ int dirty_republish(struct vmmem *m, struct dirty_log *shared, bool only,
 		free(t);
 		return -ENOMEM;
 	}
-	*old = table_publish_wait(m, t);
+	c->old = table_replace(m, t);
 	return 0;
 }
 
-/* The library's log on (pages of 1 << shift) or off (0), the shared log
- * as it is.  After a start, no write that is not logged is in flight (a
- * migration that starts logging and then copies all memory misses
- * nothing); after a stop, no write still marks the leaves it frees. */
-static int rebuild(struct vmmem *m, unsigned int shift)
+int dirty_switch(struct vmmem *m, struct dirty_change *c)
 {
-	struct table *old = m->table;
-	int ret = dirty_republish(m, old->shared, old->shared_only, NULL,
-				  shift, &old);
+	int ret;
 
-	if (ret)
-		return ret;
-	if (!shift) {
-		rings_detach_leaves(m, old->log);
-		log_free_leaves(old->log);
+	if (space_cannot_wait())
+		return -EDEADLK;
+	pthread_once(&membarrier_once, membarrier_register);
+	pthread_mutex_lock(&m->switch_lock);
+	pthread_mutex_lock(&m->lock);
+	ret = c->apply(m, c);
+	pthread_mutex_unlock(&m->lock);
+	if (!ret) {
+		/* Not under m->lock: a thread may take it inside a read-side
+		 * section (hotplug, a ring made or freed), which the grace
+		 * period waits for, while it waits for the lock.  switch_lock
+		 * keeps the switches in turn; no thread in a section takes
+		 * it (refused above), nor does the reclaim worker.  A
+		 * call_rcu callback is not waited for: one that takes
+		 * m->lock only waits for apply() or retire(). */
+		urcu_bp_synchronize_rcu();
+		/* Rings' stores make no fence (vmmem_ring_log(3)): one whose
+		 * load of the ring's record came before this barrier's point
+		 * in its thread made its data store before it too, visible
+		 * to the caller's first copy. */
+		harvest_barrier();
+		pthread_mutex_lock(&m->lock);
+		c->retire(m, c);
+		pthread_mutex_unlock(&m->lock);
 	}
-	table_free(old);
-	return 0;
+	pthread_mutex_unlock(&m->switch_lock);
+	return ret;
+}
+
+/* The library's log on (pages of 1 << shift) or off (shift 0), the shared
+ * log as it is.  After a start, no write that is not logged is in flight
+ * (a migration that starts logging and then copies all memory misses
+ * nothing); after a stop, no write still marks the leaves it frees. */
+struct log_switch {
+	struct dirty_change c;
+	unsigned int shift;
+	struct dirty_log *stopped;    /* set by a stop's log_apply() */
+};
+
+static int log_apply(struct vmmem *m, struct dirty_change *c)
+{
+	struct log_switch *s = (struct log_switch *)c;
+	const struct table *t = m->table;
+	int ret;
+
+	if (s->shift && t->log)
+		return -EBUSY;
+	if (!s->shift && !t->log)
+		return -ENOENT;
+	ret = dirty_republish(m, t->shared, t->shared_only, NULL, s->shift, c);
+	if (!ret && !s->shift)
+		m->stopping_log = s->stopped = t->log;
+	return ret;
+}
+
+static void log_retire(struct vmmem *m, struct dirty_change *c)
+{
+	struct log_switch *s = (struct log_switch *)c;
+
+	if (s->stopped) {
+		rings_detach_leaves(m, s->stopped);
+		log_free_leaves(s->stopped);
+		m->stopping_log = NULL;
+	}
+	table_free(c->old);
+}
+
+static int log_switch(struct vmmem *m, unsigned int shift)
+{
+	struct log_switch s = {
+		.c = { .apply = log_apply, .retire = log_retire },
+		.shift = shift,
+	};
+
+	return dirty_switch(m, &s.c);
 }
 
 VMMEM_EXPORT int vmmem_dirty_start(struct vmmem *m, uint64_t page_size)
 {
-	int ret;
-
 	if (!page_size)
 		page_size = 4096;
 	if (!m || page_size < 4096 || page_size > (1u << 30) ||
 	    (page_size & (page_size - 1)))
 		return -EINVAL;
-	pthread_once(&membarrier_once, membarrier_register);
-	ret = dirty_lock_to_wait(m);
-	if (ret)
-		return ret;
-	ret = m->table->log ? -EBUSY
-			    : rebuild(m, (unsigned)__builtin_ctzll(page_size));
-	pthread_mutex_unlock(&m->lock);
-	/* Rings' stores make no fence (vmmem_ring_log(3)): one whose load
-	 * of the ring's record came before this barrier's point in its thread
-	 * made its data store before it too, visible to the first copy. */
-	if (!ret)
-		harvest_barrier();
-	return ret;
+	return log_switch(m, (unsigned)__builtin_ctzll(page_size));
 }
 
 VMMEM_EXPORT int vmmem_dirty_stop(struct vmmem *m)
 {
-	int ret;
-
 	if (!m)
 		return -EINVAL;
-	ret = dirty_lock_to_wait(m);
-	if (ret)
-		return ret;
-	ret = m->table->log ? rebuild(m, 0) : -ENOENT;
-	pthread_mutex_unlock(&m->lock);
-	return ret;
+	return log_switch(m, 0);
 }
 
 VMMEM_EXPORT int vmmem_dirty_mark(struct vmmem *m, uint64_t gpa, uint64_t len)

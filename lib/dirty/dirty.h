@@ -30,19 +30,32 @@ static inline int dirty_follow(struct table *t, const struct table *old)
 	return dirty_attach(t, old->log, 0);
 }
 
-/* Takes m->lock for a call that waits for a grace period, or returns
- * -EDEADLK, having done nothing, where the caller cannot wait
- * (space_cannot_wait()): the grace period would wait for the caller, and so
- * would a holder of the lock waiting for one. */
-int dirty_lock_to_wait(struct vmmem *m);
+/* A switch of the logs writers mark, made by dirty_switch(); embedded
+ * first in a struct of the switch's own. */
+struct dirty_change {
+	/* Under m->lock: refuses (a negative errno, nothing changed) or
+	 * publishes a new table with dirty_republish(). */
+	int (*apply)(struct vmmem *m, struct dirty_change *c);
+	/* Under m->lock, once no writer can still use c->old: releases it
+	 * and what only it used. */
+	void (*retire)(struct vmmem *m, struct dirty_change *c);
+	struct table *old;            /* set by dirty_republish() */
+};
 
-/* Under m->lock: publishes a copy of m's table whose writers mark shared
+/* Every switch of the logs (start, stop, shared log set or stopped):
+ * c->apply() under m->lock, then, m->lock dropped, the grace period, the
+ * barrier the rings' stores rely on (vmmem_ring_log(3)), and c->retire().
+ * -EDEADLK, having done nothing, where the caller cannot wait
+ * (space_cannot_wait()). */
+int dirty_switch(struct vmmem *m, struct dirty_change *c);
+
+/* In c->apply(): publishes a copy of m's table whose writers mark shared
  * (only: without the library's log) and the library's log dirty_attach()
- * gives from base and shift; returns once no writer can still use the old
- * table, stored in *old for the caller to release with table_free(). */
+ * gives from base and shift; the table replaced goes to c->old.  -ENOMEM
+ * leaves everything as it was. */
 int dirty_republish(struct vmmem *m, struct dirty_log *shared, bool only,
 		    const struct dirty_log *base, unsigned int shift,
-		    struct table **old);
+		    struct dirty_change *c);
 
 /* Marks the pages of the backed parts of [gpa, gpa + len); holes skipped. */
 void dirty_mark_backed(const struct table *t, uint64_t gpa, uint64_t len);

@@ -20,46 +20,72 @@
 /* Makes writers mark log (NULL: none), only (without the library's log)
  * or not; once no writer can still mark the old one, releases it and the
  * mapping the library made for it, and keeps map, the new one's. */
-static int shared_switch(struct vmmem *m, struct dirty_log *log, bool only,
-			 struct shared_map map)
-{
-	struct shared_map gone = m->shared_map;
-	struct dirty_log *was = m->table->shared;
-	struct table *old;
-	int ret = dirty_republish(m, log, only, m->table->log, 0, &old);
+struct shared_switch {
+	struct dirty_change c;
+	struct dirty_log *log;
+	bool only;
+	struct shared_map map;
+	/* set by shared_apply(): */
+	struct dirty_log *was;
+	struct shared_map gone;
+	uint64_t was_missed;          /* was's count, added when published */
+};
 
+static int shared_apply(struct vmmem *m, struct dirty_change *c)
+{
+	struct shared_switch *s = (struct shared_switch *)c;
+	struct dirty_log *was = m->table->shared;
+	int ret;
+
+	if (!s->log && !was)
+		return -ENOENT;
+	ret = dirty_republish(m, s->log, s->only, m->table->log, 0, c);
 	if (ret)
 		return ret;
-	m->shared_map = map;
+	s->was = was;
+	s->gone = m->shared_map;
+	m->shared_map = s->map;
+	/* Counted now, and what writers add until the grace period ends
+	 * counted then: vmmem_dirty_shared_missed() never goes back. */
 	if (was) {
-		m->shared_missed += __atomic_load_n(&was->missed,
-						    __ATOMIC_RELAXED);
-		log_free(was, false);
+		s->was_missed = __atomic_load_n(&was->missed, __ATOMIC_RELAXED);
+		m->shared_missed += s->was_missed;
 	}
-	if (gone.base)
-		munmap(gone.base, gone.len);
-	table_free(old);
 	return 0;
 }
 
-/* The log of bytes at base (mapped by the library as map, or the
- * caller's own), made active; on failure nothing changed. */
-static int shared_start(struct vmmem *m, uint64_t *base, uint64_t bytes,
-			unsigned int flags, struct shared_map map)
+static void shared_retire(struct vmmem *m, struct dirty_change *c)
 {
-	struct dirty_log *log = log_flat(base, bytes);
-	int ret = -ENOMEM;
+	struct shared_switch *s = (struct shared_switch *)c;
 
-	if (log) {
-		ret = dirty_lock_to_wait(m);
-		if (!ret) {
-			ret = shared_switch(m, log, flags & VMMEM_DIRTY_SHARED_ONLY,
-					    map);
-			pthread_mutex_unlock(&m->lock);
-		}
-		if (ret)
-			log_free(log, false);
+	if (s->was) {
+		m->shared_missed += __atomic_load_n(&s->was->missed,
+						    __ATOMIC_RELAXED) -
+				    s->was_missed;
+		log_free(s->was, false);
 	}
+	if (s->gone.base)
+		munmap(s->gone.base, s->gone.len);
+	table_free(c->old);
+}
+
+/* To the log of bytes at base (mapped by the library as map, or the
+ * caller's own), or, base NULL, to none; on failure nothing changed. */
+static int shared_switch(struct vmmem *m, uint64_t *base, uint64_t bytes,
+			 unsigned int flags, struct shared_map map)
+{
+	struct shared_switch s = {
+		.c = { .apply = shared_apply, .retire = shared_retire },
+		.only = flags & VMMEM_DIRTY_SHARED_ONLY,
+		.map = map,
+	};
+	int ret;
+
+	if (base && !(s.log = log_flat(base, bytes)))
+		return -ENOMEM;
+	ret = dirty_switch(m, &s.c);
+	if (ret)
+		log_free(s.log, false);
 	return ret;
 }
 
@@ -69,7 +95,7 @@ VMMEM_EXPORT int vmmem_dirty_shared_set(struct vmmem *m, void *log,
 	if (!m || !log || !size || size > SIZE_MAX || (flags & ~SHARED_FLAGS) ||
 	    ((uintptr_t)log & 7) || range_wraps((uintptr_t)log, size))
 		return -EINVAL;
-	return shared_start(m, log, size, flags, (struct shared_map){ 0 });
+	return shared_switch(m, log, size, flags, (struct shared_map){ 0 });
 }
 
 VMMEM_EXPORT int vmmem_dirty_shared_set_fd(struct vmmem *m, int fd,
@@ -102,7 +128,7 @@ VMMEM_EXPORT int vmmem_dirty_shared_set_fd(struct vmmem *m, int fd,
 	if (p == MAP_FAILED)
 		return -errno;
 	map.base = p;
-	ret = shared_start(m, (uint64_t *)((uint8_t *)p + skip), mmap_size,
+	ret = shared_switch(m, (uint64_t *)((uint8_t *)p + skip), mmap_size,
 			   flags, map);
 	if (ret)
 		munmap(p, map.len);
@@ -111,18 +137,9 @@ VMMEM_EXPORT int vmmem_dirty_shared_set_fd(struct vmmem *m, int fd,
 
 VMMEM_EXPORT int vmmem_dirty_shared_stop(struct vmmem *m)
 {
-	int ret;
-
 	if (!m)
 		return -EINVAL;
-	ret = dirty_lock_to_wait(m);
-	if (ret)
-		return ret;
-	ret = m->table->shared ? shared_switch(m, NULL, false,
-					       (struct shared_map){ 0 })
-			       : -ENOENT;
-	pthread_mutex_unlock(&m->lock);
-	return ret;
+	return shared_switch(m, NULL, 0, 0, (struct shared_map){ 0 });
 }
 
 VMMEM_EXPORT int vmmem_dirty_shared_missed(struct vmmem *m, uint64_t *missed)

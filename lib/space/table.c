@@ -70,7 +70,7 @@ void table_drop_slot(struct table *old, size_t i)
 	old->drops = true;
 }
 
-static struct table *table_swap(struct vmmem *m, struct table *t)
+struct table *table_replace(struct vmmem *m, struct table *t)
 {
 	struct table *old = m->table;
 
@@ -83,14 +83,6 @@ static struct table *table_swap(struct vmmem *m, struct table *t)
 	return old;
 }
 
-struct table *table_publish_wait(struct vmmem *m, struct table *t)
-{
-	struct table *old = table_swap(m, t);
-
-	urcu_bp_synchronize_rcu();
-	return old;
-}
-
 void table_free(struct table *t)
 {
 	table_reclaim(t);
@@ -98,7 +90,7 @@ void table_free(struct table *t)
 
 void table_publish(struct vmmem *m, struct table *t)
 {
-	struct table *old = table_swap(m, t);
+	struct table *old = table_replace(m, t);
 
 	if (old) {
 		/* Only a table holding a region's last place in the space

@@ -4,8 +4,11 @@
  * A table is immutable once published.  Writers (hotplug, dirty start/stop)
  * build a new one under vmmem->lock and publish it with a release store;
  * the old one, and whatever it was the last to reference, is released by
- * an RCU callback after a grace period.  Writers do not wait for readers:
- * hotplug at a high rate would otherwise take the CPU the readers need.
+ * an RCU callback after a grace period.  Hotplug does not wait for
+ * readers: at a high rate it would otherwise take the CPU the readers
+ * need.  The dirty logs' switches, which must be complete when they
+ * return, wait, but never holding vmmem->lock, which a reader may take
+ * inside its section (dirty_switch()).
  * Readers bracket their accesses with space_enter()/space_exit()
  * (liburcu-bp: no lock, no shared write). */
 #ifndef VMMEM_TABLE_H
@@ -94,6 +97,14 @@ struct vmmem {
 	 * only when logging starts or stops: no shared write otherwise. */
 	bool logging;
 	pthread_mutex_t lock;         /* serialises writers */
+	/* Serialises the calls that wait for a grace period (the dirty
+	 * logs' switches), held across the wait that lock is not held for;
+	 * never taken inside a read-side section (dirty/dirty.c). */
+	pthread_mutex_t switch_lock;
+	/* Under lock: the library's log a stop replaced, whose leaves
+	 * writers may still mark until the stop's grace period ends: a ring
+	 * freed meanwhile leaves its words to it (access/ring-log.c). */
+	struct dirty_log *stopping_log;
 	struct shared_map shared_map; /* under lock */
 	uint64_t shared_missed;       /* under lock: of shared logs gone */
 	unsigned long retiring;       /* retired tables holding a region, and
@@ -309,11 +320,11 @@ static inline void table_inherit(struct table *t, const struct table *old)
 }
 /* Publishes t (indexing it first) and retires the current table. */
 void table_publish(struct vmmem *m, struct table *t);
-/* Publishes t and returns once no reader can still see the table it
- * replaces, which it returns for the caller to release with table_free():
- * for changes that must be complete when their call returns.  Not from
- * inside a read-side section (space_cannot_wait()). */
-struct table *table_publish_wait(struct vmmem *m, struct table *t);
+/* Publishes t and returns the table it replaces, for the caller to
+ * release with table_free() once no reader can still see it (after its
+ * own urcu_bp_synchronize_rcu(), made without m->lock: dirty/dirty.c):
+ * for changes that must be complete when their call returns. */
+struct table *table_replace(struct vmmem *m, struct table *t);
 void table_free(struct table *t);
 /* Frees a retired table after its grace period (and the space, when
  * vmmem_free() left that to its last table). */

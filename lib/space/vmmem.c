@@ -24,6 +24,7 @@ VMMEM_EXPORT int vmmem_new(struct vmmem **out, unsigned int flags)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->switch_lock, NULL);
 	maps_init(m);
 	*out = m;
 	return 0;
@@ -41,6 +42,7 @@ void space_destroy(struct vmmem *m)
 	maps_release(m);
 	free(t);
 	pthread_mutex_destroy(&m->lock);
+	pthread_mutex_destroy(&m->switch_lock);
 	free(m);
 }
 
