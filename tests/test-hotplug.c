@@ -435,7 +435,6 @@ static void *dirty_writer(void *arg)
 	struct shared *sh = w->sh;
 	const uint64_t fa = fixed_area[w->id];
 	uint8_t pat[AREA], got[AREA];
-	unsigned long ops = 0;
 	int r;
 
 	for (unsigned long it = 0; !stopped(sh); it++) {
@@ -455,9 +454,8 @@ static void *dirty_writer(void *arg)
 			note_error(sh, "dirty writer: wrong bytes", (long)w->id);
 		if ((r = vmmem_fill(sh->m, fa + AREA, (int)w->id, 16)))
 			note_error(sh, "fill", r);
-		ops++;
+		__atomic_add_fetch(&sh->fixed_ops, 1, __ATOMIC_RELAXED);
 	}
-	__atomic_add_fetch(&sh->fixed_ops, ops, __ATOMIC_RELAXED);
 	return NULL;
 }
 
@@ -495,6 +493,13 @@ START_TEST(dirty_start_stop_under_writers)
 		ck_assert_int_eq(vmmem_dirty_stop(sh.m), 0);
 		sleep_us(2000);
 	}
+	/* The threads' share of the run, however few turns valgrind gave
+	 * them (bounded: 60 s). */
+	for (double end = now() + 60;
+	     now() < end &&
+	     (__atomic_load_n(&sh.fixed_ops, __ATOMIC_RELAXED) < 500 ||
+	      __atomic_load_n(&sh.cycles, __ATOMIC_RELAXED) < 10);)
+		sleep_us(2000);
 	__atomic_store_n(&sh.stop, 1, __ATOMIC_RELAXED);
 	for (int i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);
