@@ -436,7 +436,6 @@ static void *dirty_writer(void *arg)
 	struct shared *sh = w->sh;
 	const uint64_t fa = fixed_area[w->id];
 	uint8_t pat[AREA], got[AREA];
-	unsigned long ops = 0;
 	int r;
 
 	for (unsigned long it = 0; !stopped(sh); it++) {
@@ -456,9 +455,8 @@ static void *dirty_writer(void *arg)
 			note_error(sh, "dirty writer: wrong bytes", (long)w->id);
 		if ((r = vmmem_fill(sh->m, fa + AREA, (int)w->id, 16)))
 			note_error(sh, "fill", r);
-		ops++;
+		__atomic_add_fetch(&sh->fixed_ops, 1, __ATOMIC_RELAXED);
 	}
-	__atomic_add_fetch(&sh->fixed_ops, ops, __ATOMIC_RELAXED);
 	return NULL;
 }
 
