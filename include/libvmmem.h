@@ -430,14 +430,16 @@ static inline int vmmem_write_le64(struct vmmem *mem, uint64_t gpa,
  * part of the ABI (vmmem_ring_new(3)): fields are only ever added at the
  * end, and the library allocates the object.  Read it, never write it. */
 /* What a store through a ring marks while dirty logging is on: the words
- * of the library's dirty log covering the ring, bit i of words (in
- * little-endian 64-bit words) standing for page first + i, pages of
- * 1 << shift bytes counted from GPA 0.  words NULL: call vmmem_ring_log()
- * instead.  Immutable once published, and kept until the ring is freed. */
+ * of the library's dirty log covering the ring, pages of 1 << shift bytes,
+ * the byte at offset off of the ring standing for bit (origin + off) >>
+ * shift of words (in little-endian 64-bit words).  origin is the GPA of
+ * the ring's host[0] less that of the page of bit 0, so that a store
+ * computes its bit with one addition and one shift.  words NULL: call
+ * vmmem_ring_log() instead.  Immutable once published, and kept until the
+ * ring is freed. */
 struct vmmem_ring_log {
 	uint64_t *words;
-	uint64_t gpa;                /* GPA of the ring's host[0] */
-	uint64_t first;              /* page of bit 0 of words[0] */
+	uint64_t origin;
 	unsigned int shift;
 };
 
@@ -478,31 +480,44 @@ static inline uint64_t vmmem_le_swap_(uint64_t v, unsigned n)
 #define VMMEM_RING_LE_(v, n) (v)
 #endif
 
+/* Whether off is not a multiple of align, or the ring's start is not
+ * for accesses of more than 2 bytes: vmmem_ring_new() refuses an odd
+ * start, so for the 16-bit accessors this is a test of off alone, which
+ * the compiler folds away when it knows off's low bit (a constant, a
+ * multiple of 2). */
+static inline int vmmem_ring_misaligned_(const struct vmmem_ring *r,
+					 size_t off, size_t align)
+{
+	return (off & (align - 1)) ||
+	       (align > 2 && ((uintptr_t)r->host & (align - 1)));
+}
+
 /* Why an access failed its check: -EINVAL misaligned, -EAGAIN the ring
  * was invalidated (the acquire pairs with the invalidation's release of
  * the lengths), else -EFAULT. */
 static inline int vmmem_ring_fault_(const struct vmmem_ring *r, size_t off,
 				    size_t align)
 {
-	if (((uintptr_t)r->host + off) & (align - 1))
+	if (vmmem_ring_misaligned_(r, off, align))
 		return -EINVAL;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return __atomic_load_n(&r->state, __ATOMIC_RELAXED) ? -EAGAIN : -EFAULT;
 }
 
-/* &host[off] if [off, off + n) lies in the readable (or writable) part
- * and off is a multiple of align, else NULL. */
-static inline unsigned char *vmmem_ring_at_(const struct vmmem_ring *r,
-					    size_t off, size_t n, int write,
-					    size_t align)
+/* Whether [off, off + n) lies in the readable (or writable) part and the
+ * access is aligned.  One comparison of the end with the length: the
+ * wrap test folds away when the compiler knows off bounded.  A truth value rather
+ * than &host[off] or NULL: the compiler cannot prove host + off non-null,
+ * and would test it again. */
+static inline int vmmem_ring_fits_(const struct vmmem_ring *r, size_t off,
+				   size_t n, int write, size_t align)
 {
 	size_t len = __atomic_load_n(write ? &r->wlen : &r->len,
 				     __ATOMIC_RELAXED);
+	size_t end = off + n;
 
-	if (n > len || off > len - n ||
-	    (((uintptr_t)r->host + off) & (align - 1)))
-		return NULL;
-	return r->host + off;
+	return end >= off && end <= len &&
+	       !vmmem_ring_misaligned_(r, off, align);
 }
 
 /* Check before set: a page already dirty costs one load. */
@@ -529,17 +544,19 @@ static inline void vmmem_ring_logged_(struct vmmem_ring *r, size_t off,
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	l = __atomic_load_n(&r->log, __ATOMIC_ACQUIRE);
 	if (l) {
-		uint64_t a, b;
+		uint64_t *words = l->words;
+		uint64_t at, a, b;
 
-		if (!l->words || n > 16) {
+		if (!words || n > 16) {
 			vmmem_ring_log(r, off, n);
 			return;
 		}
-		a = ((l->gpa + off) >> l->shift) - l->first;
-		b = ((l->gpa + off + (n - 1)) >> l->shift) - l->first;
-		vmmem_ring_mark_(l->words, a);
+		at = l->origin + off;
+		a = at >> l->shift;
+		b = (at + (n - 1)) >> l->shift;
+		vmmem_ring_mark_(words, a);
 		if (b != a)
-			vmmem_ring_mark_(l->words, b);
+			vmmem_ring_mark_(words, b);
 	}
 }
 
@@ -548,12 +565,12 @@ static inline int vmmem_ring_load##bits(const struct vmmem_ring *r,         \
 					size_t off, uint##bits##_t *val,    \
 					int order)                          \
 {                                                                            \
-	const uint##bits##_t *p = (const uint##bits##_t *)(void *)           \
-		vmmem_ring_at_(r, off, bits / 8, 0, bits / 8);               \
+	const uint##bits##_t *p;                                             \
 	uint##bits##_t v;                                                    \
 									     \
-	if (!p)                                                              \
+	if (!vmmem_ring_fits_(r, off, bits / 8, 0, bits / 8))               \
 		return vmmem_ring_fault_(r, off, bits / 8);                  \
+	p = (const uint##bits##_t *)(const void *)(r->host + off);           \
 	switch (order) {                                                     \
 	case VMMEM_ORDER_RELAXED:                                            \
 		v = __atomic_load_n(p, __ATOMIC_RELAXED);                    \
@@ -576,12 +593,12 @@ static inline int vmmem_ring_load##bits(const struct vmmem_ring *r,         \
 static inline int vmmem_ring_store##bits(struct vmmem_ring *r, size_t off,  \
 					 uint##bits##_t val, int order)     \
 {                                                                            \
-	uint##bits##_t *p = (uint##bits##_t *)(void *)                       \
-		vmmem_ring_at_(r, off, bits / 8, 1, bits / 8);               \
+	uint##bits##_t *p;                                                   \
 	uint##bits##_t v = VMMEM_RING_LE_(val, bits / 8);                    \
 									     \
-	if (!p)                                                              \
+	if (!vmmem_ring_fits_(r, off, bits / 8, 1, bits / 8))               \
 		return vmmem_ring_fault_(r, off, bits / 8);                  \
+	p = (uint##bits##_t *)(void *)(r->host + off);                       \
 	switch (order) {                                                     \
 	case VMMEM_ORDER_RELAXED:                                            \
 		__atomic_store_n(p, v, __ATOMIC_RELAXED);                    \
@@ -611,22 +628,18 @@ VMMEM_RING_STORE_(64)
 static inline int vmmem_ring_read(const struct vmmem_ring *r, size_t off,
 				  void *buf, size_t n)
 {
-	const unsigned char *p = vmmem_ring_at_(r, off, n, 0, 1);
-
-	if (!p)
+	if (!vmmem_ring_fits_(r, off, n, 0, 1))
 		return vmmem_ring_fault_(r, off, 1);
-	memcpy(buf, p, n);
+	memcpy(buf, r->host + off, n);
 	return 0;
 }
 
 static inline int vmmem_ring_write(struct vmmem_ring *r, size_t off,
 				   const void *buf, size_t n)
 {
-	unsigned char *p = vmmem_ring_at_(r, off, n, 1, 1);
-
-	if (!p)
+	if (!vmmem_ring_fits_(r, off, n, 1, 1))
 		return vmmem_ring_fault_(r, off, 1);
-	memcpy(p, buf, n);
+	memcpy(r->host + off, buf, n);
 	if (n)
 		vmmem_ring_logged_(r, off, n);
 	return 0;

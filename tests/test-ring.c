@@ -72,6 +72,7 @@ START_TEST(new_errors)
 	ck_assert_int_eq(vmmem_ring_new(&r, m, 0, 16, 0), -EINVAL);
 	ck_assert_int_eq(vmmem_ring_new(&r, m, 0, 16, 4), -EINVAL);
 	ck_assert_int_eq(vmmem_ring_new(&r, m, ~0ull - 7, 16, RW), -EINVAL);
+	ck_assert_int_eq(vmmem_ring_new(&r, m, 0x1001, 16, RW), -EINVAL);
 	/* in the hole, and across the end of A into it */
 	ck_assert_int_eq(vmmem_ring_new(&r, m, A_SIZE, 16, RW), -EFAULT);
 	ck_assert_int_eq(vmmem_ring_new(&r, m, A_SIZE - 8, 16, RW), -EFAULT);
@@ -172,6 +173,32 @@ START_TEST(bounds_and_alignment)
 	ck_assert_int_eq(vmmem_ring_load16(r, 1, &v16, VMMEM_ORDER_RELAXED), -EINVAL);
 	ck_assert_int_eq(vmmem_ring_load32(r, 2, &v32, VMMEM_ORDER_RELAXED), -EINVAL);
 	ck_assert_int_eq(vmmem_ring_store64(r, 4, 1, VMMEM_ORDER_RELAXED), -EINVAL);
+	/* a ring at 2 modulo 8: off must be a multiple of the size, and the
+	 * ring's start too beyond 16 bits (vmmem_ring_load16(3)) */
+	{
+		struct vmmem_ring *r2 = mk_ring(m, 0x3002, 22, RW);
+
+		ck_assert_int_eq(vmmem_ring_load16(r2, 2, &v16, VMMEM_ORDER_RELAXED), 0);
+		ck_assert_int_eq(vmmem_ring_store16(r2, 20, 1, VMMEM_ORDER_RELAXED), 0);
+		ck_assert_int_eq(vmmem_ring_load16(r2, 3, &v16, VMMEM_ORDER_RELAXED), -EINVAL);
+		ck_assert_int_eq(vmmem_ring_load32(r2, 2, &v32, VMMEM_ORDER_RELAXED), -EINVAL);
+		ck_assert_int_eq(vmmem_ring_load32(r2, 4, &v32, VMMEM_ORDER_RELAXED), -EINVAL);
+		ck_assert_int_eq(vmmem_ring_store32(r2, 2, 1, VMMEM_ORDER_RELAXED), -EINVAL);
+		ck_assert_int_eq(vmmem_ring_load64(r2, 6, &v64, VMMEM_ORDER_RELAXED), -EINVAL);
+		ck_assert_int_eq(vmmem_ring_store64(r2, 8, 1, VMMEM_ORDER_RELAXED), -EINVAL);
+		ck_assert_int_eq(vmmem_ring_read(r2, 1, b, 4), 0);
+		/* restore what the store wrote, for the check below */
+		ck_assert_int_eq(vmmem_write_exact(m, 0x3002 + 20, before + 42, 2), 0);
+		vmmem_ring_free(r2);
+	}
+	{
+		struct vmmem_ring *r4 = mk_ring(m, 0x3004, 20, RW);
+
+		ck_assert_int_eq(vmmem_ring_load32(r4, 4, &v32, VMMEM_ORDER_RELAXED), 0);
+		ck_assert_int_eq(vmmem_ring_load64(r4, 4, &v64, VMMEM_ORDER_RELAXED), -EINVAL);
+		ck_assert_int_eq(vmmem_ring_load64(r4, 8, &v64, VMMEM_ORDER_RELAXED), -EINVAL);
+		vmmem_ring_free(r4);
+	}
 	/* a read-only ring refuses every store, reads work */
 	ck_assert_int_eq(vmmem_ring_store16(ro, 0, 0xffff, VMMEM_ORDER_RELAXED), -EFAULT);
 	ck_assert_int_eq(vmmem_ring_write(ro, 0, b, 1), -EFAULT);
@@ -231,7 +258,7 @@ START_TEST(stores_are_logged)
 	ck_assert_ptr_nonnull(r->log);
 	ck_assert_ptr_nonnull(r->log->words);
 	ck_assert_uint_eq(r->log->shift, 12);
-	ck_assert_uint_eq(r->log->gpa, PS - 8);
+	ck_assert_uint_eq(r->log->origin, PS - 8);   /* leaf 0: its GPA */
 	ck_assert_int_eq(dirty_pages(m, 0, A_SIZE, bm), 0);
 	ck_assert_int_eq(vmmem_ring_store16(r, 8, 1, VMMEM_ORDER_RELEASE), 0);
 	ck_assert_int_eq(dirty_pages(m, 0, A_SIZE, bm), 1);
@@ -314,6 +341,36 @@ START_TEST(log_restarted_and_shared)
 	ck_assert_int_eq(vmmem_dirty_stop(m), 0);
 	vmmem_ring_free(r);                 /* frees its pinned leaves */
 	vmmem_region_unref(gone);
+	vmmem_free(m);
+}
+END_TEST
+
+/* A ring in a leaf other than the first: origin counts from the leaf's
+ * first page, and a store marks the page of the byte it wrote. */
+START_TEST(ring_in_later_leaf)
+{
+	static const uint64_t gpa[] = { 1ull << 27 };
+	static const uint64_t size[] = { 8 * PS };
+	struct vmmem *m = test_space(1, gpa, size);
+	struct vmmem_ring *r = mk_ring(m, (1ull << 27) + 3 * PS - 8, 2 * PS, RW);
+	uint32_t e[2] = { 1, 2 };
+	uint64_t bm[1];
+
+	ck_assert_int_eq(vmmem_dirty_start(m, PS), 0);
+	ck_assert_ptr_nonnull(r->log);
+	ck_assert_ptr_nonnull(r->log->words);
+	ck_assert_uint_eq(r->log->origin, 3 * PS - 8);
+	ck_assert_int_eq(vmmem_ring_store16(r, 8, 1, VMMEM_ORDER_RELEASE), 0);
+	ck_assert_int_eq(dirty_pages(m, 1ull << 27, 8 * PS, bm), 1);
+	ck_assert_uint_eq(bm[0], 1ull << 3);
+	ck_assert_int_eq(vmmem_ring_write(r, 4, e, 8), 0);   /* across pages */
+	ck_assert_int_eq(dirty_pages(m, 1ull << 27, 8 * PS, bm), 2);
+	ck_assert_uint_eq(bm[0], (1ull << 2) | (1ull << 3));
+	ck_assert_int_eq(vmmem_ring_store64(r, PS + 8, 1, VMMEM_ORDER_RELAXED), 0);
+	ck_assert_int_eq(dirty_pages(m, 1ull << 27, 8 * PS, bm), 1);
+	ck_assert_uint_eq(bm[0], 1ull << 4);
+	ck_assert_int_eq(vmmem_dirty_stop(m), 0);
+	vmmem_ring_free(r);
 	vmmem_free(m);
 }
 END_TEST
@@ -654,6 +711,9 @@ START_TEST(iova_new_and_errors)
 	ck_assert_int_eq(vmmem_iommu_ring_new(&r, io, IOVA, 16, 0), -EINVAL);
 	ck_assert_int_eq(vmmem_iommu_ring_new(&r, io, ~0ull, 16, RW), -EINVAL);
 	misses = 0;
+	ck_assert_int_eq(vmmem_iommu_ring_new(&r, io, IOVA + 9, 16, RW), -EINVAL);
+	ck_assert_int_eq(vmmem_iommu_ring_new(&r, io, 1, 16, RW), -EINVAL);
+	ck_assert_uint_eq(misses, 0);       /* refused before any lookup */
 	ck_assert_int_eq(vmmem_iommu_ring_new(&r, io, 0, 16, RW), -EAGAIN);
 	ck_assert_uint_eq(misses, 1);
 	ck_assert_int_eq(vmmem_iommu_ring_new(&r, io, IOVA + 4 * PS, 16, RW), -EACCES);
@@ -785,6 +845,7 @@ static Suite *suite(void)
 	tc = tcase_create("dirty");
 	tcase_add_test(tc, stores_are_logged);
 	tcase_add_test(tc, log_restarted_and_shared);
+	tcase_add_test(tc, ring_in_later_leaf);
 	tcase_add_test(tc, ring_across_leaves_calls);
 	tcase_add_test(tc, log_errors);
 	tcase_add_test(tc, writers_through_start_lose_nothing);

@@ -87,8 +87,9 @@ static struct ring_rec *rec_new(struct vmmem *m, struct ring *r,
 	}
 	e->refs++;
 	*rec = (struct ring_rec){ .leaf = e, .next = r->recs,
-		.pub = { .words = e->words, .gpa = r->gpa,
-			 .first = leaf->idx << LOG_LEAF_SHIFT, .shift = shift } };
+		.pub = { .words = e->words, .shift = shift,
+			 /* the leaf covers the ring: no wrap */
+			 .origin = r->gpa - (leaf->idx << (LOG_LEAF_SHIFT + shift)) } };
 	r->recs = rec;
 	return rec;
 }

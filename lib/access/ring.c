@@ -17,7 +17,9 @@ int ring_pin(struct ring **out, struct vmmem *m, uint64_t gpa, uint64_t addr,
 	struct ring *r;
 	int ret;
 
-	if (!out || !m || !len || !flags ||
+	/* No virtio ring starts at an odd address, and the 16-bit accessors
+	 * test only the offset's alignment (include/libvmmem.h). */
+	if (!out || !m || !len || !flags || ((gpa | addr) & 1) ||
 	    (flags & ~(VMMEM_MAP_READ | VMMEM_MAP_WRITE)))
 		return -EINVAL;
 	r = calloc(1, sizeof(*r));
@@ -28,10 +30,12 @@ int ring_pin(struct ring **out, struct vmmem *m, uint64_t gpa, uint64_t addr,
 		free(r);
 		return ret;
 	}
-	if (got != len) {               /* a ring is contiguous or nothing */
+	if (got != len || ((uintptr_t)map_host(r->pin) & 1)) {
+		/* a ring is contiguous or nothing; a host address of another
+		 * parity than the GPA's would be a region placed oddly */
 		map_unpin(r->pin);
 		free(r);
-		return -EFAULT;
+		return got != len ? -EFAULT : -EINVAL;
 	}
 	r->mem = m;
 	r->gpa = gpa;

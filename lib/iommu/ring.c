@@ -47,7 +47,7 @@ VMMEM_EXPORT int vmmem_iommu_ring_new(struct vmmem_ring **out,
 	uint64_t gpa;
 	int ret;
 
-	if (!out || !iommu || !len || !flags ||
+	if (!out || !iommu || !len || !flags || (iova & 1) ||
 	    (flags & ~(VMMEM_MAP_READ | VMMEM_MAP_WRITE)) ||
 	    range_wraps(iova, len))
 		return -EINVAL;
