@@ -535,9 +535,12 @@ static inline void vmmem_ring_mark_(uint64_t *words, uint64_t bit)
  * calls that switch logging on (vmmem_dirty_start(),
  * vmmem_dirty_shared_set(): vmmem_ring_log(3)).  Pages are 4 KiB or more
  * and objects 16 bytes at most here, so two pages at most;
- * vmmem_ring_write() of more goes through vmmem_ring_log(). */
+ * vmmem_ring_write() of more goes through vmmem_ring_log().  aligned: a
+ * store the accessor checked to be naturally aligned (2, 4 or 8 bytes),
+ * which stays within one page, since the library gives a record with words
+ * only to a ring whose host address and GPA agree modulo 8. */
 static inline void vmmem_ring_logged_(struct vmmem_ring *r, size_t off,
-				      size_t n)
+				      size_t n, int aligned)
 {
 	const struct vmmem_ring_log *l;
 
@@ -555,7 +558,7 @@ static inline void vmmem_ring_logged_(struct vmmem_ring *r, size_t off,
 		a = at >> l->shift;
 		b = (at + (n - 1)) >> l->shift;
 		vmmem_ring_mark_(words, a);
-		if (b != a)
+		if (!aligned && b != a)
 			vmmem_ring_mark_(words, b);
 	}
 }
@@ -612,7 +615,7 @@ static inline int vmmem_ring_store##bits(struct vmmem_ring *r, size_t off,  \
 	default:                                                             \
 		return -EINVAL;                                              \
 	}                                                                    \
-	vmmem_ring_logged_(r, off, bits / 8);                                \
+	vmmem_ring_logged_(r, off, bits / 8, 1);                             \
 	return 0;                                                            \
 }
 
@@ -641,7 +644,7 @@ static inline int vmmem_ring_write(struct vmmem_ring *r, size_t off,
 		return vmmem_ring_fault_(r, off, 1);
 	memcpy(r->host + off, buf, n);
 	if (n)
-		vmmem_ring_logged_(r, off, n);
+		vmmem_ring_logged_(r, off, n, 0);
 	return 0;
 }
 

@@ -244,6 +244,36 @@ static int dirty_pages(struct vmmem *m, uint64_t gpa, uint64_t len,
 	return vmmem_dirty_harvest(m, gpa, len, bm);
 }
 
+/* A region placed at a GPA 4 bytes past a multiple of 8 from its host
+ * address: an aligned 8-byte store can then cross a page of the log, and
+ * both pages must be marked (the inline path marks one page for aligned
+ * stores, so the ring gets the call record). */
+START_TEST(misplaced_region_stores_mark_both_pages)
+{
+	const uint64_t at = 0x200004;       /* host is page-aligned */
+	struct vmmem *m = NULL;
+	struct vmmem_region *reg = test_region(4 * PS);
+	struct vmmem_ring *r = NULL;
+	uint64_t bm[1];
+
+	ck_assert_int_eq(vmmem_new(&m, 0), 0);
+	ck_assert_int_eq(vmmem_add_region(m, at, reg), 0);
+	vmmem_region_unref(reg);
+	/* host offset 0xff0: 8-aligned; GPA 0x200ff4 */
+	ck_assert_int_eq(vmmem_ring_new(&r, m, at + 0xff0, 64, RW), 0);
+	ck_assert_int_eq(vmmem_dirty_start(m, PS), 0);
+	ck_assert_ptr_nonnull(r->log);
+	ck_assert_ptr_null(r->log->words);
+	ck_assert_int_eq(vmmem_dirty_harvest(m, 0x200000, 2 * PS, bm), 0);
+	/* GPA [0x200ffc, 0x201003]: pages 0x200 and 0x201 */
+	ck_assert_int_eq(vmmem_ring_store64(r, 8, ~0ull, VMMEM_ORDER_RELEASE), 0);
+	ck_assert_int_eq(vmmem_dirty_harvest(m, 0x200000, 2 * PS, bm), 2);
+	ck_assert_uint_eq(bm[0], 3);
+	vmmem_ring_free(r);
+	vmmem_free(m);
+}
+END_TEST
+
 START_TEST(stores_are_logged)
 {
 	struct vmmem *m = mk_space();
@@ -844,6 +874,7 @@ static Suite *suite(void)
 
 	tc = tcase_create("dirty");
 	tcase_add_test(tc, stores_are_logged);
+	tcase_add_test(tc, misplaced_region_stores_mark_both_pages);
 	tcase_add_test(tc, log_restarted_and_shared);
 	tcase_add_test(tc, ring_in_later_leaf);
 	tcase_add_test(tc, ring_across_leaves_calls);

@@ -18,8 +18,9 @@
  *
  * Records are words NULL (call vmmem_ring_log(), which does it all) where
  * the inline path cannot: the shared log is on, writers must fence
- * (no membarrier), the ring spans two leaves, or its region is no longer
- * placed where it was pinned. */
+ * (no membarrier), the ring spans two leaves, its region is no longer
+ * placed where it was pinned, or its host address and GPA differ modulo 8
+ * (the inline aligned stores mark one page). */
 #include <stdlib.h>
 
 #include "access/map.h"
@@ -106,8 +107,12 @@ static const struct vmmem_ring_log *record_for(struct vmmem *m, struct ring *r,
 		return NULL;
 	if (t->shared || __atomic_load_n(&dirty_writers_fence, __ATOMIC_ACQUIRE))
 		return &r->call;
-	/* Not placed: the call checks each write (nothing to log, mostly). */
-	if (!map_placed(t, r->pin, &s) || !s->dirty)
+	/* Not placed: the call checks each write (nothing to log, mostly).
+	 * Host and GPA apart modulo 8 (a region placed at such a GPA): an
+	 * aligned store could cross a page of the log, and the inline path
+	 * marks one page for those. */
+	if (!map_placed(t, r->pin, &s) || !s->dirty ||
+	    ((r->gpa ^ (uintptr_t)r->pub.host) & 7))
 		return &r->call;
 	shift = t->log->shift;
 	page = r->gpa >> shift;
