@@ -506,7 +506,8 @@ static uint64_t iommu_read64(struct work *w, uint64_t iters)
  * and used rings in the first page group, request headers and status
  * bytes in the data area, chains of 3 descriptors (header, data, status).
  * Each ring workload runs three ways on the same memory: the per-call API
- * ("libvmmem"), ring accessors ("ring") and direct host pointers ("raw"). */
+ * ("per-call"), ring accessors ("ring") and direct host pointers ("raw");
+ * the request a fourth, "rings-only", to take it apart. */
 #define QSIZE 256u
 #define CHAINS (QSIZE / 3)
 #define VQ_DESC 0x0000ull
