@@ -306,6 +306,9 @@ START_TEST(errors)
 	ck_assert_int_eq(vmmem_dirty_shared_set(m, (uint8_t *)mine + 4, 16, 0),
 			 -EINVAL);
 	ck_assert_int_eq(vmmem_dirty_shared_set(m, mine, 16, 0x10), -EINVAL);
+	/* the log is marked in whole 64-bit words: 12 bytes would have the
+	 * library write 4 bytes past the caller's buffer */
+	ck_assert_int_eq(vmmem_dirty_shared_set(m, mine, 12, 0), -EINVAL);
 	ck_assert_int_eq(vmmem_dirty_shared_stop(NULL), -EINVAL);
 	ck_assert_int_eq(vmmem_dirty_shared_stop(m), -ENOENT);
 	ck_assert_int_eq(vmmem_dirty_shared_missed(NULL, &missed), -EINVAL);
