@@ -6,6 +6,7 @@
 #include "access/copy.h"
 #include "access/fast.h"
 #include "access/view.h"
+#include "xen/mapcache.h"
 #include "dirty/dirty.h"
 #include "space/table.h"
 
@@ -399,18 +400,35 @@ static uint64_t copy_piece(const struct table *t, uint64_t dst, uint64_t src,
 	return n;
 }
 
+/* The largest chunk of a bounced copy: what one batched map call covers
+ * (MAPCACHE_BATCH_PAGES) whatever the chunk's alignment. */
+#define BOUNCE_MAX ((uint64_t)(MAPCACHE_BATCH_PAGES - 1) * MAPCACHE_PAGE_SIZE)
+
 /* Regions mapped on demand have no address to memmove between: the copy
  * goes through a buffer, a chunk at a time, from the end that keeps an
- * overlapping source intact. */
+ * overlapping source intact.  A chunk is as large as one map call per side
+ * can cover, so a multi-page copy maps each side's pages in one call, as
+ * every other access does; a page at a time, from the stack, if that
+ * buffer cannot be had. */
 static int copy_bounced(const struct table *t, uint64_t dst, uint64_t src,
 			uint64_t len)
 {
-	uint8_t buf[4096];
+	uint8_t page[MAPCACHE_PAGE_SIZE], *buf = page;
+	uint64_t size = sizeof(page);
 	bool backwards = dst > src && dst - src < len;
 	int ret = 0;
 
+	if (len > size) {
+		uint64_t want = len < BOUNCE_MAX ? len : BOUNCE_MAX;
+		uint8_t *big = malloc(want);
+
+		if (big) {
+			buf = big;
+			size = want;
+		}
+	}
 	for (uint64_t done = 0; !ret && done < len;) {
-		uint64_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
+		uint64_t n = len - done < size ? len - done : size;
 		uint64_t at = backwards ? len - done - n : done;
 
 		if (transfer_backed(t, src + at, buf, n, TO_BUF, 0, &ret) == n)
@@ -418,6 +436,8 @@ static int copy_bounced(const struct table *t, uint64_t dst, uint64_t src,
 					&ret);
 		done += n;
 	}
+	if (buf != page)
+		free(buf);
 	return ret;
 }
 

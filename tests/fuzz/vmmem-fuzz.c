@@ -1997,19 +1997,23 @@ static bool copy_pieces(uint64_t dst, uint64_t src, uint64_t len, bool apply)
 	return true;
 }
 
+/* The bounce buffer's chunk (lib/access/rw.c, BOUNCE_MAX): 255 pages. */
+#define BOUNCE_CHUNK (255 * PAGE)
+
 /* vmmem_copy(3) of ranges that touch a lazy region, which has no address
- * to memmove between: through a buffer of 4 KiB, chunk after chunk, from
- * the end when the destination starts inside the source, each chunk read
- * whole before it is written; a refused page stops it with its error after
- * what came before.  Applied to the model; returns 0 or the error. */
+ * to memmove between: through a buffer of up to 255 pages, chunk after
+ * chunk, from the end when the destination starts inside the source, each
+ * chunk read whole before it is written; a refused page stops it with its
+ * error after what came before.  Applied to the model; returns 0 or the
+ * error. */
 static int m_copy_bounced(uint64_t dst, uint64_t src, uint64_t len)
 {
+	static uint8_t chunk[BOUNCE_CHUNK];
 	bool backwards = dst > src && dst - src < len;
-	uint8_t chunk[PAGE];
 	int err;
 
 	for (uint64_t done = 0; done < len;) {
-		uint64_t n = min64(len - done, PAGE), k;
+		uint64_t n = min64(len - done, BOUNCE_CHUNK), k;
 		uint64_t at = backwards ? len - done - n : done;
 
 		if (m_reach(src + at, n, false, INT_MAX, false, &err) < n)
