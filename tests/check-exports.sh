@@ -50,5 +50,12 @@ elif ${NM:-nm} -D --undefined-only "$lib" | awk '{ sub(/@.*/, "", $2); print $2 
 	grep -E '^(_IO_)?(f?printf|v?f?printf|__[a-z]*printf_chk|puts|fputs|putchar|fputc|putc|fwrite|perror|abort|exit|_exit|__assert_fail|err|errx|warn|warnx|syslog)$'; then
 	echo "FAIL: the library imports functions that print or exit"; fail=1
 fi
+# Nor is liburcu's call_rcu or rcu_barrier used: call_rcu prints and aborts
+# when it cannot start its thread, and rcu_barrier prints inside a section;
+# retired tables go to the library's own reclaim worker (lib/space/reclaim.c).
+if ${NM:-nm} -D --undefined-only "$lib" | awk '{ sub(/@.*/, "", $2); print $2 }' |
+	grep -E '^urcu_bp_(call_rcu|rcu_barrier|defer_rcu|get_default_call_rcu_data|create_call_rcu_data)'; then
+	echo "FAIL: the library uses liburcu's call_rcu"; fail=1
+fi
 [ $fail -eq 0 ] && echo "exports: $(wc -l < "$tmp/map") symbols agree in map, library, header and man pages"
 exit $fail

@@ -5,9 +5,10 @@
  * readers translate without a lock.  An invalidation then waits for the
  * accesses by IOVA through this IOTLB that cover what it removed
  * (readers.h); an update waits for nothing.  Replaced tables are freed by
- * call_rcu, without waiting for its grace period, a batch at a time: each
- * call_rcu may wake liburcu's call_rcu thread, whose grace periods cost
- * every thread of the process a membarrier.  The table is bounded: past
+ * the library's reclaim worker (space/reclaim.c, as retired region tables
+ * are), without waiting for its grace period, a batch at a time: each
+ * batch may wake the worker, whose grace periods cost every thread of the
+ * process a membarrier.  The table is bounded: past
  * max_entries the oldest entry goes (as DPDK's vhost bounds its IOTLB), so
  * a guest cannot make the back-end's memory grow without limit.  Eviction
  * by age rather than by use keeps the read path free of shared writes. */
@@ -67,9 +68,9 @@ static void free_tables(struct iotlb *t)
 	}
 }
 
-static void iotlb_free_batch(struct rcu_head *head)
+static void iotlb_free_batch(struct retired *batch)
 {
-	free_tables(caa_container_of(head, struct iotlb, rcu));
+	free_tables(caa_container_of(batch, struct iotlb, batch));
 }
 
 VMMEM_EXPORT void vmmem_iommu_free(struct vmmem_iommu *iommu)
@@ -100,7 +101,9 @@ static void publish(struct vmmem_iommu *iommu, struct iotlb *t, uint64_t iova,
 	iommu->retired = old;
 	if (++iommu->nretired < RETIRED_BATCH)
 		return;
-	urcu_bp_call_rcu(&old->rcu, iotlb_free_batch);
+	old->batch.reclaim = iotlb_free_batch;
+	old->batch.held = 0;
+	reclaim_defer(&old->batch);
 	iommu->retired = NULL;
 	iommu->nretired = 0;
 }

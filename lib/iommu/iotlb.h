@@ -11,6 +11,7 @@
 
 #include "vmmem-private.h"
 #include "sorted.h"
+#include "space/table.h"
 #include "iommu/readers.h"
 
 struct iotlb_entry {
@@ -22,7 +23,8 @@ struct iotlb_entry {
 };
 
 struct iotlb {
-	struct rcu_head rcu;          /* freed by call_rcu once replaced, */
+	struct retired batch;         /* freed by the reclaim worker once
+					 replaced (space/reclaim.c), */
 	struct iotlb *retired;        /* with the tables replaced before it */
 	size_t count;
 	struct iotlb_entry e[];       /* sorted by iova, non-overlapping */
@@ -34,7 +36,8 @@ struct vmmem_iommu {
 	struct iotlb *tlb;            /* RCU-published */
 	struct vmmem *mem;
 	pthread_mutex_t lock;         /* serialises updates */
-	struct iotlb *retired;        /* replaced, not yet passed to call_rcu */
+	struct iotlb *retired;        /* replaced, not yet passed to the
+					 reclaim worker */
 	size_t nretired;
 	size_t max_entries;
 	uint64_t next_seq;
@@ -72,7 +75,7 @@ static inline const struct iotlb *iotlb_load(struct vmmem_iommu *iommu)
 
 /* An access holds two sections from its first translation to its last
  * copy: a liburcu-bp read-side section, which keeps the table it loads
- * (freed by call_rcu), and a section of this IOTLB for the IOVAs it covers,
+ * (freed by the reclaim worker), and a section of this IOTLB for the IOVAs it covers,
  * [first, last], which an invalidation of any of them waits for
  * (readers.h). */
 static inline const struct iotlb *iotlb_enter(struct vmmem_iommu *iommu,

@@ -10,7 +10,7 @@
  * microseconds, hundreds with busy readers; a strict guest IOMMU
  * invalidates on every DMA unmap), and not for a reader preempted in the
  * middle of an access elsewhere.  The tables themselves are freed by
- * call_rcu (iotlb.c).
+ * the library's reclaim worker after a grace period (iotlb.c).
  *
  * Entering is a sequentially consistent store to the record (an xchg on
  * x86: some nanoseconds, to the reader's own cache line), leaving a

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
-/* Retired region tables, freed by the library's own worker after a grace
- * period, and the library's fork handling.
+/* Retired region tables and IOTLB tables, freed by the library's own
+ * worker after a grace period, and the library's fork handling.
  *
- * Not liburcu's call_rcu: a program that uses call_rcu itself follows
- * liburcu's call_rcu fork steps around its fork(); handlers of this library
- * running the same steps again would relock liburcu's mutex and hang.  The
+ * Not liburcu's call_rcu: it prints and aborts when it cannot start its
+ * thread, and a program that uses call_rcu itself follows liburcu's
+ * call_rcu fork steps around its fork(); handlers of this library running
+ * the same steps again would relock liburcu's mutex and hang.  The
  * library's handlers therefore run only liburcu-bp's reader-registry steps
  * (which no other part of liburcu-bp performs: without them a child waits
  * for ever for readers that were in a section in threads it does not have)
@@ -19,7 +20,7 @@
 static pthread_mutex_t rq_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t rq_wake = PTHREAD_COND_INITIALIZER;   /* for the worker */
 static pthread_cond_t rq_done = PTHREAD_COND_INITIALIZER;   /* from it */
-static struct table *rq_head, **rq_tail = &rq_head;
+static struct retired *rq_head, **rq_tail = &rq_head;
 static unsigned long rq_queued, rq_reclaimed;
 static unsigned long rq_held;      /* weight of the queued, not yet freed */
 static bool rq_running, rq_pause, rq_parked, rq_stop;
@@ -31,34 +32,23 @@ bool space_cannot_wait(void)
 	return on_reclaim_worker || space_in_section();
 }
 
-/* A retired table's part of the backlog: itself and the regions whose
- * place in the space it takes with it. */
-static unsigned long held_by(const struct table *t)
-{
-	unsigned long n = 1;
-
-	for (size_t i = 0; t->drops && i < t->count; i++)
-		n += t->slots[i].drop;
-	return n;
-}
-
 /* Takes the whole queue and frees it after a grace period, in the calling
  * thread; called, and returns, with rq_lock held. */
 static void reclaim_queue(void)
 {
-	struct table *t = rq_head;
+	struct retired *r = rq_head;
 	unsigned long n = 0, held = 0;
 
 	rq_head = NULL;
 	rq_tail = &rq_head;
 	pthread_mutex_unlock(&rq_lock);
 	urcu_bp_synchronize_rcu();
-	while (t) {
-		struct table *next = t->retired_next;
+	while (r) {
+		struct retired *next = r->next;
 
-		held += held_by(t);
-		table_reclaim(t);
-		t = next;
+		held += r->held;
+		r->reclaim(r);
+		r = next;
 		n++;
 	}
 	pthread_mutex_lock(&rq_lock);
@@ -100,14 +90,14 @@ static void start_worker(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-void reclaim_defer(struct table *t)
+void reclaim_defer(struct retired *r)
 {
 	pthread_mutex_lock(&rq_lock);
-	t->retired_next = NULL;
-	*rq_tail = t;
-	rq_tail = &t->retired_next;
+	r->next = NULL;
+	*rq_tail = r;
+	rq_tail = &r->next;
 	rq_queued++;
-	rq_held += held_by(t);
+	rq_held += r->held;
 	if (!rq_running)
 		start_worker();
 	pthread_cond_signal(&rq_wake);

@@ -48,6 +48,22 @@ size_t table_first_from(const struct table *t, uint64_t gpa)
 	return SORTED_FIRST_FROM(t->slots, t->count, struct slot, last, gpa);
 }
 
+/* A retired table's part of the backlog: itself and the regions whose
+ * place in the space it takes with it. */
+static unsigned long held_by(const struct table *t)
+{
+	unsigned long n = 1;
+
+	for (size_t i = 0; t->drops && i < t->count; i++)
+		n += t->slots[i].drop;
+	return n;
+}
+
+static void reclaim_retired_table(struct retired *r)
+{
+	table_reclaim(caa_container_of(r, struct table, retired));
+}
+
 void table_reclaim(struct table *t)
 {
 	struct vmmem *owner = t->owner;
@@ -100,6 +116,8 @@ void table_publish(struct vmmem *m, struct table *t)
 			old->owner = m;
 			__atomic_add_fetch(&m->retiring, 1, __ATOMIC_RELAXED);
 		}
-		reclaim_defer(old);
+		old->retired.reclaim = reclaim_retired_table;
+		old->retired.held = held_by(old);
+		reclaim_defer(&old->retired);
 	}
 }

@@ -48,8 +48,18 @@ struct slot {
 	bool drop;
 } __attribute__((aligned(64)));
 
+/* Something freed by the reclaim worker after a grace period (reclaim.c):
+ * a retired region table, or a batch of replaced IOTLB tables. */
+struct retired {
+	struct retired *next;         /* the worker's queue */
+	void (*reclaim)(struct retired *r);
+	/* Its part of the backlog RECLAIM_HELD_MAX bounds: a region table
+	 * and the regions it drops; 0 for an IOTLB batch. */
+	unsigned long held;
+};
+
 struct table {
-	struct table *retired_next;  /* queued for reclaim (reclaim.c) */
+	struct retired retired;       /* queued for reclaim (reclaim.c) */
 	struct vmmem *owner;          /* retired with drops set */
 	size_t count;
 	size_t span;                  /* count rounded up to a power of two */
@@ -332,9 +342,10 @@ void table_reclaim(struct table *t);
 /* Frees a space and what its current table holds (vmmem.c). */
 void space_destroy(struct vmmem *m);
 
-/* lib/space/reclaim.c: the worker that frees retired tables after a grace
- * period, and the library's fork handlers (registered once per process). */
-void reclaim_defer(struct table *t);
+/* lib/space/reclaim.c: the worker that frees retired tables (the region
+ * tables and the IOTLB's) after a grace period, and the library's fork
+ * handlers (registered once per process). */
+void reclaim_defer(struct retired *r);
 void reclaim_wait(void);
 /* The backlog's bound: retired tables not yet freed, each counting one
  * plus the regions it drops (their descriptors and mappings), may add up
