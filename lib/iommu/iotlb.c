@@ -166,7 +166,7 @@ VMMEM_EXPORT int vmmem_iommu_update(struct vmmem_iommu *iommu, uint64_t iova,
 	    range_wraps(iova, size) || range_wraps(gpa, size))
 		return -EINVAL;
 	if (space_in_section())
-		return -EDEADLK;     /* no IOTLB change inside a section: vmmem_iommu_update(3) */
+		return -EDEADLK;     /* a kept rule: vmmem_iommu_update(3) */
 	pthread_mutex_lock(&iommu->lock);
 	t = without_range(iommu->tlb, iova, iova + (size - 1), 1);
 	if (!t) {
