@@ -94,6 +94,7 @@ static void every_write_path(struct vmmem *m, uint8_t *bits)
 {
 	static const uint8_t buf[0x2000];
 	struct vmmem_iommu *io = NULL;
+	struct vmmem_ring *ring = NULL;
 	uint64_t len = 0x1000, v;
 	void *h = NULL;
 	int fd = data_fd();
@@ -130,6 +131,21 @@ static void every_write_path(struct vmmem *m, uint8_t *bits)
 	EXPECT(bits, "unmap", 67);
 	ck_assert_int_eq(vmmem_dirty_mark(m, 0x4F000, 0x1000), 0);
 	EXPECT(bits, "dirty_mark", 79);
+	ck_assert_int_eq(vmmem_write_le16(m, 0x18FFF, 1), 0);
+	EXPECT(bits, "write_le16 over a page boundary", 24, 25);
+	ck_assert_int_eq(vmmem_write_le64(m, 0x1A000, 1), 0);
+	EXPECT(bits, "write_le64", 26);
+	ck_assert_int_eq(vmmem_ring_new(&ring, m, 0x15000, 0x2000,
+					VMMEM_MAP_READ | VMMEM_MAP_WRITE), 0);
+	ck_assert_int_eq(vmmem_ring_store16(ring, 0x1002, 1,
+					    VMMEM_ORDER_RELEASE), 0);
+	EXPECT(bits, "ring_store16", 22);
+	ck_assert_int_eq(vmmem_ring_store64(ring, 0x8, 1, VMMEM_ORDER_RELAXED),
+			 0);
+	EXPECT(bits, "ring_store64", 21);
+	ck_assert_int_eq(vmmem_ring_write(ring, 0xFFC, buf, 8), 0);
+	EXPECT(bits, "ring_write over a page boundary", 21, 22);
+	vmmem_ring_free(ring);
 
 	ck_assert_int_eq(vmmem_iommu_new(&io, m, NULL), 0);
 	ck_assert_int_eq(vmmem_iommu_update(io, IOVA, 0x8000, 0x44000,
@@ -145,11 +161,20 @@ static void every_write_path(struct vmmem *m, uint8_t *bits)
 	EXPECT(bits, "iommu_store", 72);
 	ck_assert_int_eq(vmmem_iommu_read_fd(io, IOVA + 0x5000, fd, 0x10), 0x10);
 	EXPECT(bits, "iommu_read_fd", 73);
+	ck_assert_int_eq(vmmem_iommu_pread_fd(io, IOVA + 0x5FF8, fd, 0x10, 0),
+			 0x10);
+	EXPECT(bits, "iommu_pread_fd", 73, 74);
 	len = 0x10;
 	ck_assert_int_eq(vmmem_iommu_map(io, IOVA + 0x6000, &len,
 					 VMMEM_MAP_WRITE, &h), 0);
 	ck_assert_int_eq(vmmem_iommu_unmap(io, h, 1), 0);
 	EXPECT(bits, "iommu_unmap", 74);
+	ck_assert_int_eq(vmmem_iommu_ring_new(&ring, io, IOVA + 0x7000, 0x100,
+					      VMMEM_MAP_READ | VMMEM_MAP_WRITE), 0);
+	ck_assert_int_eq(vmmem_ring_store32(ring, 0x10, 1, VMMEM_ORDER_RELEASE),
+			 0);
+	EXPECT(bits, "IOVA ring_store32", 75);
+	vmmem_ring_free(ring);
 	vmmem_iommu_free(io);
 	close(fd);
 }
@@ -306,6 +331,9 @@ START_TEST(errors)
 	ck_assert_int_eq(vmmem_dirty_shared_set(m, (uint8_t *)mine + 4, 16, 0),
 			 -EINVAL);
 	ck_assert_int_eq(vmmem_dirty_shared_set(m, mine, 16, 0x10), -EINVAL);
+	/* the log is marked in whole 64-bit words: 12 bytes would have the
+	 * library write 4 bytes past the caller's buffer */
+	ck_assert_int_eq(vmmem_dirty_shared_set(m, mine, 12, 0), -EINVAL);
 	ck_assert_int_eq(vmmem_dirty_shared_stop(NULL), -EINVAL);
 	ck_assert_int_eq(vmmem_dirty_shared_stop(m), -ENOENT);
 	ck_assert_int_eq(vmmem_dirty_shared_missed(NULL, &missed), -EINVAL);

@@ -1240,34 +1240,64 @@ START_TEST(transient_map)
 }
 END_TEST
 
-/* A page the guest did not grant in the middle of an exact transfer: the
- * transfer fails with the map call's error and neither guest memory nor
- * the buffer is touched, with the cache (pieces of one bucket each) or
- * without (one batch, then page by page). */
-START_TEST(exact_unmappable)
+/* An exact write, a fill and an exact read of [off, off + len) of the lazy
+ * region, over a page the guest did not grant: each fails with the map
+ * call's error and touches neither guest memory nor the buffer. */
+static void expect_exact_refused(uint64_t off, size_t len)
 {
-	const size_t len = 3 * BUCKET;
 	uint8_t *want = xmalloc(len), *got = xmalloc(len), *orig = xmalloc(len);
-	bool cache = _i == 0;
 
-	env_init_mode(256, cache, 64, false, false);
-	E.f.not_granted[2 * BPAGES + 3] = true;
-	memcpy(orig, E.f.ref + 0x800, len);
+	memcpy(orig, E.f.ref + off, len);
 	test_pattern(want, len, 93);
-	ck_assert_int_eq(vmmem_write_exact(E.m, GPA_LAZY + 0x800, want, len),
+	ck_assert_int_eq(vmmem_write_exact(E.m, GPA_LAZY + off, want, len),
 			 -EINVAL);
-	expect_lazy(0x800, orig, len);
+	expect_lazy(off, orig, len);
+	ck_assert_int_eq(vmmem_fill(E.m, GPA_LAZY + off, 0xa5, len), -EINVAL);
+	expect_lazy(off, orig, len);
 	memset(got, 0x77, len);
-	ck_assert_int_eq(vmmem_read_exact(E.m, GPA_LAZY + 0x800, got, len),
+	ck_assert_int_eq(vmmem_read_exact(E.m, GPA_LAZY + off, got, len),
 			 -EINVAL);
 	ck_assert(test_all_bytes(got, 0x77, len));
-	/* A partial write goes as far as the grant. */
-	ck_assert_int_eq(vmmem_write(E.m, GPA_LAZY + 0x800, want, len),
-			 (ssize_t)((2 * BPAGES + 3) * PAGE - 0x800));
 	ck_assert_uint_eq(cstats().pinned_pages, 0);
 	free(want);
 	free(got);
 	free(orig);
+}
+
+/* A page the guest did not grant in the middle of an exact transfer, with
+ * the cache (pieces of one bucket each) or without (one batch); a partial
+ * write goes as far as the grant. */
+START_TEST(exact_unmappable)
+{
+	const size_t len = 3 * BUCKET;
+	uint8_t *want = xmalloc(len);
+	bool cache = _i == 0;
+
+	env_init_mode(256, cache, 64, false, false);
+	E.f.not_granted[2 * BPAGES + 3] = true;
+	expect_exact_refused(0x800, len);
+	test_pattern(want, len, 94);
+	ck_assert_int_eq(vmmem_write(E.m, GPA_LAZY + 0x800, want, len),
+			 (ssize_t)((2 * BPAGES + 3) * PAGE - 0x800));
+	expect_lazy(0x800, want, (2 * BPAGES + 3) * PAGE - 0x800);
+	ck_assert_uint_eq(cstats().pinned_pages, 0);
+	free(want);
+	env_fini();
+}
+END_TEST
+
+/* The same with the page the guest did not grant far into the range, but
+ * inside the 64 pieces an exact transfer maps first (the default: 100 pages
+ * of one batch; the cache: 60 buckets).  Mapping what comes before it page
+ * by page, as a partial access does, would take more than 64 pieces and
+ * leave the first ones written. */
+START_TEST(exact_unmappable_far)
+{
+	bool cache = _i == 0;
+
+	env_init_mode(cache ? 1024 : 256, cache, 64, false, false);
+	E.f.not_granted[cache ? 59 * BPAGES + 15 : 90] = true;
+	expect_exact_refused(0x800, cache ? 60 * BUCKET : 100 * PAGE);
 	env_fini();
 }
 END_TEST
@@ -2096,6 +2126,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, transient_paths);
 	tcase_add_test(tc, transient_map);
 	tcase_add_loop_test(tc, exact_unmappable, 0, 2);
+	tcase_add_loop_test(tc, exact_unmappable_far, 0, 2);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cache");

@@ -776,8 +776,9 @@ END_TEST
 /* Two tables swapped back and forth: region A (GPA 0) is in both,
  * unchanged; B and C (at 1 MiB and 2 MiB, adjacent) come from file 1,
  * filled with 0xb1, in one table and from file 2, filled with 0xb2, in the
- * other.  Readers copy across B and C in one access: every byte must be
- * one table's, all of them the same table's. */
+ * other, at other front-end addresses.  Readers copy across B and C in one
+ * access: every byte must be one table's, all of them the same table's; and
+ * translate front-end addresses: each result must be one table's. */
 #define SWAPS 2000
 #define READS 20000
 #define SPAN (64 * KIB)
@@ -794,6 +795,28 @@ static void note_error(struct stress *st, const char *what, unsigned v)
 	if (__atomic_fetch_add(&st->errors, 1, __ATOMIC_RELAXED) == 0)
 		snprintf(st->first_error, sizeof(st->first_error), "%s %#x",
 			 what, v);
+}
+
+/* B and C sit at other front-end addresses in each table: a translation
+ * is one table's, or -EFAULT where the current table has none there. */
+static const uint64_t swap_uaddr[2] = { 0x7f1000000000, 0x7f2000000000 };
+
+static void check_uaddrs(struct stress *st)
+{
+	uint64_t g;
+	int ret;
+
+	for (int t = 0; t < 2; t++) {
+		ret = vmmem_uaddr_to_gpa(st->m, swap_uaddr[t] + TSIZE + 0x800,
+					 2 * PAGE, &g);
+		if (ret != 0 && ret != -EFAULT)
+			note_error(st, "uaddr_to_gpa: -errno", (unsigned)-ret);
+		else if (ret == 0 && g != 0x200800)
+			note_error(st, "uaddr translated to", (unsigned)g);
+	}
+	ret = vmmem_uaddr_to_gpa(st->m, 0x7f0000000800, 1, &g);
+	if (ret || g != 0x800)
+		note_error(st, "region A uaddr:", ret ? (unsigned)-ret : (unsigned)g);
 }
 
 static void *stress_reader(void *arg)
@@ -819,6 +842,7 @@ static void *stress_reader(void *arg)
 			}
 		if (vmmem_read_exact(st->m, 0x1000, &a, 1) || a != 0xa0)
 			note_error(st, "region A byte:", a);
+		check_uaddrs(st);
 		__atomic_add_fetch(&st->reads, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
@@ -826,11 +850,7 @@ static void *stress_reader(void *arg)
 
 START_TEST(test_set_under_access)
 {
-	struct vmmem_vhost_region vr[3] = {
-		{ 0x0, TSIZE, 0x7f0000000000, 0 },
-		{ 0x100000, TSIZE, 0x7f1000000000, 0 },
-		{ 0x200000, TSIZE, 0x7f1000100000, TSIZE },
-	};
+	struct vmmem_vhost_region vr[2][3];
 	int fa = test_filled_memfd(TSIZE, 0xa0);
 	int f1 = test_filled_memfd(2 * TSIZE, 0xb1);
 	int f2 = test_filled_memfd(2 * TSIZE, 0xb2);
@@ -840,9 +860,18 @@ START_TEST(test_set_under_access)
 	struct vmmem_region *a;
 	time_t t0;
 
+	for (int t = 0; t < 2; t++) {
+		vr[t][0] = (struct vmmem_vhost_region){ 0x0, TSIZE,
+							0x7f0000000000, 0 };
+		vr[t][1] = (struct vmmem_vhost_region){ 0x100000, TSIZE,
+							swap_uaddr[t], 0 };
+		vr[t][2] = (struct vmmem_vhost_region){ 0x200000, TSIZE,
+							swap_uaddr[t] + TSIZE,
+							TSIZE };
+	}
 	ck_assert_int_eq(vmmem_new(&st.m, 0), 0);
-	ck_assert_int_eq(vmmem_vhost_set_mem_table(st.m, vr, fds[0], 3, NULL),
-			 0);
+	ck_assert_int_eq(vmmem_vhost_set_mem_table(st.m, vr[0], fds[0], 3,
+						   NULL), 0);
 	a = region_at(st.m, 0);
 	for (int i = 0; i < 2; i++)
 		ck_assert_int_eq(pthread_create(&th[i], NULL, stress_reader,
@@ -853,8 +882,8 @@ START_TEST(test_set_under_access)
 	for (int i = 1; i <= SWAPS ||
 	     (__atomic_load_n(&st.reads, __ATOMIC_RELAXED) < READS &&
 	      time(NULL) - t0 < 10); i++) {
-		ck_assert_int_eq(vmmem_vhost_set_mem_table(st.m, vr, fds[i % 2],
-							   3, NULL), 0);
+		ck_assert_int_eq(vmmem_vhost_set_mem_table(st.m, vr[i % 2],
+							   fds[i % 2], 3, NULL), 0);
 		if (i % 16 == 0)
 			sched_yield();
 	}

@@ -18,7 +18,7 @@ static int lookup_aligned(const struct table *t, uint64_t gpa, size_t size,
 		return table_backed(t, gpa, size) == size ? -ERANGE : -EFAULT;
 	/* An aligned access of at most 8 bytes stays in one page, so a view
 	 * of a region mapped on demand covers it whole. */
-	n = view_begin(s, gpa, size, write, v);
+	n = view_begin(s, gpa, size, write, COVER_SOME, v);
 	if (n < 0)
 		return (int)n;
 	if (!ALIGNED_TO(v->p, size)) {

@@ -38,7 +38,8 @@ static int fdio_prepare(struct vmmem *m, uint64_t gpa, size_t len,
 
 		if (!s)
 			break;
-		n = view_begin(s, gpa + done, len - done, into_guest, v);
+		n = view_begin(s, gpa + done, len - done, into_guest, COVER_SOME,
+			       v);
 		if (n < 0) {
 			if (!io->count)
 				ret = (int)n;

@@ -59,7 +59,7 @@ struct mapping *map_pin(struct vmmem *m, uint64_t gpa, uint64_t *len,
 		ret = -EFAULT;
 	} else {
 		int64_t n = view_begin(s, gpa, *len, flags & VMMEM_MAP_WRITE,
-				       &rec->view);
+				       COVER_SOME, &rec->view);
 
 		if (n < 0) {
 			ret = (int)n;

@@ -50,7 +50,8 @@ static uint64_t transfer_backed(const struct table *t, uint64_t gpa,
 
 		if (!s)
 			break;
-		n = view_begin(s, gpa + done, len - done, dir != TO_BUF, &v);
+		n = view_begin(s, gpa + done, len - done, dir != TO_BUF,
+			       COVER_SOME, &v);
 		if (n < 0) {
 			*err = (int)n;
 			break;
@@ -169,7 +170,7 @@ static int transfer_pinned(const struct table *t, uint64_t gpa, uint8_t *buf,
 		}
 		s[count] = table_lookup(t, gpa + done);
 		got = view_begin(s[count], gpa + done, len - done,
-				 dir != TO_BUF, &v[count]);
+				 dir != TO_BUF, COVER_SPAN, &v[count]);
 		if (got < 0) {
 			ret = (int)got;
 			break;

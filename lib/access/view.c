@@ -4,7 +4,7 @@
 #include "xen/mapcache.h"
 
 int64_t view_begin_pinned(const struct slot *s, uint64_t gpa, uint64_t n,
-			  bool write, struct view *v)
+			  bool write, enum view_cover cover, struct view *v)
 {
 	struct vmmem_region *r = s->region;
 	uint64_t off = gpa - s->gpa;
@@ -14,7 +14,8 @@ int64_t view_begin_pinned(const struct slot *s, uint64_t gpa, uint64_t n,
 		return -EACCES;
 	n = mapcache_span(r->cache, off, n);
 	ret = mapcache_pin(r->cache, off, n, write, PIN_BUCKET, &v->p, &v->pin);
-	if (ret && (off & (MAPCACHE_PAGE_SIZE - 1)) + n > MAPCACHE_PAGE_SIZE) {
+	if (ret && cover == COVER_SOME &&
+	    (off & (MAPCACHE_PAGE_SIZE - 1)) + n > MAPCACHE_PAGE_SIZE) {
 		/* A page further on may be the one the guest did not grant:
 		 * the first page alone lets a partial access get that far. */
 		n = MAPCACHE_PAGE_SIZE - (off & (MAPCACHE_PAGE_SIZE - 1));

@@ -19,14 +19,27 @@ struct view {
 	struct vmmem_region *region;
 };
 
+/* How much of the range a view of a slot mapped on demand must cover when
+ * the guest has not granted all of it. */
+enum view_cover {
+	/* At least the first page: a partial access gets as far as the
+	 * guest granted. */
+	COVER_SOME,
+	/* All that mapcache_span() allows, else the map call's error: an
+	 * exact transfer, which pins every piece before it moves a byte, must
+	 * not spend its pieces a page at a time. */
+	COVER_SPAN,
+};
+
 int64_t view_begin_pinned(const struct slot *s, uint64_t gpa, uint64_t n,
-			  bool write, struct view *v);
+			  bool write, enum view_cover cover, struct view *v);
 void view_end_pinned(struct view *v);
 
 /* Bytes of [gpa, gpa + len) in slot s the view covers (at least one), or a
  * negative errno. */
 static inline int64_t view_begin(const struct slot *s, uint64_t gpa,
-				 uint64_t len, bool write, struct view *v)
+				 uint64_t len, bool write,
+				 enum view_cover cover, struct view *v)
 {
 	uint8_t *h = write ? s->whost : s->host;
 	uint64_t n = slot_avail(s, gpa, len);
@@ -36,7 +49,7 @@ static inline int64_t view_begin(const struct slot *s, uint64_t gpa,
 		v->pin = NULL;
 		return (int64_t)n;
 	}
-	return view_begin_pinned(s, gpa, n, write, v);
+	return view_begin_pinned(s, gpa, n, write, cover, v);
 }
 
 static inline void view_end(struct view *v)

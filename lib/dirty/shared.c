@@ -92,8 +92,10 @@ static int shared_switch(struct vmmem *m, uint64_t *base, uint64_t bytes,
 VMMEM_EXPORT int vmmem_dirty_shared_set(struct vmmem *m, void *log,
 					uint64_t size, unsigned int flags)
 {
+	/* Bits are set in whole 64-bit words: a size the words do not fill
+	 * would have the last one reach past the caller's buffer. */
 	if (!m || !log || !size || size > SIZE_MAX || (flags & ~SHARED_FLAGS) ||
-	    ((uintptr_t)log & 7) || range_wraps((uintptr_t)log, size))
+	    (((uintptr_t)log | size) & 7) || range_wraps((uintptr_t)log, size))
 		return -EINVAL;
 	return shared_switch(m, log, size, flags, (struct shared_map){ 0 });
 }

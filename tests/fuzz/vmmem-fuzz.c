@@ -51,8 +51,8 @@
  * covers up to the end of its 64 KiB bucket (per access: of its batch) if
  * every page of that is
  * granted, else just up to the end of its first page (the retry of
- * lib/access/view.c), and fails with the mapper's error if that page is
- * refused.  So partial accesses stop at the first refused page, the exact
+ * lib/access/view.c, which the exact accesses and fill do not make), and
+ * fails with the mapper's error if that page is refused.  So partial accesses stop at the first refused page, the exact
  * ones and fill fail with its error having done nothing (they map all
  * their pieces first, up to 64 of them), a copy
  * goes through a 4 KiB buffer chunk by chunk, vmmem_map() maps up to a
@@ -612,9 +612,11 @@ static void m_access(uint64_t gpa, uint8_t *data, uint64_t n, bool write)
  * refuses a write if read-only; else it gives up to the end of the bucket if
  * the mapper grants every page of that, and otherwise retries with the
  * first page alone: up to the end of that page, or the error of its map
- * call.
+ * call.  A view of an exact access (span: COVER_SPAN) does not retry: the
+ * error of the first page refused.
  */
-static uint64_t m_view(int i, uint64_t gpa, uint64_t len, bool write, int *err)
+static uint64_t m_view(int i, uint64_t gpa, uint64_t len, bool write,
+		       bool span, int *err)
 {
 	const struct mreg *r = &regs[pl[i].reg];
 	uint64_t n = min64(len, pl_avail(i, gpa)), off, p0;
@@ -632,7 +634,7 @@ static uint64_t m_view(int i, uint64_t gpa, uint64_t len, bool write, int *err)
 	for (uint64_t p = p0; p <= (off + n - 1) / PAGE; p++) {
 		int e = lz_page_err(&lz[pl[i].reg], p, write);
 
-		if (e && p == p0) {
+		if (e && (p == p0 || span)) {
 			*err = e;
 			return 0;
 		}
@@ -647,7 +649,7 @@ static uint64_t m_view(int i, uint64_t gpa, uint64_t len, bool write, int *err)
  * max_views views) go: the bytes, and in *err why it stopped short (-EFAULT
  * at a hole, or the view's error; 0 after max_views). */
 static uint64_t m_reach(uint64_t gpa, uint64_t len, bool write, int max_views,
-			int *err)
+			bool span, int *err)
 {
 	uint64_t done = 0;
 
@@ -660,7 +662,7 @@ static uint64_t m_reach(uint64_t gpa, uint64_t len, bool write, int max_views,
 			*err = -EFAULT;
 			break;
 		}
-		n = m_view(i, gpa + done, len - done, write, err);
+		n = m_view(i, gpa + done, len - done, write, span, err);
 		if (!n)
 			break;
 		done += n;
@@ -715,13 +717,13 @@ static unsigned m_exact(uint64_t gpa, uint64_t len, bool write, uint64_t *n)
 		errs |= B(EACCES);
 	if (errs)
 		return errs;
-	*n = m_reach(gpa, len, write, EXACT_VIEWS, &err);
+	*n = m_reach(gpa, len, write, EXACT_VIEWS, true, &err);
 	if (*n < len && err) {
 		*n = 0;
 		return B(-err);
 	}
 	if (*n < len)
-		*n = m_reach(gpa, len, write, INT_MAX, &err);
+		*n = m_reach(gpa, len, write, INT_MAX, false, &err);
 	return *n < len ? B(-err) : 0;
 }
 
@@ -1677,7 +1679,7 @@ static void op_rw(bool write)
 	if (!wraps(gpa, len) && len) {
 		/* Up to a hole, a read-only region (write) or a page the
 		 * mapper refuses; if that is gpa, its error. */
-		p = m_reach(gpa, len, write, INT_MAX, &err);
+		p = m_reach(gpa, len, write, INT_MAX, false, &err);
 		if (!p)
 			errs |= B(-err);
 	}
@@ -1848,7 +1850,7 @@ static unsigned atomic_addr_errs(uint64_t gpa, size_t size, bool write)
 		/* The view first (a misaligned access may cross a page, and
 		 * then gets its first page), then the alignment of the
 		 * mapping, which is that of the offset in the region. */
-		if (!m_view(i, gpa, size, write, &err))
+		if (!m_view(i, gpa, size, write, false, &err))
 			return B(-err);
 		return (gpa - pl[i].gpa) % size ? B(EINVAL) : 0;
 	}
@@ -2010,10 +2012,10 @@ static int m_copy_bounced(uint64_t dst, uint64_t src, uint64_t len)
 		uint64_t n = min64(len - done, PAGE), k;
 		uint64_t at = backwards ? len - done - n : done;
 
-		if (m_reach(src + at, n, false, INT_MAX, &err) < n)
+		if (m_reach(src + at, n, false, INT_MAX, false, &err) < n)
 			return err;
 		m_access(src + at, chunk, n, false);
-		k = m_reach(dst + at, n, true, INT_MAX, &err);
+		k = m_reach(dst + at, n, true, INT_MAX, false, &err);
 		m_access(dst + at, chunk, k, true);
 		m_mark(dst + at, k);
 		if (k < n)
@@ -2269,7 +2271,7 @@ static void op_map(void)
 		errs |= B(EFAULT);
 	if (!errs) {
 		/* Up to the end of the region, or of the view of a lazy one. */
-		want = m_view(i, gpa, len, flags & VMMEM_MAP_WRITE, &err);
+		want = m_view(i, gpa, len, flags & VMMEM_MAP_WRITE, false, &err);
 		if (!want)
 			errs |= B(-err);
 	}
@@ -2401,7 +2403,7 @@ static struct fdio_exp fdio_model(enum fdop op, uint64_t gpa, int sel,
 		return e;
 	/* One piece per region, per bucket of a lazy one, up to a hole, a
 	 * read-only region (into guest memory) or a refused page. */
-	p = m_reach(gpa, len, e.to_guest, FDIO_MAX_IOV, &err);
+	p = m_reach(gpa, len, e.to_guest, FDIO_MAX_IOV, false, &err);
 	if (!p)
 		e.errs |= B(-err);
 	if (e.errs)
@@ -2971,7 +2973,7 @@ static void op_iommu_rw(bool write)
 		 * stopped short (a hole, a read-only region, a refused
 		 * page), err why. */
 		for (int i = 0; i < n && !hole; i++) {
-			uint64_t b = m_reach(t[i].gpa, t[i].len, write, INT_MAX, &err);
+			uint64_t b = m_reach(t[i].gpa, t[i].len, write, INT_MAX, false, &err);
 
 			done += b;
 			hole = b < t[i].len;
@@ -3233,7 +3235,7 @@ static void op_iommu_map(void)
 			i = pl_find(t[0].gpa);
 			if (i < 0)
 				errs |= B(EFAULT);
-			else if (!(want = m_view(i, t[0].gpa, t[0].len, flags & VMMEM_MAP_WRITE, &err)))
+			else if (!(want = m_view(i, t[0].gpa, t[0].len, flags & VMMEM_MAP_WRITE, false, &err)))
 				errs |= B(-err);
 			else if (map_ambiguous(i, t[0].gpa))
 				return;
