@@ -19,6 +19,17 @@
  * keeps its object and dirty bits across a SET_MEM_TABLE; accesses reach
  * the file bytes at mmap_offset, aligned or not; translations and IOTLB
  * updates land where the model says.  No descriptor may leak.
+ *
+ * The front-end's shared dirty log (SET_LOG_BASE) is a fourth memfd of
+ * LOGFILE bytes that the harness maps itself, as the front-end would.  The
+ * model is its bytes, the part of it the active log covers (offset, size,
+ * VMMEM_DIRTY_SHARED_ONLY or not) and the count of pages written past that
+ * log's end; each write sets bit gpa / 4096 from the log's first byte, or
+ * counts as missed.  After every op the file must hold exactly the model's
+ * bytes and vmmem_dirty_shared_missed() give its count; after the log ops
+ * the library must have one mapping of the file while it uses one it
+ * mapped, none otherwise, and must never close or keep the descriptor it
+ * was given.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +56,7 @@
 #define MAXOPS  64
 #define MAXREG  6                /* per message, and in the model */
 #define BADFD   NFILES           /* file index of a descriptor never open */
+#define LOGFILE 0x22000ull       /* the front-end's log file: covers 4 GiB */
 
 static const uint64_t gpas[] = { 0, PAGE, 0x8000, FILE, 2 * FILE,
 				 1ull << 32, UINT64_MAX - PAGE + 1,
@@ -74,6 +86,16 @@ static struct {
 	bool logging;
 	uint64_t dirty[MAXOPS];       /* GPA pages written while logging */
 	int ndirty;
+	/* the front-end's shared log */
+	int logfd;
+	uint8_t *logmap;              /* the harness's own mapping of it */
+	uint8_t logbytes[LOGFILE];    /* what the file must hold */
+	bool shared;                  /* a shared log is active: */
+	uint64_t log_off, log_size;   /* its bytes in the file */
+	bool log_only;                /* VMMEM_DIRTY_SHARED_ONLY */
+	bool log_by_fd;               /* mapped by the library */
+	bool log_given;               /* a set call has seen the file */
+	uint64_t missed;
 } s;
 
 static char trace[MAXOPS * 2][160];
@@ -227,6 +249,23 @@ static void model_add(const struct vmmem_vhost_region *vr, int file,
 	r->file = file;
 	r->obj = vmmem_region_ref(region_of(vr->guest_phys_addr));
 	CHECK(r->obj, "new region placed", 0);
+}
+
+/* A byte written at gpa: the library's own log (unless the shared log
+ * replaces it) and the shared log, or its count of missed pages. */
+static void model_written(uint64_t gpa)
+{
+	uint64_t page = gpa / PAGE;
+
+	if (s.logging && !(s.shared && s.log_only) && !page_dirty(page) &&
+	    s.ndirty < MAXOPS)
+		s.dirty[s.ndirty++] = page;
+	if (!s.shared)
+		return;
+	if (page / 8 < s.log_size)
+		s.logbytes[s.log_off + page / 8] |= (uint8_t)(1u << page % 8);
+	else
+		s.missed++;
 }
 
 /* ------------------------------------------------------------ messages */
@@ -452,15 +491,13 @@ static void op_write(void)
 	note("write gpa, byte", r->vr.guest_phys_addr + off, b, 0, 0, 0);
 	/* every region over the same file bytes sees the write */
 	s.bytes[r->file][r->vr.mmap_offset + off] = b;
-	if (s.logging && !page_dirty((r->vr.guest_phys_addr + off) / PAGE) &&
-	    s.ndirty < MAXOPS)
-		s.dirty[s.ndirty++] = (r->vr.guest_phys_addr + off) / PAGE;
+	model_written(r->vr.guest_phys_addr + off);
 }
 
 static void op_iotlb(void)
 {
 	struct vmmem_vhost_iotlb_msg msg;
-	uint64_t len, uaddr = draw_uaddr(&len), allowed = 0;
+	uint64_t len, uaddr = draw_uaddr(&len), allowed = 0, off;
 	uint8_t a = u8();
 	int j;
 	long ret;
@@ -496,14 +533,27 @@ static void op_iotlb(void)
 
 		CHECK(vmmem_iommu_read_exact(s.io, msg.iova, &b, 1) == -EAGAIN,
 		      "invalidated IOVA misses", 0);
-	} else if (msg.perm & 1) {
+		return;
+	}
+	j = region_of_uaddr(uaddr, len);
+	off = s.reg[j].vr.mmap_offset + (uaddr - s.reg[j].vr.userspace_addr);
+	if (msg.perm & 2) {             /* a write by IOVA, logged at its GPA */
+		uint8_t b = (uint8_t)(msg.iova >> 12 ^ 0xa5);
+
+		CHECK(vmmem_iommu_write_exact(s.io, msg.iova, &b, 1) == 0,
+		      "write through the IOTLB", 0);
+		note("iommu write iova, gpa, byte", msg.iova,
+		     s.reg[j].vr.guest_phys_addr +
+			     (uaddr - s.reg[j].vr.userspace_addr), b, 0, 0);
+		s.bytes[s.reg[j].file][off] = b;
+		model_written(s.reg[j].vr.guest_phys_addr +
+			      (uaddr - s.reg[j].vr.userspace_addr));
+	}
+	if (msg.perm & 1) {
 		uint8_t b = 0;
 
-		j = region_of_uaddr(uaddr, len);
 		CHECK(vmmem_iommu_read_exact(s.io, msg.iova, &b, 1) == 0 &&
-		      b == s.bytes[s.reg[j].file][s.reg[j].vr.mmap_offset +
-						  (uaddr - s.reg[j].vr.userspace_addr)],
-		      "byte through the IOTLB", b);
+		      b == s.bytes[s.reg[j].file][off], "byte through the IOTLB", b);
 	}
 }
 
@@ -513,6 +563,209 @@ static void op_dirty(void)
 		return;
 	CHECK(vmmem_dirty_start(s.m, PAGE) == 0, "dirty start", 0);
 	s.logging = true;
+}
+
+/* ------------------------------------------------- the shared dirty log */
+
+/* Offsets and sizes in the log file: 8-byte and page edges, unaligned,
+ * the end of the file, one bit short of the page of GPA 4 GiB and just
+ * covering it, sizes not a multiple of 8, past the file, absurd. */
+static const uint64_t log_offsets[] = { 0, 8, 4, PAGE, PAGE + 8, 0x123,
+					LOGFILE, 1ull << 63 };
+static const uint64_t log_sizes[] = { 0, 1, 12, 8, 0x20000, 0x20008,
+				      LOGFILE - PAGE, UINT64_MAX - 7 };
+
+static unsigned int draw_log_flags(uint8_t a)
+{
+	static const unsigned int flags[] = { 0, VMMEM_DIRTY_SHARED_ONLY, 0,
+					      VMMEM_DIRTY_SHARED_ONLY | 4 };
+
+	return flags[a & 3];
+}
+
+/* Mappings of the log file in this process (read whole: a name may
+ * straddle two reads; not malloc'ed: libFuzzer runs an input again to
+ * look for a leak when it allocates more than it frees). */
+static int count_log_maps(void)
+{
+	static char buf[1 << 20];
+	size_t len = 0;
+	ssize_t got;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC), n = 0;
+
+	if (fd < 0)
+		abort();
+	do {
+		got = read(fd, buf + len, sizeof(buf) - 1 - len);
+		len += got > 0 ? (size_t)got : 0;
+	} while (got > 0 && len < sizeof(buf) - 1);
+	close(fd);
+	if (len == sizeof(buf) - 1)
+		abort();
+	buf[len] = 0;
+	for (char *p = buf; (p = strstr(p, "memfd:vhost-fuzz-log")); p++)
+		n++;
+	return n;
+}
+
+/* The log file holds the model's bytes. */
+static void check_log_bytes(void)
+{
+	if (memcmp(s.logmap, s.logbytes, LOGFILE))
+		for (uint64_t i = 0; i < LOGFILE; i++)
+			CHECK(s.logmap[i] == s.logbytes[i], "shared log byte",
+			      (long)(i << 8 | s.logmap[i]));
+}
+
+/* ... and the library counted the model's missed pages. */
+static void check_log(void)
+{
+	uint64_t missed = ~0ull;
+
+	if (s.log_given)        /* the library cannot write a file unseen */
+		check_log_bytes();
+	CHECK(vmmem_dirty_shared_missed(s.m, &missed) == 0 && missed == s.missed,
+	      "shared log missed count", (long)missed);
+}
+
+/* After a log op: the library maps the file once while it uses a log it
+ * mapped, and not otherwise (an old log is unmapped when replaced). */
+static void check_log_maps(void)
+{
+	int want = 1 + (s.shared && s.log_by_fd);
+
+	CHECK(count_log_maps() == want, "library's mappings of the log file",
+	      count_log_maps() - 1);
+}
+
+static void model_log_set(uint64_t off, uint64_t size, unsigned int flags,
+			  bool by_fd)
+{
+	s.shared = true;
+	s.log_off = off;
+	s.log_size = size;
+	s.log_only = flags & VMMEM_DIRTY_SHARED_ONLY;
+	s.log_by_fd = by_fd;
+}
+
+/* Errors of the arguments both set functions check alike. */
+static uint64_t log_arg_errors(struct vmmem *m, uint64_t size,
+			       unsigned int flags)
+{
+	return (!m || !size || (flags & ~VMMEM_DIRTY_SHARED_ONLY)) ?
+	       1ull << EINVAL : 0;
+}
+
+/* SET_LOG_BASE: the file by descriptor, as it comes, a copy of it the
+ * harness closes after the call, reopened read-only or write-only, or a
+ * descriptor that is not open. */
+static void op_log_set_fd(void)
+{
+	uint8_t a = u8(), b = u8();
+	uint64_t off = log_offsets[a & 7], size = log_sizes[a >> 3 & 7];
+	unsigned int flags = draw_log_flags(b);
+	struct vmmem *m = (b & 0x80) ? NULL : s.m;
+	int kind = b >> 2 & 7, fd = s.logfd;
+	uint64_t allowed = log_arg_errors(m, size, flags);
+	char path[64];
+	long ret;
+
+	if (wraps(off, size) || off > (uint64_t)INT64_MAX ||
+	    size > (uint64_t)INT64_MAX - off || size > SIZE_MAX || off % 8)
+		allowed |= 1ull << EINVAL;
+	if (off > LOGFILE || size > LOGFILE - off)
+		allowed |= 1ull << ENXIO;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", s.logfd);
+	if (kind == 3 || kind == 4) {
+		fd = dup(s.logfd);
+	} else if (kind == 5 || kind == 6) {
+		fd = open(path, (kind == 5 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+		allowed |= 1ull << EACCES;
+	} else if (kind == 7) {
+		fd = -1;
+		if (b & 0x40) {         /* a number just closed */
+			fd = dup(s.logfd);
+			close(fd);
+		}
+		allowed |= 1ull << EBADF;
+	}
+	if (kind >= 3 && kind <= 6 && fd < 0)
+		abort();
+	s.log_given = true;
+	ret = vmmem_dirty_shared_set_fd(m, fd, size, off, flags);
+	note("SET_LOG_BASE fd kind, size, offset, flags", (ull)kind, size, off,
+	     flags | (m ? 0 : 0x100), ret);
+	expect(ret, allowed, "SET_LOG_BASE result");
+	if (fd >= 0)
+		CHECK(fcntl(fd, F_GETFD) >= 0 || kind == 7,
+		      "log descriptor still the caller's", fd);
+	if (kind >= 3 && kind <= 6)
+		close(fd);              /* the mapping must keep the file */
+	if (!ret)
+		model_log_set(off, size, flags, true);
+	check_log_maps();
+}
+
+/* A log the caller mapped: the harness's own mapping, at an offset that
+ * may be misaligned, or NULL. */
+static void op_log_set(void)
+{
+	uint8_t a = u8(), b = u8();
+	uint64_t off = log_offsets[a & 7], size = log_sizes[a >> 3 & 7];
+	unsigned int flags = draw_log_flags(b);
+	struct vmmem *m = (b & 0x80) ? NULL : s.m;
+	uint8_t *log = off <= LOGFILE ? s.logmap + off : NULL;
+	uint64_t allowed = log_arg_errors(m, size, flags);
+	long ret;
+
+	if (!log || size % 8 || off % 8 || wraps((uintptr_t)log, size) ||
+	    size > SIZE_MAX)
+		allowed |= 1ull << EINVAL;
+	if (!allowed && size > LOGFILE - off)
+		return;                 /* past the caller's mapping: its bug */
+	s.log_given = true;
+	ret = vmmem_dirty_shared_set(m, log, size, flags);
+	note("shared_set offset, size, flags", off, size, flags | (m ? 0 : 0x100),
+	     0, ret);
+	expect(ret, allowed, "shared_set result");
+	if (!ret)
+		model_log_set(off, size, flags, false);
+	check_log_maps();
+}
+
+static void op_log_stop(void)
+{
+	bool null = u8() % 8 == 0;
+	long ret = vmmem_dirty_shared_stop(null ? NULL : s.m);
+
+	note("shared_stop null", null, 0, 0, 0, ret);
+	expect(ret, null ? 1ull << EINVAL : s.shared ? 0 : 1ull << ENOENT,
+	       "shared_stop result");
+	if (!ret)
+		s.shared = false;
+	check_log_maps();
+}
+
+/* vmmem_dirty_shared_missed() with NULL arguments (check_log() asks it
+ * after every op), and the front-end clearing bits it has read: the
+ * library must set them again. */
+static void op_log_missed_or_clear(void)
+{
+	uint8_t a = u8();
+	uint64_t n = 0, at = log_offsets[a >> 2 & 7] % LOGFILE, len;
+	long ret;
+
+	if (a & 1) {
+		ret = vmmem_dirty_shared_missed((a & 2) ? s.m : NULL,
+						(a & 2) ? NULL : &n);
+		note("shared_missed null", a & 2, 0, 0, 0, ret);
+		CHECK(ret == -EINVAL, "shared_missed with NULL", ret);
+		return;
+	}
+	len = (a & 2) ? 8 : LOGFILE - at;
+	memset(s.logmap + at, 0, len);
+	memset(s.logbytes + at, 0, len);
+	note("front-end clears log bytes at, len", at, len, 0, 0, 0);
 }
 
 /* ------------------------------------------------------------ the run */
@@ -561,22 +814,51 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	s.fds[BADFD] = -1;
+	/* the front-end's log, with bits of its own the library must keep */
+	s.logfd = memfd_create("vhost-fuzz-log", MFD_CLOEXEC);
+	for (uint64_t i = 0; i < LOGFILE; i++)
+		s.logbytes[i] = i % 61 == 7 ? 0x81 : 0;
+	if (s.logfd < 0 ||
+	    pwrite(s.logfd, s.logbytes, LOGFILE, 0) != (ssize_t)LOGFILE)
+		abort();
+	s.logmap = mmap(NULL, LOGFILE, PROT_READ | PROT_WRITE, MAP_SHARED,
+			s.logfd, 0);
+	if (s.logmap == MAP_FAILED)
+		abort();
 	for (int n = 0; n < MAXOPS && in_n; n++) {
-		switch (u8() % 8) {
+		uint8_t op = u8();
+
+		switch (op % 8) {
 		case 0: op_set(); break;
 		case 1: case 2: op_add(); break;
 		case 3: op_rem(); break;
 		case 4: op_translate(); break;
 		case 5: op_write(); break;
 		case 6: op_iotlb(); break;
-		default: op_dirty(); break;
+		default:
+			/* 0x07, 0x0f, 0x17, 0x1f: the library's log, as
+			 * before the shared log ops came */
+			switch (op >> 5) {
+			case 1: case 2: op_log_set_fd(); break;
+			case 3: op_log_set(); break;
+			case 4: op_log_stop(); break;
+			case 5: case 6: op_log_missed_or_clear(); break;
+			default: op_dirty(); break;
+			}
+			break;
 		}
 		check_table();
+		check_log();
 	}
 	for (int i = 0; i < s.n; i++)
 		vmmem_region_unref(s.reg[i].obj);
 	vmmem_iommu_free(s.io);
 	vmmem_free(s.m);
+	CHECK(count_log_maps() == 1, "log file mapped after vmmem_free",
+	      count_log_maps() - 1);
+	check_log_bytes();
+	munmap(s.logmap, LOGFILE);
+	close(s.logfd);
 	for (int f = 0; f < NFILES; f++)
 		close(s.fds[f]);
 	CHECK(count_memfds() == fds0, "descriptors leaked", count_memfds() - fds0);
