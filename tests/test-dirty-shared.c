@@ -285,6 +285,30 @@ START_TEST(writes_past_the_log_counted)
 }
 END_TEST
 
+/* A log whose size is not whole words (vmmem_dirty_shared_set_fd(3)):
+ * the last, partial word's bits are set, and the bytes past the log are
+ * left as they were. */
+START_TEST(partial_last_word)
+{
+	struct vmmem *m = mk_space();
+	struct flog l = flog_new();
+	uint64_t missed = 0;
+
+	memset(l.bits + 12, 0xA5, 4);
+	ck_assert_int_eq(vmmem_dirty_shared_set_fd(m, l.fd, 12, 0, 0), 0);
+	ck_assert_int_eq(vmmem_write(m, 0x4F000, "x", 1), 1);   /* page 79 */
+	ck_assert_int_eq(vmmem_write(m, D_GPA, "y", 1), 1);     /* 127: past */
+	ck_assert_uint_eq(l.bits[9], 0x80);
+	for (int i = 12; i < 16; i++)
+		ck_assert_uint_eq(l.bits[i], 0xA5);
+	ck_assert_int_eq(vmmem_dirty_shared_missed(m, &missed), 0);
+	ck_assert_uint_eq(missed, 1);
+	ck_assert_int_eq(vmmem_dirty_shared_stop(m), 0);
+	vmmem_free(m);
+	flog_free(&l);
+}
+END_TEST
+
 START_TEST(errors)
 {
 	struct vmmem *m = mk_space();
@@ -464,6 +488,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, caller_mapping_and_offset);
 	tcase_add_test(tc, with_and_instead_of_own_log);
 	tcase_add_test(tc, writes_past_the_log_counted);
+	tcase_add_test(tc, partial_last_word);
 	tcase_add_test(tc, errors);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("replace");
