@@ -320,6 +320,11 @@ static const int E_FOREACH[] = { EINVAL, ENOMEM, 0 };
 static const int E_MAP[] = { EINVAL, EFAULT, ENOMEM, 0 };
 static const int E_DSTART[] = { EINVAL, EBUSY, ENOMEM, 0 };
 static const int E_DSTOP[] = { EINVAL, ENOENT, ENOMEM, 0 };
+static const int E_SHARED_FD[] = { EACCES, EBADF, EINVAL, ENODEV, ENOMEM,
+				   ENXIO, 0 };
+static const char *const P_SHARED_FD[] = { "mmap", "fstat", "fcntl", NULL };
+static const int E_SHARED[] = { EINVAL, ENOMEM, 0 };
+static const int E_SHARED_STOP[] = { EINVAL, ENOENT, ENOMEM, 0 };
 static const int E_DISCARD[] = { EINVAL, EOPNOTSUPP, 0 };
 static const int E_CHECK[] = { EINVAL, ENXIO, 0 };
 static const char *const P_CHECK[] = { "fstat", NULL };
@@ -893,6 +898,129 @@ static void dstop_fail(struct ctx *c)
 	dstop_ok(c);
 }
 
+/* ------------------------- vmmem_dirty_shared_set_fd(), _set(), _stop() */
+
+/* A front-end's log of SHARED_BYTES, covering GPA_A and GPA_B's pages. */
+#define SHARED_BYTES 64
+#define SHARED_BIT_B (GPA_B >> 12)
+
+static bool shared_fd_setup(struct ctx *c)
+{
+	space_make(c);
+	c->fd = memfd_create("faults-log", MFD_CLOEXEC);
+	ck_assert_int_ge(c->fd, 0);
+	ck_assert_int_eq(ftruncate(c->fd, 4096), 0);
+	return true;
+}
+
+static long shared_fd_run(struct ctx *c)
+{
+	return vmmem_dirty_shared_set_fd(c->m, c->fd, SHARED_BYTES, 0, 0);
+}
+
+/* The byte of the caller's log (the file, or its own buffer) holding the
+ * bit of GPA_B's page. */
+static uint8_t shared_byte_b(struct ctx *c)
+{
+	uint8_t b = 0;
+
+	if (c->raw)
+		return __atomic_load_n((uint8_t *)c->raw + SHARED_BIT_B / 8,
+				       __ATOMIC_ACQUIRE);
+	ck_assert_int_eq(pread(c->fd, &b, 1, SHARED_BIT_B / 8), 1);
+	return b;
+}
+
+/* The log is on: a write marks it. */
+static void shared_marks(struct ctx *c)
+{
+	uint8_t zero = 0;
+
+	if (c->raw)
+		((uint8_t *)c->raw)[SHARED_BIT_B / 8] = 0;
+	else
+		ck_assert_int_eq(pwrite(c->fd, &zero, 1, SHARED_BIT_B / 8), 1);
+	ck_assert_int_eq(vmmem_write_exact(c->m, GPA_B, pat_b, 8), 0);
+	ck_assert_uint_eq(shared_byte_b(c) & (1u << (SHARED_BIT_B % 8)),
+			  1u << (SHARED_BIT_B % 8));
+}
+
+/* No log: nothing to stop, and the caller's descriptor still open. */
+static void shared_off(struct ctx *c)
+{
+	ck_assert_int_eq(vmmem_dirty_shared_stop(c->m), -ENOENT);
+	if (c->fd >= 0)
+		ck_assert_int_ge(fcntl(c->fd, F_GETFD), 0);
+	space_usable(c, 2);
+}
+
+static void shared_set_ok(struct ctx *c)
+{
+	shared_marks(c);
+	space_usable(c, 2);
+	ck_assert_int_eq(vmmem_dirty_shared_stop(c->m), 0);
+}
+
+static void shared_fd_fail(struct ctx *c)
+{
+	shared_off(c);
+	ck_assert_int_eq(shared_fd_run(c), 0);
+	shared_set_ok(c);
+}
+
+static bool shared_buf_setup(struct ctx *c)
+{
+	space_make(c);
+	c->raw = calloc(1, SHARED_BYTES);
+	ck_assert_ptr_nonnull(c->raw);
+	return true;
+}
+
+static long shared_buf_run(struct ctx *c)
+{
+	return vmmem_dirty_shared_set(c->m, c->raw, SHARED_BYTES, 0);
+}
+
+static void shared_buf_fail(struct ctx *c)
+{
+	shared_off(c);
+	ck_assert_int_eq(shared_buf_run(c), 0);
+	shared_set_ok(c);
+}
+
+static void shared_buf_teardown(struct ctx *c)
+{
+	space_teardown(c);
+	free(c->raw);
+	c->raw = NULL;
+}
+
+static bool shared_stop_setup(struct ctx *c)
+{
+	shared_fd_setup(c);
+	ck_assert_int_eq(shared_fd_run(c), 0);
+	return true;
+}
+
+static long shared_stop_run(struct ctx *c)
+{
+	return vmmem_dirty_shared_stop(c->m);
+}
+
+static void shared_stop_ok(struct ctx *c)
+{
+	shared_off(c);
+}
+
+static void shared_stop_fail(struct ctx *c)
+{
+	/* Still on. */
+	shared_marks(c);
+	space_usable(c, 2);
+	ck_assert_int_eq(shared_stop_run(c), 0);
+	shared_stop_ok(c);
+}
+
 /* ------------------------------------------- vmmem_region_discard() */
 
 #define DISCARD_LEN (2 * 4096)
@@ -1442,6 +1570,15 @@ static const struct op ops[] = {
 		 "posix_memalign", "calloc"),
 	SPACE_OP("vmmem_dirty_stop", 0, E_DSTOP, NULL, dstop_setup, dstop_run,
 		 dstop_ok, dstop_fail, space_teardown, "posix_memalign"),
+	SPACE_OP("vmmem_dirty_shared_set_fd", 0, E_SHARED_FD, P_SHARED_FD,
+		 shared_fd_setup, shared_fd_run, shared_set_ok, shared_fd_fail,
+		 space_teardown, "mmap"),
+	SPACE_OP("vmmem_dirty_shared_set", 0, E_SHARED, NULL, shared_buf_setup,
+		 shared_buf_run, shared_set_ok, shared_buf_fail,
+		 shared_buf_teardown, "posix_memalign"),
+	SPACE_OP("vmmem_dirty_shared_stop", 0, E_SHARED_STOP, NULL,
+		 shared_stop_setup, shared_stop_run, shared_stop_ok,
+		 shared_stop_fail, space_teardown, "posix_memalign"),
 	SPACE_OP("vmmem_region_discard(anonymous)", 0, E_DISCARD, P_DISCARD,
 		 discard_setup, discard_run, discard_ok, discard_fail,
 		 discard_teardown, "madvise"),
