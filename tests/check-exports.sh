@@ -54,7 +54,7 @@ fi
 # when it cannot start its thread, and rcu_barrier prints inside a section;
 # retired tables go to the library's own reclaim worker (lib/space/reclaim.c).
 if ${NM:-nm} -D --undefined-only "$lib" | awk '{ sub(/@.*/, "", $2); print $2 }' |
-	grep -E '^urcu_bp_(call_rcu|rcu_barrier|defer_rcu|get_default_call_rcu_data|create_call_rcu_data)'; then
+	grep -E '^(urcu_bp_(call_rcu|rcu_barrier|defer_rcu|get_default_call_rcu_data|create_call_rcu_data)|(call_rcu|rcu_barrier|defer_rcu)_bp)'; then
 	echo "FAIL: the library uses liburcu's call_rcu"; fail=1
 fi
 [ $fail -eq 0 ] && echo "exports: $(wc -l < "$tmp/map") symbols agree in map, library, header and man pages"

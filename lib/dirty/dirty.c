@@ -155,9 +155,9 @@ int dirty_switch(struct vmmem *m, struct dirty_change *c)
 		 * section (hotplug, a ring made or freed), which the grace
 		 * period waits for, while it waits for the lock.  switch_lock
 		 * keeps the switches in turn; no thread in a section takes
-		 * it (refused above), nor does the reclaim worker.  A
-		 * call_rcu callback is not waited for: one that takes
-		 * m->lock only waits for apply() or retire(). */
+		 * it (refused above), nor does the reclaim worker, whose
+		 * frees are not waited for: one that takes m->lock only
+		 * waits for apply() or retire(). */
 		urcu_bp_synchronize_rcu();
 		/* Rings' stores make no fence (vmmem_ring_log(3)): one whose
 		 * load of the ring's record came before this barrier's point

@@ -90,6 +90,17 @@ VMMEM_EXPORT void vmmem_iommu_free(struct vmmem_iommu *iommu)
  * invalid from now on: their owners re-pin.  Sequentially consistent: this
  * orders the store before the loads of the readers' records that follow in
  * an invalidation (readers.c). */
+/* Before a change retires a table: waits while the backlog of replaced
+ * tables is over its bound (reclaim_admit()), so that neither a worker
+ * that lags nor one that could not be started lets it grow without
+ * limit.  On the worker itself (a region's release callback) it cannot
+ * wait, and goes on: the worker frees the backlog once the callback
+ * returns. */
+static void iotlb_admit(void)
+{
+	(void)reclaim_admit();
+}
+
 static void publish(struct vmmem_iommu *iommu, struct iotlb *t, uint64_t iova,
 		    uint64_t last)
 {
@@ -99,13 +110,15 @@ static void publish(struct vmmem_iommu *iommu, struct iotlb *t, uint64_t iova,
 	old = __atomic_exchange_n(&iommu->tlb, t, __ATOMIC_SEQ_CST);
 	old->retired = iommu->retired;
 	iommu->retired = old;
+	iommu->retired_bytes += sizeof(*old) + old->count * sizeof(old->e[0]);
 	if (++iommu->nretired < RETIRED_BATCH)
 		return;
 	old->batch.reclaim = iotlb_free_batch;
-	old->batch.held = 0;
+	old->batch.held = 1 + iommu->retired_bytes / RECLAIM_UNIT_BYTES;
 	reclaim_defer(&old->batch);
 	iommu->retired = NULL;
 	iommu->nretired = 0;
+	iommu->retired_bytes = 0;
 }
 
 /* Copies old without [iova, last], splitting entries that straddle it, into
@@ -167,6 +180,7 @@ VMMEM_EXPORT int vmmem_iommu_update(struct vmmem_iommu *iommu, uint64_t iova,
 		return -EINVAL;
 	if (space_in_section())
 		return -EDEADLK;     /* a kept rule: vmmem_iommu_update(3) */
+	iotlb_admit();
 	pthread_mutex_lock(&iommu->lock);
 	t = without_range(iommu->tlb, iova, iova + (size - 1), 1);
 	if (!t) {
@@ -195,6 +209,7 @@ VMMEM_EXPORT int vmmem_iommu_invalidate(struct vmmem_iommu *iommu,
 		return -EINVAL;
 	if (space_in_section())
 		return -EDEADLK;
+	iotlb_admit();
 	pthread_mutex_lock(&iommu->lock);
 	t = without_range(iommu->tlb, iova, iova + (size - 1), 0);
 	if (!t) {
@@ -217,6 +232,7 @@ VMMEM_EXPORT int vmmem_iommu_invalidate_all(struct vmmem_iommu *iommu)
 		return -EINVAL;
 	if (space_in_section())
 		return -EDEADLK;
+	iotlb_admit();
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;

@@ -39,6 +39,7 @@ struct vmmem_iommu {
 	struct iotlb *retired;        /* replaced, not yet passed to the
 					 reclaim worker */
 	size_t nretired;
+	size_t retired_bytes;         /* of those tables */
 	size_t max_entries;
 	uint64_t next_seq;
 	vmmem_iommu_miss_fn miss;

@@ -54,7 +54,8 @@ struct retired {
 	struct retired *next;         /* the worker's queue */
 	void (*reclaim)(struct retired *r);
 	/* Its part of the backlog RECLAIM_HELD_MAX bounds: a region table
-	 * and the regions it drops; 0 for an IOTLB batch. */
+	 * and the regions it drops, or an IOTLB batch's RECLAIM_UNIT_BYTES
+	 * of tables. */
 	unsigned long held;
 };
 
@@ -353,7 +354,12 @@ void reclaim_wait(void);
  * A hostile vhost-user front-end can replace tables far faster than grace
  * periods end (a reader in a long section, a slow worker). */
 #define RECLAIM_HELD_MAX 256
-/* Called before taking m->lock by every call that retires a table: 0 once
+/* What an IOTLB batch weighs: one per this many bytes of its tables (at
+ * least one), so that the bound also caps the memory a front-end can
+ * make the library hold by replacing IOTLB tables (16 MiB at most). */
+#define RECLAIM_UNIT_BYTES (64 * 1024)
+/* Called before taking m->lock (iommu->lock) by every call that retires a
+ * table: 0 once
  * the backlog is under the bound, after waiting for the worker if need
  * be; -EAGAIN, without waiting, where the caller cannot wait
  * (space_cannot_wait()): the backlog cannot shrink before its section

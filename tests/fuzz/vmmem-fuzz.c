@@ -55,7 +55,7 @@
  * fails with the mapper's error if that page is refused.  So partial accesses stop at the first refused page, the exact
  * ones and fill fail with its error having done nothing (they map all
  * their pieces first, up to 64 of them), a copy
- * goes through a 4 KiB buffer chunk by chunk, vmmem_map() maps up to a
+ * goes through a buffer of up to 255 pages chunk by chunk, vmmem_map() maps up to a
  * bucket end or a page end, writes to a read-only region fail with -EACCES,
  * and host addresses and scatter lists fail with -ENXIO.  The cache's
  * counters are checked against the fake mapper's live mappings.
